@@ -1,0 +1,129 @@
+import sade from 'sade';
+import { DfsError, EXIT } from '../core/errors';
+
+// One declarative table per executable feeds both sade (parsing, --help) and the
+// man-page check, so an option cannot exist in one and not the other.
+
+export interface OptionSpec {
+  /** sade flag syntax, e.g. '--pool' or '-n, --dry-run'. */
+  flag: string;
+  /** Value placeholder for the man page, e.g. 'PATH'; absent for switches. */
+  value?: string;
+  description: string;
+  default?: string | number | boolean;
+}
+
+export type Handler = (...args: any[]) => Promise<number | void> | number | void;
+
+export interface CommandSpec {
+  /** Usage as sade takes it: 'put <file> [name]'; '' for a single-command program. */
+  usage: string;
+  description: string;
+  options: OptionSpec[];
+  examples?: string[];
+  action: Handler;
+}
+
+export interface ProgramSpec {
+  name: string;
+  version: string;
+  description: string;
+  /** Options every command of this program takes. */
+  common: OptionSpec[];
+  commands: CommandSpec[];
+  /** A program whose only job is one command (dfs-scrub). */
+  single?: boolean;
+}
+
+export const VERSION = '0.1.0';
+
+export const poolOption: OptionSpec = { flag: '--pool', value: 'PATH', description: 'The pool directory' };
+export const jsonOption: OptionSpec = { flag: '--json', description: 'One JSON document on stdout, logs on stderr' };
+
+function build(spec: ProgramSpec) {
+  const usage = spec.single ? `${spec.name} ${spec.commands[0].usage}`.trim() : spec.name;
+  const prog = sade(usage, spec.single);
+  prog.version(spec.version);
+  if (spec.single) prog.describe(spec.description);
+  for (const o of spec.common) prog.option(o.flag, o.description, o.default);
+  for (const c of spec.commands) {
+    if (!spec.single) prog.command(c.usage, c.description);
+    for (const o of c.options) prog.option(o.flag, o.description, o.default);
+    for (const e of c.examples ?? []) prog.example(e);
+    prog.action(c.action);
+  }
+  return prog;
+}
+
+class SadeExit extends Error {
+  constructor(readonly detail: string) {
+    super(detail);
+  }
+}
+
+/**
+ * Parses argv with sade and runs the chosen handler, mapping every failure to
+ * one line on stderr and DESIGN.md's exit code. sade reports usage errors by
+ * printing a banner and calling process.exit(1); those are caught here and
+ * re-issued as one line with exit 16.
+ */
+export async function runProgram(spec: ProgramSpec, argv = process.argv): Promise<never> {
+  const prog = build(spec);
+  const realExit = process.exit;
+  const realError = console.error;
+  let captured = '';
+  let parsed: { handler: Handler; args: unknown[] } | void;
+  try {
+    console.error = (msg: unknown) => {
+      captured += String(msg);
+    };
+    process.exit = ((code?: number) => {
+      throw new SadeExit(captured.split('\n').map((l) => l.trim()).filter((l) => l && l !== 'ERROR')[0] ?? `exit ${code}`);
+    }) as typeof process.exit;
+    parsed = prog.parse(argv, { lazy: true, unknown: (flag: string) => `unknown option ${flag}` }) as typeof parsed;
+  } catch (err) {
+    process.exit = realExit;
+    console.error = realError;
+    if (err instanceof SadeExit) {
+      process.stderr.write(`${spec.name}: ${err.detail.replace(/^Run `.*$/, '')} (see ${spec.name} --help)\n`);
+      return process.exit(EXIT.USAGE);
+    }
+    throw err;
+  } finally {
+    process.exit = realExit;
+    console.error = realError;
+  }
+  if (!parsed) return process.exit(EXIT.OK); // --help or --version was printed
+  let code: number;
+  try {
+    const r = await parsed.handler(...parsed.args);
+    code = typeof r === 'number' ? r : EXIT.OK;
+  } catch (err) {
+    code = reportError(spec.name, err);
+  }
+  return exitAfterFlush(code);
+}
+
+export function reportError(name: string, err: unknown): number {
+  if (err instanceof DfsError) {
+    process.stderr.write(`${name}: ${err.message}\n`);
+    return err.code;
+  }
+  const msg = err instanceof Error ? (process.env.DFS_DEBUG ? err.stack : err.message) : String(err);
+  process.stderr.write(`${name}: internal error: ${msg}\n`);
+  return EXIT.OPERATIONAL;
+}
+
+/** Exits once stdout has drained, so piped output is never cut short. */
+function exitAfterFlush(code: number): Promise<never> {
+  return new Promise<never>(() => {
+    if (process.stdout.writableLength === 0) process.exit(code);
+    process.stdout.once('drain', () => process.exit(code));
+    process.stdout.once('error', () => process.exit(code));
+  });
+}
+
+// A reader that closes the pipe early (`| head`) is not an error of ours.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.OK);
+});

@@ -1,0 +1,154 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { blake3Hex, EXTENT_ID_RE } from './hash';
+import { errnoCode, fsFailure, operationalError } from './errors';
+import { manifestFileName, manifestPath, MANIFEST_NAME_RE, objectsDir } from './layout';
+import { Disk, onlineDisks, Pool, writableDisks } from './pool';
+import { writeFileAtomic } from './atomic-file';
+import { parseScheme } from './scheme';
+
+// Object manifests are metadata: one checksummed copy on every online disk
+// (DESIGN §1), so losing any disks short of all of them loses no object names.
+
+export const MANIFEST_FORMAT = 1;
+
+export interface ManifestExtent {
+  id: string;
+  length: number;
+}
+
+export interface Manifest {
+  format: number;
+  name: string;
+  size: number;
+  scheme: string;
+  extentSize: number;
+  created: string;
+  extents: ManifestExtent[];
+}
+
+export function encodeManifest(m: Manifest): Buffer {
+  const body = JSON.stringify(m);
+  return Buffer.from(JSON.stringify({ manifest: m, checksum: `blake3:${blake3Hex(body)}` }) + '\n');
+}
+
+/** A manifest, or a one-line reason the copy is bad. */
+export function decodeManifest(data: Buffer): Manifest | string {
+  let outer: { manifest?: Manifest; checksum?: string };
+  try {
+    outer = JSON.parse(data.toString('utf8'));
+  } catch {
+    return 'not valid JSON';
+  }
+  const m = outer?.manifest;
+  if (!m || typeof outer.checksum !== 'string') return 'not a manifest';
+  if (outer.checksum !== `blake3:${blake3Hex(JSON.stringify(m))}`) return 'checksum mismatch';
+  if (m.format !== MANIFEST_FORMAT || typeof m.name !== 'string' || !Array.isArray(m.extents)) return 'unsupported format';
+  try {
+    parseScheme(m.scheme);
+  } catch {
+    return `bad scheme ${m.scheme}`;
+  }
+  if (!m.extents.every((e) => EXTENT_ID_RE.test(e.id) && Number.isInteger(e.length) && e.length > 0)) return 'bad extent list';
+  return m;
+}
+
+export interface ManifestCopy {
+  disk: Disk;
+  path: string;
+  manifest?: Manifest;
+  /** Why this copy is unusable (missing, unreadable, damaged). */
+  problem?: string;
+}
+
+function readCopy(disk: Disk, file: string): ManifestCopy {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch (err) {
+    return { disk, path: file, problem: errnoCode(err) === 'ENOENT' ? 'missing' : `unreadable (${errnoCode(err)})` };
+  }
+  if (!st.isFile()) return { disk, path: file, problem: 'not a regular file' };
+  let data: Buffer;
+  try {
+    data = fs.readFileSync(file);
+  } catch (err) {
+    return { disk, path: file, problem: `unreadable (${errnoCode(err)})` };
+  }
+  const m = decodeManifest(data);
+  return typeof m === 'string' ? { disk, path: file, problem: m } : { disk, path: file, manifest: m };
+}
+
+/** Every online disk's copy of one object's manifest. */
+export function readManifestCopies(pool: Pool, name: string): ManifestCopy[] {
+  return onlineDisks(pool).map((d) => readCopy(d, manifestPath(d.path, name)));
+}
+
+/** The newest valid copy: after an interrupted replace, copies may differ. */
+export function bestCopy(copies: ManifestCopy[]): Manifest | undefined {
+  let best: Manifest | undefined;
+  for (const c of copies) {
+    if (c.manifest && (!best || c.manifest.created > best.created)) best = c.manifest;
+  }
+  return best;
+}
+
+export interface ObjectEntry {
+  name: string;
+  fileName: string;
+  manifest?: Manifest;
+  copies: ManifestCopy[];
+}
+
+/**
+ * Every object known to any online disk, with all its copies. Damaged copies
+ * are grouped by file name, so an object whose every copy is damaged still shows.
+ */
+export function scanManifests(pool: Pool): ObjectEntry[] {
+  const disks = onlineDisks(pool);
+  const names = new Set<string>();
+  for (const d of disks) {
+    let entries: string[];
+    try {
+      entries = fs.readdirSync(objectsDir(d.path));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') continue;
+      throw fsFailure('cannot list manifests in', objectsDir(d.path), err);
+    }
+    for (const e of entries) if (MANIFEST_NAME_RE.test(e)) names.add(e);
+  }
+  const out: ObjectEntry[] = [];
+  for (const fileName of [...names].sort()) {
+    const copies = disks.map((d) => readCopy(d, path.join(objectsDir(d.path), fileName)));
+    const manifest = bestCopy(copies);
+    out.push({ name: manifest?.name ?? `?${fileName}`, fileName, manifest, copies });
+  }
+  return out;
+}
+
+export function loadManifest(pool: Pool, name: string): Manifest {
+  const copies = readManifestCopies(pool, name);
+  const m = bestCopy(copies);
+  if (m) return m;
+  if (copies.every((c) => c.problem === 'missing')) throw operationalError(`no such object: ${name}`);
+  const detail = copies.filter((c) => c.problem !== 'missing').map((c) => `${c.path}: ${c.problem}`).join('; ');
+  throw operationalError(`every copy of the manifest of ${name} is damaged: ${detail}`);
+}
+
+/** Writes the manifest to every writable disk. */
+export function writeManifest(pool: Pool, m: Manifest): void {
+  const data = encodeManifest(m);
+  for (const d of writableDisks(pool)) {
+    const dir = objectsDir(d.path);
+    fs.mkdirSync(dir, { recursive: true });
+    writeFileAtomic(path.join(dir, manifestFileName(m.name)), data);
+  }
+}
+
+/** Writes one copy (repair of a damaged or missing copy). */
+export function writeManifestCopy(disk: Disk, m: Manifest): string {
+  const file = manifestPath(disk.path, m.name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  writeFileAtomic(file, encodeManifest(m));
+  return file;
+}

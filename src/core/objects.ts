@@ -1,0 +1,286 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DfsError, errnoCode, fsFailure, operationalError, problemsLeftError, usageError } from './errors';
+import { extentId as computeExtentId } from './hash';
+import { shardPath } from './layout';
+import { bestCopy, loadManifest, Manifest, readManifestCopies, scanManifests, writeManifest } from './manifest';
+import { Disk, onlineDisks, Pool, writableDisks } from './pool';
+import { formatScheme, minShards, parseScheme, Scheme, shardCount } from './scheme';
+import { assembleExtent, encodeExtent, rebuildShards } from './erasure';
+import { checkShardFile, shardHeaderFor, writeShardFile } from './shard-file';
+import { rankDisks } from './placement';
+import { tempPathFor, fsyncDir } from './atomic-file';
+import { decodeShardHeader, HEADER_SIZE } from './shard-header';
+
+export interface PutResult {
+  name: string;
+  size: number;
+  scheme: string;
+  extents: number;
+  extentsStored: number;
+  extentsDeduplicated: number;
+}
+
+export const OBJECT_NAME_MAX = 1024;
+
+export function validateObjectName(name: string): void {
+  if (!name || name.length > OBJECT_NAME_MAX || /[\0\n]/.test(name)) {
+    throw usageError(`bad object name ${JSON.stringify(name)}: 1 to ${OBJECT_NAME_MAX} characters, no NUL or newline`);
+  }
+}
+
+/** True when a shard with this id and index is already stored intact-looking (header proven). */
+function shardPresent(file: string, id: string, index: number, payloadLength: number): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size !== HEADER_SIZE + payloadLength) return false;
+    const head = Buffer.alloc(HEADER_SIZE);
+    fs.readSync(fd, head, 0, HEADER_SIZE, 0);
+    const h = decodeShardHeader(head);
+    return typeof h !== 'string' && h.extentId === id && h.index === index;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Stores one extent's shards on distinct disks; returns false when it was already stored. */
+export async function storeExtent(pool: Pool, scheme: Scheme, data: Buffer, id = computeExtentId(scheme, data)): Promise<{ id: string; stored: boolean }> {
+  const targets = rankDisks(id, writableDisks(pool)).slice(0, shardCount(scheme));
+  if (targets.length < shardCount(scheme)) {
+    throw operationalError(`${formatScheme(scheme)} needs ${shardCount(scheme)} writable disks, ${targets.length} are online`);
+  }
+  const payloads = await encodeExtent(scheme, data);
+  let stored = false;
+  payloads.forEach((payload, i) => {
+    const file = shardPath(targets[i].path, id, i);
+    if (shardPresent(file, id, i, payload.length)) return;
+    writeShardFile(file, shardHeaderFor(id, i, scheme, data.length, payload), payload);
+    stored = true;
+  });
+  return { id, stored };
+}
+
+/** Reads a file into the pool as a new object; the manifest is written last, so a failed put leaves no object. */
+export async function putObject(pool: Pool, file: string, name: string, schemeText?: string, replace = false): Promise<PutResult> {
+  validateObjectName(name);
+  const scheme = schemeText ? parseScheme(schemeText) : pool.scheme;
+  if (shardCount(scheme) > pool.disks.length) {
+    throw usageError(`--redundancy ${formatScheme(scheme)} needs ${shardCount(scheme)} disks, the pool has ${pool.disks.length}`);
+  }
+  if (!replace && bestCopy(readManifestCopies(pool, name))) {
+    throw operationalError(`object ${name} already exists (dfs-pool rm it first, or put --replace)`);
+  }
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+    if (!fs.fstatSync(fd).isFile()) {
+      fs.closeSync(fd);
+      throw operationalError(`cannot read ${file}: not a regular file`);
+    }
+  } catch (err) {
+    if (err instanceof DfsError) throw err;
+    throw fsFailure('cannot read', file, err);
+  }
+  const extentSize = pool.config.extentSize;
+  const manifest: Manifest = {
+    format: 1,
+    name,
+    size: 0,
+    scheme: formatScheme(scheme),
+    extentSize,
+    created: new Date().toISOString(),
+    extents: [],
+  };
+  let stored = 0;
+  let deduped = 0;
+  try {
+    const buf = Buffer.allocUnsafe(extentSize + 64).subarray(64);
+    for (;;) {
+      let got = 0;
+      while (got < extentSize) {
+        const n = fs.readSync(fd, buf, got, extentSize - got, null);
+        if (n === 0) break;
+        got += n;
+      }
+      if (got === 0) break;
+      const data = buf.subarray(0, got);
+      const r = await storeExtent(pool, scheme, data);
+      if (r.stored) stored++;
+      else deduped++;
+      manifest.extents.push({ id: r.id, length: got });
+      manifest.size += got;
+      if (got < extentSize) break;
+    }
+  } catch (err) {
+    if (err instanceof DfsError) throw err;
+    throw fsFailure('cannot read', file, err);
+  } finally {
+    fs.closeSync(fd);
+  }
+  writeManifest(pool, manifest);
+  return { name, size: manifest.size, scheme: manifest.scheme, extents: manifest.extents.length, extentsStored: stored, extentsDeduplicated: deduped };
+}
+
+export interface ShardFinding {
+  extent: string;
+  shard: number;
+  disk?: string;
+  path: string;
+  problem: string;
+  detail: string;
+}
+
+/** Where shard `index` of an extent may live: its ranked disk first, then every other online disk. */
+export function shardCandidates(pool: Pool, extentId: string, index: number): { disk: Disk; path: string }[] {
+  const ranked = rankDisks(extentId, onlineDisks(pool));
+  const first = ranked[index];
+  const order = first ? [first, ...ranked.filter((d) => d !== first)] : ranked;
+  return order.map((disk) => ({ disk, path: shardPath(disk.path, extentId, index) }));
+}
+
+/**
+ * Reads one extent from any sufficient set of valid shards and proves it
+ * against its id. Bad shards are reported through `findings`; nothing is written.
+ */
+export async function readExtent(pool: Pool, scheme: Scheme, id: string, length: number, findings: ShardFinding[]): Promise<Buffer> {
+  const n = shardCount(scheme);
+  const need = minShards(scheme);
+  const payloads: (Buffer | undefined)[] = new Array(n).fill(undefined);
+  let valid = 0;
+  // Data shards first: with all of them valid no decoding is needed.
+  for (let i = 0; i < n && valid < (scheme.kind === 'mirror' ? 1 : n); i++) {
+    if (scheme.kind === 'rs' && valid >= need && i >= scheme.k) break;
+    let found = false;
+    const before = findings.length;
+    for (const c of shardCandidates(pool, id, i)) {
+      const r = checkShardFile(c.path, id, i);
+      if (r.ok) {
+        if (r.header.extentLength !== length || formatScheme(r.header.scheme) !== formatScheme(scheme)) {
+          findings.push({ extent: id, shard: i, disk: c.disk.id, path: c.path, problem: 'header-damaged', detail: 'header disagrees with manifest' });
+          continue;
+        }
+        payloads[i] = r.payload;
+        valid++;
+        found = true;
+        break;
+      }
+      if (r.problem !== 'missing') findings.push({ extent: id, shard: i, disk: c.disk.id, path: c.path, problem: r.problem, detail: r.detail });
+    }
+    if (!found && findings.length === before) findings.push({ extent: id, shard: i, path: shardPath('<any disk>', id, i), problem: 'missing', detail: 'no valid copy on any online disk' });
+  }
+  if (valid < need) {
+    throw problemsLeftError(`extent ${id} is unrecoverable: ${valid} of ${n} shards valid, ${need} needed`);
+  }
+  const full =
+    scheme.kind === 'mirror'
+      ? [payloads.find((p) => p !== undefined)!]
+      : payloads.slice(0, scheme.k).every((p) => p !== undefined)
+        ? (payloads as Buffer[])
+        : await rebuildShards(scheme, length, payloads);
+  const data = assembleExtent(scheme, length, full);
+  if (computeExtentId(scheme, data) !== id) {
+    throw problemsLeftError(`extent ${id} is unrecoverable: rebuilt data does not match its id`);
+  }
+  return data;
+}
+
+/**
+ * Writes an object to `out` (a file path, written to a temp name and renamed
+ * only when complete) or to a stream. Never writes to the pool.
+ */
+export async function getObject(pool: Pool, name: string, out: string | NodeJS.WritableStream, findings: ShardFinding[]): Promise<Manifest> {
+  const m = loadManifest(pool, name);
+  const scheme = parseScheme(m.scheme);
+  if (typeof out !== 'string') {
+    for (const e of m.extents) {
+      const data = await readExtent(pool, scheme, e.id, e.length, findings);
+      if (!out.write(data)) await new Promise((r) => out.once('drain', r));
+    }
+    return m;
+  }
+  const finalPath = path.resolve(out);
+  const tmp = tempPathFor(finalPath);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(tmp, 'wx', 0o644);
+    for (const e of m.extents) {
+      const data = await readExtent(pool, scheme, e.id, e.length, findings);
+      let off = 0;
+      while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, finalPath);
+    fsyncDir(path.dirname(finalPath));
+  } catch (err) {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    if (err instanceof DfsError) throw err;
+    throw fsFailure('cannot write', finalPath, err);
+  }
+  return m;
+}
+
+export interface ObjectInfo {
+  name: string;
+  size: number;
+  scheme: string;
+  extents: number;
+  created: string;
+}
+
+export function listObjects(pool: Pool): ObjectInfo[] {
+  return scanManifests(pool)
+    .filter((o) => o.manifest)
+    .map((o) => ({ name: o.manifest!.name, size: o.manifest!.size, scheme: o.manifest!.scheme, extents: o.manifest!.extents.length, created: o.manifest!.created }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * Removes an object: its manifest copies, then every extent no other manifest
+ * references. Shards of a shared extent stay.
+ */
+export function removeObject(pool: Pool, name: string): { name: string; extentsRemoved: number; shardsRemoved: number } {
+  const m = loadManifest(pool, name);
+  const stillUsed = new Set<string>();
+  for (const o of scanManifests(pool)) {
+    if (o.manifest && o.manifest.name !== name) for (const e of o.manifest.extents) stillUsed.add(e.id);
+  }
+  for (const c of readManifestCopies(pool, name)) {
+    if (c.problem === 'missing') continue;
+    try {
+      fs.rmSync(c.path, { force: true });
+      fsyncDir(path.dirname(c.path));
+    } catch (err) {
+      throw fsFailure('cannot remove', c.path, err);
+    }
+  }
+  let extentsRemoved = 0;
+  let shardsRemoved = 0;
+  const scheme = parseScheme(m.scheme);
+  for (const id of new Set(m.extents.map((e) => e.id))) {
+    if (stillUsed.has(id)) continue;
+    extentsRemoved++;
+    for (let i = 0; i < shardCount(scheme); i++) {
+      for (const d of onlineDisks(pool)) {
+        const file = shardPath(d.path, id, i);
+        try {
+          const st = fs.lstatSync(file);
+          if (!st.isFile()) continue; // odd files are the scrubber's to report, not ours to delete
+          fs.unlinkSync(file);
+          shardsRemoved++;
+        } catch (err) {
+          if (errnoCode(err) !== 'ENOENT') throw fsFailure('cannot remove', file, err);
+        }
+      }
+    }
+  }
+  return { name, extentsRemoved, shardsRemoved };
+}

@@ -1,0 +1,61 @@
+import { scanManifests } from './manifest';
+import { Pool } from './pool';
+import { DiskState } from './pool';
+
+export interface PoolStatus {
+  pool: string;
+  id: string;
+  created: string;
+  defaultRedundancy: string;
+  extentSize: number;
+  schemes: Record<string, { objects: number; extents: number; bytes: number }>;
+  disks: { id: string; index: number; path: string; state: DiskState; detail?: string }[];
+  disksByState: Record<DiskState, number>;
+  objects: number;
+  /** Distinct extents named by manifests. */
+  extents: number;
+  /** Logical bytes of all objects. */
+  bytes: number;
+  /** Objects whose every manifest copy is damaged. */
+  unreadableObjects: number;
+}
+
+export function poolStatus(pool: Pool): PoolStatus {
+  const schemes: PoolStatus['schemes'] = {};
+  const extentIds = new Set<string>();
+  let objects = 0;
+  let bytes = 0;
+  let unreadableObjects = 0;
+  for (const o of scanManifests(pool)) {
+    const m = o.manifest;
+    if (!m) {
+      unreadableObjects++;
+      continue;
+    }
+    objects++;
+    bytes += m.size;
+    const s = (schemes[m.scheme] ??= { objects: 0, extents: 0, bytes: 0 });
+    s.objects++;
+    s.bytes += m.size;
+    for (const e of m.extents) {
+      if (!extentIds.has(e.id)) s.extents++;
+      extentIds.add(e.id);
+    }
+  }
+  const disksByState: Record<DiskState, number> = { online: 0, missing: 0, foreign: 0, unreadable: 0, 'read-only': 0 };
+  for (const d of pool.disks) disksByState[d.state]++;
+  return {
+    pool: pool.root,
+    id: pool.config.id,
+    created: pool.config.created,
+    defaultRedundancy: pool.config.redundancy,
+    extentSize: pool.config.extentSize,
+    schemes,
+    disks: pool.disks.map((d) => ({ id: d.id, index: d.index, path: d.path, state: d.state, detail: d.detail })),
+    disksByState,
+    objects,
+    extents: extentIds.size,
+    bytes,
+    unreadableObjects,
+  };
+}

@@ -1,0 +1,243 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { DfsError, errnoCode, fsFailure, operationalError, usageError } from './errors';
+import { parseScheme, Scheme, shardCount, formatScheme } from './scheme';
+import { writeJsonAtomic, fsyncDir } from './atomic-file';
+import { diskLabelPath, poolFile, stateDir, POOL_FILE, DISK_LABEL, extentsDir, objectsDir } from './layout';
+
+export const POOL_FORMAT = 1;
+export const DEFAULT_EXTENT_SIZE = 4 * 1024 * 1024;
+const MIN_EXTENT_SIZE = 4096;
+const MAX_EXTENT_SIZE = 256 * 1024 * 1024;
+
+export interface DiskConfig {
+  id: string;
+  /** Relative paths are relative to the pool directory (demo and test disks). */
+  path: string;
+}
+
+export interface PoolConfig {
+  format: number;
+  id: string;
+  created: string;
+  redundancy: string;
+  extentSize: number;
+  disks: DiskConfig[];
+}
+
+export interface DiskLabel {
+  format: number;
+  pool: string;
+  disk: string;
+}
+
+export type DiskState = 'online' | 'missing' | 'foreign' | 'unreadable' | 'read-only';
+
+export interface Disk {
+  id: string;
+  index: number;
+  /** Absolute path of the disk directory. */
+  path: string;
+  state: DiskState;
+  /** Why a disk is not online, for messages. */
+  detail?: string;
+}
+
+export interface Pool {
+  root: string;
+  config: PoolConfig;
+  scheme: Scheme;
+  disks: Disk[];
+}
+
+export const onlineDisks = (pool: Pool) => pool.disks.filter((d) => d.state === 'online' || d.state === 'read-only');
+export const writableDisks = (pool: Pool) => pool.disks.filter((d) => d.state === 'online');
+
+function readJson(file: string): unknown {
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+function validateConfig(raw: unknown, file: string): PoolConfig {
+  const bad = (why: string) => operationalError(`corrupt pool config ${file}: ${why}`);
+  if (typeof raw !== 'object' || raw === null) throw bad('not a JSON object');
+  const c = raw as Record<string, unknown>;
+  if (c.format !== POOL_FORMAT) throw bad(`unsupported format ${JSON.stringify(c.format)}`);
+  if (typeof c.id !== 'string' || !c.id) throw bad('missing id');
+  if (typeof c.redundancy !== 'string') throw bad('missing redundancy');
+  if (typeof c.extentSize !== 'number' || !Number.isInteger(c.extentSize) || c.extentSize < MIN_EXTENT_SIZE) {
+    throw bad('bad extentSize');
+  }
+  if (!Array.isArray(c.disks) || c.disks.length === 0) throw bad('no disks');
+  for (const d of c.disks) {
+    if (typeof d !== 'object' || d === null || typeof d.id !== 'string' || typeof d.path !== 'string') {
+      throw bad('bad disk entry');
+    }
+  }
+  try {
+    parseScheme(c.redundancy);
+  } catch {
+    throw bad(`bad redundancy ${c.redundancy}`);
+  }
+  return c as unknown as PoolConfig;
+}
+
+/** Reads a disk's label and decides its state; never throws. */
+export function inspectDisk(poolId: string, cfg: DiskConfig, index: number, root: string): Disk {
+  const abs = path.resolve(root, cfg.path);
+  const disk: Disk = { id: cfg.id, index, path: abs, state: 'online' };
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch (err) {
+    return { ...disk, state: 'missing', detail: `${abs}: ${errnoCode(err) ?? 'cannot stat'}` };
+  }
+  if (!st.isDirectory()) return { ...disk, state: 'missing', detail: `${abs}: not a directory` };
+  let label: DiskLabel;
+  try {
+    label = readJson(diskLabelPath(abs)) as DiskLabel;
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT') return { ...disk, state: 'missing', detail: `${diskLabelPath(abs)}: no disk label (not mounted?)` };
+    if (code) return { ...disk, state: 'unreadable', detail: `${diskLabelPath(abs)}: ${code}` };
+    return { ...disk, state: 'unreadable', detail: `${diskLabelPath(abs)}: corrupt label` };
+  }
+  if (typeof label !== 'object' || label === null || label.pool !== poolId || label.disk !== cfg.id) {
+    const owner = typeof label === 'object' && label !== null ? label.pool : '?';
+    return { ...disk, state: 'foreign', detail: `${diskLabelPath(abs)}: label of pool ${owner}, disk ${label?.disk}` };
+  }
+  try {
+    fs.accessSync(abs, fs.constants.W_OK);
+  } catch (err) {
+    return { ...disk, state: 'read-only', detail: `${abs}: ${errnoCode(err)}` };
+  }
+  return disk;
+}
+
+export function openPool(rootArg: string): Pool {
+  const root = path.resolve(rootArg);
+  const file = poolFile(root);
+  let raw: unknown;
+  try {
+    raw = readJson(file);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT') {
+      throw operationalError(`not a pool: ${file} does not exist`);
+    }
+    if (code) throw fsFailure('cannot read pool config', file, err);
+    throw operationalError(`corrupt pool config ${file}: not valid JSON`);
+  }
+  const config = validateConfig(raw, file);
+  const disks = config.disks.map((d, i) => inspectDisk(config.id, d, i, root));
+  return { root, config, scheme: parseScheme(config.redundancy), disks };
+}
+
+export interface CreatePoolOptions {
+  root: string;
+  diskCount?: number;
+  diskPaths?: string[];
+  redundancy: string;
+  extentSize?: number;
+}
+
+/** Walks up from dir looking for a disk label: a pool must not live inside a disk. */
+function enclosingDisk(dir: string): string | undefined {
+  let cur = path.resolve(dir);
+  for (;;) {
+    if (fs.existsSync(path.join(cur, DISK_LABEL))) return cur;
+    const up = path.dirname(cur);
+    if (up === cur) return undefined;
+    cur = up;
+  }
+}
+
+export function parseExtentSize(text: string): number {
+  const m = /^(\d+)([KMG]i?B?)?$/i.exec(text.trim());
+  if (!m) throw usageError(`--extent-size ${JSON.stringify(text)}: expected a size such as 4M or 1048576`);
+  const unit = (m[2] ?? '').toUpperCase()[0];
+  const n = Number(m[1]) * (unit === 'K' ? 1024 : unit === 'M' ? 1024 ** 2 : unit === 'G' ? 1024 ** 3 : 1);
+  if (n < MIN_EXTENT_SIZE || n > MAX_EXTENT_SIZE || n % 4096 !== 0) {
+    throw usageError(`--extent-size ${text}: must be a multiple of 4 KiB between 4 KiB and 256 MiB`);
+  }
+  return n;
+}
+
+/**
+ * Creates a pool. Everything is checked before anything is written, and
+ * pool.json is written last: a failure midway removes what this call made.
+ */
+export function createPool(opts: CreatePoolOptions): Pool {
+  const root = path.resolve(opts.root);
+  const scheme = parseScheme(opts.redundancy);
+  const extentSize = opts.extentSize ?? DEFAULT_EXTENT_SIZE;
+  const named = opts.diskPaths ?? [];
+  if (opts.diskCount !== undefined && named.length > 0) throw usageError('--disks and --disk cannot be combined');
+  const count = opts.diskCount ?? named.length;
+  if (count < 1) throw usageError('a pool needs disks: give --disks N or --disk PATH');
+  if (opts.diskCount !== undefined && (!Number.isInteger(count) || count > 64)) {
+    throw usageError(`--disks ${opts.diskCount}: expected a whole number from 1 to 64`);
+  }
+  if (shardCount(scheme) > count) {
+    throw usageError(`--redundancy ${formatScheme(scheme)} needs ${shardCount(scheme)} disks, the pool has ${count}`);
+  }
+  if (fs.existsSync(poolFile(root))) throw operationalError(`${root} is already a pool (${POOL_FILE} exists)`);
+  const host = enclosingDisk(root);
+  if (host) throw operationalError(`${root} is inside disk ${host} (it has ${DISK_LABEL}): a pool cannot live on its own disk`);
+  if (fs.existsSync(root) && !fs.statSync(root).isDirectory()) throw operationalError(`${root} exists and is not a directory`);
+
+  const diskAbs = named.length > 0 ? named.map((p) => path.resolve(p)) : [];
+  const seen = new Set<string>();
+  for (const d of diskAbs) {
+    if (seen.has(d)) throw usageError(`--disk ${d} given twice`);
+    seen.add(d);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(d);
+    } catch (err) {
+      throw fsFailure('--disk', d, err);
+    }
+    if (!st.isDirectory()) throw usageError(`--disk ${d}: not a directory`);
+    if (fs.existsSync(diskLabelPath(d))) throw operationalError(`--disk ${d} already belongs to a pool (${DISK_LABEL} exists)`);
+    if (d === root || d.startsWith(stateDir(root) + path.sep)) throw usageError(`--disk ${d}: cannot be the pool directory itself`);
+  }
+
+  const made: string[] = [];
+  const mkdir = (dir: string) => {
+    if (!fs.existsSync(dir)) {
+      fs.mkdirSync(dir, { recursive: true });
+      made.push(dir);
+    }
+  };
+  const config: PoolConfig = {
+    format: POOL_FORMAT,
+    id: randomUUID(),
+    created: new Date().toISOString(),
+    redundancy: formatScheme(scheme),
+    extentSize,
+    disks: [],
+  };
+  try {
+    mkdir(root);
+    mkdir(stateDir(root));
+    for (let i = 0; i < count; i++) {
+      const rel = named.length > 0 ? diskAbs[i] : path.join('disks', `d${i}`);
+      const abs = path.resolve(root, rel);
+      mkdir(abs);
+      const id = randomUUID();
+      mkdir(extentsDir(abs));
+      mkdir(objectsDir(abs));
+      const label: DiskLabel = { format: POOL_FORMAT, pool: config.id, disk: id };
+      writeJsonAtomic(diskLabelPath(abs), label);
+      made.push(diskLabelPath(abs));
+      config.disks.push({ id, path: rel });
+    }
+    writeJsonAtomic(poolFile(root), config);
+    fsyncDir(root);
+  } catch (err) {
+    for (const p of made.reverse()) fs.rmSync(p, { recursive: true, force: true });
+    if (err instanceof DfsError) throw err;
+    throw fsFailure('cannot create pool at', root, err);
+  }
+  return openPool(root);
+}

@@ -1,0 +1,129 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { errnoCode } from './errors';
+import { checksum64 } from './hash';
+import { decodeShardHeader, encodeShardHeader, HEADER_SIZE, ShardHeader } from './shard-header';
+import { fsyncDir, writeFileAtomic } from './atomic-file';
+import { Scheme } from './scheme';
+
+/** What can be wrong with one shard file (DESIGN §2). */
+export type ShardProblem =
+  | 'missing'
+  | 'not-regular'
+  | 'unreadable'
+  | 'header-damaged'
+  | 'truncated'
+  | 'oversized'
+  | 'checksum-mismatch'
+  | 'wrong-extent'
+  | 'wrong-index';
+
+export type ShardCheck =
+  | { ok: true; header: ShardHeader; payload: Buffer; fileSize: number }
+  | { ok: false; problem: ShardProblem; detail: string; header?: ShardHeader; fileSize?: number };
+
+/**
+ * Where a shard's bytes are read to. Reading into a buffer that starts a little
+ * past its allocation's start was measured 2x faster (PERF-NOTES: 7.4 vs 17 GB/s).
+ */
+export class ReadBuffer {
+  private buf = Buffer.alloc(0);
+  take(size: number): Buffer {
+    if (this.buf.length < size) this.buf = Buffer.allocUnsafe(size + 64).subarray(64);
+    return this.buf.subarray(0, size);
+  }
+}
+
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+
+/**
+ * Reads and proves one shard file against the name it was found under. Never
+ * follows a symlink, never opens a FIFO or device (lstat first, O_NOFOLLOW |
+ * O_NONBLOCK and fstat after, for the race), never throws for a bad shard.
+ * With `into`, the payload lives in that reusable buffer until the next call.
+ */
+export function checkShardFile(file: string, extentId: string, index: number, into?: ReadBuffer): ShardCheck {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT') return { ok: false, problem: 'missing', detail: 'no such file' };
+    return { ok: false, problem: 'unreadable', detail: code ?? String(err) };
+  }
+  if (!st.isFile()) return { ok: false, problem: 'not-regular', detail: describeType(st) };
+  let fd: number;
+  try {
+    fd = fs.openSync(file, OPEN_FLAGS);
+  } catch (err) {
+    return { ok: false, problem: 'unreadable', detail: errnoCode(err) ?? String(err) };
+  }
+  try {
+    const fst = fs.fstatSync(fd);
+    if (!fst.isFile()) return { ok: false, problem: 'not-regular', detail: describeType(fst) };
+    const size = fst.size;
+    const buf = into ? into.take(size) : Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const n = fs.readSync(fd, buf, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    const data = buf.subarray(0, got);
+    const header = decodeShardHeader(data);
+    if (typeof header === 'string') {
+      if (header === 'short') {
+        return { ok: false, problem: 'truncated', detail: `${got} bytes, shorter than the ${HEADER_SIZE}-byte header`, fileSize: got };
+      }
+      return { ok: false, problem: 'header-damaged', detail: header === 'magic' ? 'bad magic' : header, fileSize: got };
+    }
+    if (header.extentId !== extentId) {
+      return { ok: false, problem: 'wrong-extent', detail: `header names extent ${header.extentId}`, header, fileSize: got };
+    }
+    if (header.index !== index) {
+      return { ok: false, problem: 'wrong-index', detail: `header names shard ${header.index}`, header, fileSize: got };
+    }
+    const want = HEADER_SIZE + header.payloadLength;
+    if (got < want) return { ok: false, problem: 'truncated', detail: `${got} of ${want} bytes`, header, fileSize: got };
+    if (got > want) return { ok: false, problem: 'oversized', detail: `${got} bytes, header says ${want}`, header, fileSize: got };
+    const payload = data.subarray(HEADER_SIZE);
+    if (checksum64(payload) !== header.payloadChecksum) {
+      return { ok: false, problem: 'checksum-mismatch', detail: 'payload checksum mismatch', header, fileSize: got };
+    }
+    return { ok: true, header, payload, fileSize: got };
+  } catch (err) {
+    return { ok: false, problem: 'unreadable', detail: errnoCode(err) ?? String(err) };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function describeType(st: fs.Stats): string {
+  if (st.isSymbolicLink()) return 'symbolic link (not followed)';
+  if (st.isDirectory()) return 'directory';
+  if (st.isFIFO()) return 'FIFO (not opened)';
+  if (st.isSocket()) return 'socket';
+  if (st.isBlockDevice() || st.isCharacterDevice()) return 'device node (not opened)';
+  return 'not a regular file';
+}
+
+export function shardHeaderFor(extentId: string, index: number, scheme: Scheme, extentLength: number, payload: Buffer): Buffer {
+  return encodeShardHeader({
+    extentId,
+    index,
+    scheme,
+    extentLength,
+    payloadLength: payload.length,
+    payloadChecksum: checksum64(payload),
+  });
+}
+
+/** Writes a shard atomically (replacing whatever is at the name, link or file). */
+export function writeShardFile(file: string, header: Buffer, payload: Buffer): void {
+  const dir = path.dirname(file);
+  if (!fs.existsSync(dir)) {
+    fs.mkdirSync(dir, { recursive: true });
+    fsyncDir(path.dirname(dir));
+  }
+  writeFileAtomic(file, [header, payload]);
+}

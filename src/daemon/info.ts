@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { errnoCode } from '../core/errors';
+import { stateDir } from '../core/layout';
+
+// What a running daemon publishes about itself, beside the scrub state: read by
+// `dfs-scrubd status` when the socket is unreachable, and by the metrics.
+
+export const DAEMON_FILE = 'daemon.json';
+
+export type Intensity = 'low' | 'medium' | 'high' | 'max';
+
+export interface DaemonSettings {
+  intensity: Intensity;
+  paused: boolean;
+  autoRepair: boolean;
+  maxRate?: number;
+  /** Target seconds for one full pass (--deadline), if pacing to a deadline. */
+  deadlineSeconds?: number;
+  passIntervalSeconds?: number;
+  ioPressureLimit?: number;
+}
+
+export interface DaemonInfo extends DaemonSettings {
+  pid: number;
+  startedAt: string;
+  updatedAt: string;
+  /** Why operations are held back right now: 'io pressure', 'rate', 'deadline', or null. */
+  throttled: string | null;
+  /** False when the deadline cannot be met even at the allowed intensity. */
+  deadlineAchievable?: boolean;
+}
+
+export const daemonFile = (root: string) => path.join(stateDir(root), DAEMON_FILE);
+
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}
+
+/** The daemon's published info, or undefined when none was ever written. */
+export function readDaemonInfo(root: string): DaemonInfo | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(daemonFile(root), 'utf8')) as DaemonInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the info names a live process. */
+export function daemonRunning(info: DaemonInfo | undefined): boolean {
+  return !!info && pidAlive(info.pid);
+}

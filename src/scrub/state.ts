@@ -1,0 +1,145 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { writeJsonAtomic } from '../core/atomic-file';
+import { errnoCode, fsFailure, operationalError } from '../core/errors';
+import { stateDir } from '../core/layout';
+
+// The persisted scrub state: what `status`, the daemon and the metrics read
+// without a scrub running. Counters and the pass cursor live in one file, saved
+// atomically together, so a crash can neither lose nor double a count.
+
+export const STATE_FILE = 'scrub-state.json';
+export const STATE_SCHEMA = 1;
+
+export interface HealthCounts {
+  healthy: number;
+  degraded: number;
+  unrecoverable: number;
+}
+
+/** Cumulative over the pool's life; never go down. */
+export interface ScrubCounters {
+  scrubsCompleted: number;
+  issuesFound: number;
+  repairsAttempted: number;
+  repairsSuccessful: number;
+  extentsScanned: number;
+  bytesRead: number;
+}
+
+export type PassMode = 'verify' | 'repair';
+export type PassOutcome = 'clean' | 'repaired' | 'problems' | 'cancelled' | 'failed';
+
+export interface PassSummary {
+  id: string;
+  mode: PassMode;
+  /** Who ran it: 'dfs-scrub', 'dfs-scrubd', 'schedule'. */
+  runner: string;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  outcome: PassOutcome;
+  exitCode: number;
+  extentsScanned: number;
+  bytesRead: number;
+  issuesFound: number;
+  repairsAttempted: number;
+  repairsSuccessful: number;
+  health: HealthCounts;
+}
+
+/** A pass in progress (or interrupted): enough to resume it exactly. */
+export interface CurrentPass {
+  id: string;
+  mode: PassMode;
+  runner: string;
+  startedAt: string;
+  /** Extent ids are scrubbed in ascending order; everything <= cursor is done. */
+  cursor: string;
+  extentsTotal: number;
+  extentsDone: number;
+  bytesTotal: number;
+  bytesDone: number;
+  issuesFound: number;
+  repairsAttempted: number;
+  repairsSuccessful: number;
+  health: HealthCounts;
+  /** Seconds spent scrubbing so far (excludes time stopped), for rate and ETA. */
+  activeSeconds: number;
+}
+
+export interface OpenProblem {
+  extent?: string;
+  shard?: number;
+  disk?: string;
+  path: string;
+  kind: string;
+  health?: 'degraded' | 'unrecoverable';
+  seenAt: string;
+}
+
+export interface ScrubState {
+  schema: number;
+  poolId: string;
+  updatedAt: string;
+  counters: ScrubCounters;
+  /** Extents by health as of the latest finished pass (or the pass so far). */
+  health: HealthCounts;
+  lastPass?: PassSummary;
+  current?: CurrentPass;
+  /** When every extent had last been verified at the latest: the least recent verification. */
+  oldestVerifiedAt?: string;
+  openProblems: OpenProblem[];
+}
+
+export const MAX_OPEN_PROBLEMS = 1000;
+
+export const zeroHealth = (): HealthCounts => ({ healthy: 0, degraded: 0, unrecoverable: 0 });
+export const zeroCounters = (): ScrubCounters => ({
+  scrubsCompleted: 0,
+  issuesFound: 0,
+  repairsAttempted: 0,
+  repairsSuccessful: 0,
+  extentsScanned: 0,
+  bytesRead: 0,
+});
+
+export const stateFile = (root: string) => path.join(stateDir(root), STATE_FILE);
+
+export function emptyState(poolId: string): ScrubState {
+  return {
+    schema: STATE_SCHEMA,
+    poolId,
+    updatedAt: new Date().toISOString(),
+    counters: zeroCounters(),
+    health: zeroHealth(),
+    openProblems: [],
+  };
+}
+
+/** Reads the state; a pool never scrubbed has an empty one. A corrupt file is an error, never silently reset. */
+export function loadState(root: string, poolId: string): ScrubState {
+  const file = stateFile(root);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return emptyState(poolId);
+    throw fsFailure('cannot read scrub state', file, err);
+  }
+  let s: ScrubState;
+  try {
+    s = JSON.parse(text) as ScrubState;
+  } catch {
+    throw operationalError(`corrupt scrub state ${file}: not valid JSON (move it aside to start afresh)`);
+  }
+  if (s.schema !== STATE_SCHEMA || typeof s.counters !== 'object') {
+    throw operationalError(`corrupt scrub state ${file}: unsupported schema ${JSON.stringify(s.schema)}`);
+  }
+  return { ...emptyState(poolId), ...s, counters: { ...zeroCounters(), ...s.counters } };
+}
+
+export function saveState(root: string, state: ScrubState): void {
+  state.updatedAt = new Date().toISOString();
+  writeJsonAtomic(stateFile(root), state);
+}
