@@ -6,7 +6,7 @@ import { probeDisks } from '../core/probe';
 import { poolStatus } from '../core/pool-status';
 import { loadState } from '../scrub/state';
 import { usageError } from '../core/errors';
-import { jsonOption, poolOption, ProgramSpec, runProgram, VERSION } from './program';
+import { jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
 import { bytes, duration, printJson, stateColor, table } from './format';
 import path from 'node:path';
 
@@ -14,11 +14,6 @@ interface Opts {
   pool?: string;
   json?: boolean;
   [k: string]: unknown;
-}
-
-export function requirePool(opts: Opts): string {
-  if (typeof opts.pool !== 'string' || !opts.pool) throw usageError('--pool PATH is required');
-  return opts.pool;
 }
 
 function many(v: unknown): string[] {

@@ -66,6 +66,8 @@ export interface CurrentPass {
   health: HealthCounts;
   /** Seconds spent scrubbing so far (excludes time stopped), for rate and ETA. */
   activeSeconds: number;
+  /** Disk and manifest checks of this pass are done and counted (not again on resume). */
+  preludeCounted?: boolean;
 }
 
 export interface OpenProblem {

@@ -1,0 +1,62 @@
+import kleur from 'kleur';
+import { PassProgress, PassReport } from '../scrub/pass';
+import { Finding } from '../scrub/finding';
+import { bytes, duration, stateColor } from './format';
+
+const OUTCOME_TEXT: Record<PassReport['outcome'], string> = {
+  clean: 'no problems found',
+  repaired: 'problems found and all repaired',
+  problems: 'problems left',
+  cancelled: 'cancelled',
+  failed: 'failed',
+};
+
+function group(findings: Finding[]): Map<string, Finding[]> {
+  const m = new Map<string, Finding[]>();
+  for (const f of findings) {
+    const list = m.get(f.kind) ?? [];
+    list.push(f);
+    m.set(f.kind, list);
+  }
+  return m;
+}
+
+function line(f: Finding): string {
+  const where = f.disk === undefined ? '' : `disk ${f.disk}  `;
+  const what = f.extent ? `extent ${f.extent.slice(0, 12)}…${f.shard === undefined ? '' : ` shard ${f.shard}`}: ` : '';
+  const result = f.result === 'repaired' ? kleur.green('repaired') : f.result === 'failed' ? kleur.red('repair failed') : f.result === 'left' ? kleur.yellow('left') : '';
+  return `  ${where}${f.path}\n      ${what}${f.detail}${result ? `  [${result}]` : ''}${f.quarantine ? `  (kept in ${f.quarantine})` : ''}`;
+}
+
+/** The text summary: totals, then issues grouped by kind with disk and path, then info. */
+export function renderReport(r: PassReport, verboseInfo = false): string {
+  const rate = r.durationSeconds > 0 ? r.bytesRead / r.durationSeconds : 0;
+  const out = [
+    `scrub of ${r.pool} (${r.mode === 'repair' ? 'verify and repair' : 'verify only'}, ${r.intensity})${r.resumed ? ' resumed' : ''}: ${stateColor(r.outcome)} — ${OUTCOME_TEXT[r.outcome]}`,
+    `  duration:   ${duration(r.durationSeconds)}, ${bytes(r.bytesRead)} read (${bytes(rate)}/s)`,
+    `  extents:    ${r.extents.scanned} of ${r.extents.total} scanned: ${r.extents.healthy} healthy, ${r.extents.degraded} degraded, ${r.extents.unrecoverable} unrecoverable`,
+    `  objects:    ${r.objects.total}${r.objects.unreadable ? `, ${r.objects.unreadable} with every manifest copy damaged` : ''}`,
+    `  issues:     ${r.issues.length} found, ${r.repairs.successful} of ${r.repairs.attempted} repairs successful`,
+  ];
+  for (const [kind, list] of group(r.issues)) {
+    out.push('', `${kleur.bold(kind)} (${list.length}):`, ...list.slice(0, 50).map(line));
+    if (list.length > 50) out.push(`  … and ${list.length - 50} more (--json lists all)`);
+  }
+  if (r.info.length) {
+    const counts = [...group(r.info)].map(([k, l]) => `${l.length} ${k}`).join(', ');
+    out.push('', `for information (no effect on health): ${counts}`);
+    for (const [kind, list] of group(r.info)) {
+      const shown = verboseInfo ? list : list.slice(0, 5);
+      out.push(`${kind}:`, ...shown.map(line));
+      if (shown.length < list.length) out.push(`  … and ${list.length - shown.length} more (--json lists all)`);
+    }
+  }
+  return out.join('\n');
+}
+
+/** One line, rewritten in place on a terminal: percent, rate, ETA, issues so far. */
+export function progressLine(p: PassProgress): string {
+  const pct = p.bytesTotal > 0 ? (100 * p.bytesDone) / p.bytesTotal : 100;
+  const eta = Number.isFinite(p.etaSeconds) ? duration(p.etaSeconds) : '?';
+  return `\r\x1b[K${pct.toFixed(1)}%  ${p.extentsDone}/${p.extentsTotal} extents  ${bytes(p.bytesPerSecond)}/s  ETA ${eta}  issues ${p.issuesFound}`;
+}

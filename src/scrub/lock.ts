@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { stateDir } from '../core/layout';
+import { errnoCode, fsFailure, operationalError } from '../core/errors';
+import { pidAlive } from '../daemon/info';
+import { fsyncDir } from '../core/atomic-file';
+
+export const LOCK_FILE = 'scrub.lock';
+
+export interface LockHolder {
+  pid: number;
+  owner: string;
+  since: string;
+}
+
+export const lockPath = (root: string) => path.join(stateDir(root), LOCK_FILE);
+
+export function readLock(root: string): LockHolder | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(lockPath(root), 'utf8')) as LockHolder;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One scrubber per pool (dfs-scrub, the daemon, a scheduled run). The lock is a
+ * file created with O_EXCL holding the owner's PID; a lock whose PID is dead
+ * was left by a killed scrubber and is taken over, not fatal.
+ */
+export function acquireScrubLock(root: string, owner: string): () => void {
+  const file = lockPath(root);
+  fs.mkdirSync(stateDir(root), { recursive: true });
+  const me: LockHolder = { pid: process.pid, owner, since: new Date().toISOString() };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = fs.openSync(file, 'wx', 0o644);
+      fs.writeSync(fd, JSON.stringify(me) + '\n');
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      fsyncDir(stateDir(root));
+      return () => {
+        const cur = readLock(root);
+        if (cur?.pid === process.pid) fs.rmSync(file, { force: true });
+      };
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw fsFailure('cannot create lock', file, err);
+    }
+    const holder = readLock(root);
+    if (holder && pidAlive(holder.pid) && holder.pid !== process.pid) {
+      throw operationalError(`pool ${root} is being scrubbed by ${holder.owner} (PID ${holder.pid}, since ${holder.since}); lock ${file}`);
+    }
+    // Stale: move it aside under a unique name, so two takers cannot both win.
+    try {
+      fs.renameSync(file, `${file}.stale-${process.pid}`);
+      fs.rmSync(`${file}.stale-${process.pid}`, { force: true });
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw fsFailure('cannot take over stale lock', file, err);
+    }
+  }
+  throw operationalError(`cannot take the scrub lock ${file}: contended`);
+}

@@ -1,0 +1,57 @@
+import os from 'node:os';
+import { usageError } from '../core/errors';
+import type { Intensity } from '../daemon/info';
+
+export type { Intensity };
+
+export interface Pacing {
+  /** Pause between operations. */
+  pauseMs: number;
+  /** Extents verified per operation. */
+  extentsPerOp: number;
+  nice: number;
+  /** Operations in flight at once (worker threads). */
+  parallel: number;
+}
+
+/** The guide's intensity table; `max` is for maintenance windows and benchmarks. */
+export function pacingFor(intensity: Intensity): Pacing {
+  switch (intensity) {
+    case 'low':
+      return { pauseMs: 100, extentsPerOp: 1, nice: 10, parallel: 1 };
+    case 'medium':
+      return { pauseMs: 50, extentsPerOp: 5, nice: 5, parallel: 1 };
+    case 'high':
+      return { pauseMs: 10, extentsPerOp: 20, nice: 1, parallel: 1 };
+    case 'max':
+      return { pauseMs: 0, extentsPerOp: 4, nice: 0, parallel: Math.max(1, os.cpus().length) };
+  }
+}
+
+export const INTENSITIES: Intensity[] = ['low', 'medium', 'high', 'max'];
+
+export function parseIntensity(text: unknown, culprit = '--intensity'): Intensity {
+  const s = String(text);
+  if ((INTENSITIES as string[]).includes(s)) return s as Intensity;
+  throw usageError(`${culprit} ${JSON.stringify(s)}: expected one of ${INTENSITIES.join(', ')}`);
+}
+
+/** Bytes per second: a number with an optional K/M/G (powers of 1024) suffix and optional B or /s. */
+export function parseRate(text: unknown, culprit = '--max-rate'): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?(\/s)?$/i.exec(String(text).trim());
+  if (!m) throw usageError(`${culprit} ${JSON.stringify(String(text))}: expected bytes per second, e.g. 50M or 1048576`);
+  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
+  const n = Math.floor(Number(m[1]) * mult);
+  if (n < 4096) throw usageError(`${culprit} ${text}: must be at least 4096 bytes per second`);
+  return n;
+}
+
+/** Lowers our CPU priority per the table; raising it back needs privilege, so a refusal is not an error. */
+export function applyNice(nice: number): string | undefined {
+  try {
+    os.setPriority(0, nice);
+    return undefined;
+  } catch (err) {
+    return `cannot set nice ${nice}: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}

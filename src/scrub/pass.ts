@@ -1,0 +1,534 @@
+import fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { Pool, writableDisks } from '../core/pool';
+import { shardPath } from '../core/layout';
+import { rankDisks } from '../core/placement';
+import { scanManifests } from '../core/manifest';
+import { EXIT } from '../core/errors';
+import { ExtentPlan, expectedBytes, Inventory, takeInventory } from './inventory';
+import { ExtentVerdict, Health } from './verify';
+import { Finding } from './finding';
+import { isBroken, repairExtent, repairManifestCopy } from './repair';
+import { Intensity, Pacing, pacingFor } from './pacing';
+import { VerifyWorkers } from './workers';
+import {
+  CurrentPass,
+  loadState,
+  MAX_OPEN_PROBLEMS,
+  OpenProblem,
+  PassMode,
+  PassOutcome,
+  PassSummary,
+  saveState,
+  ScrubState,
+  zeroHealth,
+} from './state';
+
+export interface PassOptions {
+  mode: PassMode;
+  intensity: Intensity;
+  /** Bytes per second cap on reads, on top of the intensity. */
+  maxRate?: number;
+  /** Who runs it, recorded in the state: 'dfs-scrub', 'dfs-scrubd', 'schedule'. */
+  runner: string;
+  /** Continue an interrupted pass of the same mode from its cursor. */
+  resume?: boolean;
+  /** At most this long between checkpoints of cursor and counters. */
+  checkpointMs?: number;
+  onProgress?: (p: PassProgress) => void;
+  /** Extra pause before each operation (the daemon's deadline and pressure pacing). */
+  beforeOperation?: () => Promise<void>;
+}
+
+export interface PassProgress {
+  passId: string;
+  extentsDone: number;
+  extentsTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  issuesFound: number;
+  repairsSuccessful: number;
+  activeSeconds: number;
+  bytesPerSecond: number;
+  etaSeconds: number;
+}
+
+export const REPORT_SCHEMA = 1;
+
+export interface PassReport {
+  schema: number;
+  pool: string;
+  poolId: string;
+  pass: string;
+  mode: PassMode;
+  runner: string;
+  intensity: Intensity;
+  resumed: boolean;
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  outcome: PassOutcome;
+  exitCode: number;
+  bytesRead: number;
+  extents: { total: number; scanned: number; healthy: number; degraded: number; unrecoverable: number; orphaned: number };
+  objects: { total: number; manifestCopiesBad: number; unreadable: number };
+  repairs: { attempted: number; successful: number };
+  issues: Finding[];
+  info: Finding[];
+}
+
+/** Findings kept in memory for one report; counters keep counting past it. */
+const MAX_REPORTED = 100_000;
+
+const KIND: Record<string, string> = { missing: 'missing-shard', 'not-regular': 'not-regular-file' };
+
+/**
+ * One scrub pass as an explicit state machine (idle → running ⇄ paused →
+ * done | cancelled) over extents in id order, with the cursor and counters
+ * checkpointed together. Commands arrive as method calls and take effect at
+ * the next operation.
+ */
+export class ScrubPass {
+  status: 'idle' | 'running' | 'paused' | 'cancelling' | 'done' = 'idle';
+  private intensity: Intensity;
+  private maxRate: number;
+  private wake: (() => void) | undefined;
+  private readonly issues: Finding[] = [];
+  private readonly info: Finding[] = [];
+  private state!: ScrubState;
+  private current!: CurrentPass;
+  private lastCheckpoint = 0;
+  private activeSince = 0;
+  private workers: VerifyWorkers | undefined;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly opts: PassOptions,
+  ) {
+    this.intensity = opts.intensity;
+    this.maxRate = opts.maxRate ?? 0;
+  }
+
+  pause(): void {
+    if (this.status === 'running') this.status = 'paused';
+  }
+
+  resume(): void {
+    if (this.status === 'paused') {
+      this.status = 'running';
+      this.wakeUp();
+    }
+  }
+
+  cancel(): void {
+    if (this.status !== 'done') {
+      this.status = 'cancelling';
+      this.wakeUp();
+    }
+  }
+
+  setIntensity(i: Intensity): void {
+    this.intensity = i;
+    this.wakeUp();
+  }
+
+  setMaxRate(bytesPerSecond: number): void {
+    this.maxRate = bytesPerSecond;
+  }
+
+  getIntensity(): Intensity {
+    return this.intensity;
+  }
+
+  /** Starts paused (a paused daemon restarted stays paused). */
+  startPaused(): void {
+    this.status = 'paused';
+  }
+
+  progress(): PassProgress {
+    const c = this.current;
+    const active = c.activeSeconds + (this.status === 'running' && this.activeSince ? (Date.now() - this.activeSince) / 1000 : 0);
+    const rate = active > 0 ? c.bytesDone / active : 0;
+    return {
+      passId: c.id,
+      extentsDone: c.extentsDone,
+      extentsTotal: c.extentsTotal,
+      bytesDone: c.bytesDone,
+      bytesTotal: c.bytesTotal,
+      issuesFound: c.issuesFound,
+      repairsSuccessful: c.repairsSuccessful,
+      activeSeconds: active,
+      bytesPerSecond: rate,
+      etaSeconds: rate > 0 ? Math.max(0, c.bytesTotal - c.bytesDone) / rate : NaN,
+    };
+  }
+
+  private cancelling(): boolean {
+    return this.status === 'cancelling';
+  }
+
+  private wakeUp(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private async waitWhilePaused(): Promise<void> {
+    while (this.status === 'paused') {
+      this.stopClock();
+      await new Promise<void>((r) => (this.wake = r));
+    }
+    this.startClock();
+  }
+
+  private startClock(): void {
+    if (!this.activeSince) this.activeSince = Date.now();
+  }
+
+  private stopClock(): void {
+    if (this.activeSince) {
+      this.current.activeSeconds += (Date.now() - this.activeSince) / 1000;
+      this.activeSince = 0;
+    }
+  }
+
+  private record(f: Finding): void {
+    if (f.severity === 'info') {
+      if (this.info.length < MAX_REPORTED) this.info.push(f);
+      return;
+    }
+    if (this.issues.length < MAX_REPORTED) this.issues.push(f);
+  }
+
+  private countIssue(count: boolean, f: Finding): void {
+    this.record(f);
+    if (!count || f.severity !== 'problem') return;
+    this.current.issuesFound++;
+    this.state.counters.issuesFound++;
+    if (f.action !== 'none') {
+      this.current.repairsAttempted++;
+      this.state.counters.repairsAttempted++;
+      if (f.result === 'repaired') {
+        this.current.repairsSuccessful++;
+        this.state.counters.repairsSuccessful++;
+      }
+    }
+  }
+
+  private checkpoint(force = false): void {
+    const now = Date.now();
+    if (!force && now - this.lastCheckpoint < (this.opts.checkpointMs ?? 5000)) return;
+    const running = !!this.activeSince;
+    this.stopClock();
+    if (running) this.startClock();
+    this.state.current = this.current;
+    saveState(this.pool.root, this.state);
+    this.lastCheckpoint = now;
+  }
+
+  async run(): Promise<PassReport> {
+    const pool = this.pool;
+    const startedMs = Date.now();
+    this.state = loadState(pool.root, pool.config.id);
+    const inv = takeInventory(pool);
+    const prev = this.state.current;
+    const resumed = !!(this.opts.resume && prev && prev.mode === this.opts.mode);
+    this.current = resumed
+      ? { ...prev! }
+      : {
+          id: randomUUID(),
+          mode: this.opts.mode,
+          runner: this.opts.runner,
+          startedAt: new Date(startedMs).toISOString(),
+          cursor: '',
+          extentsTotal: 0,
+          extentsDone: 0,
+          bytesTotal: 0,
+          bytesDone: 0,
+          issuesFound: 0,
+          repairsAttempted: 0,
+          repairsSuccessful: 0,
+          health: zeroHealth(),
+          activeSeconds: 0,
+        };
+    const referenced = inv.extents.filter((e) => e.scheme);
+    this.current.extentsTotal = referenced.length;
+    this.current.bytesTotal = referenced.reduce((n, e) => n + expectedBytes(e), 0);
+    if (this.status === 'idle') this.status = 'running';
+
+    const countPrelude = !this.current.preludeCounted;
+    await this.checkDisksAndManifests(inv, countPrelude);
+    this.current.preludeCounted = true;
+    this.checkpoint(true);
+
+    const todo = referenced.filter((e) => e.id > this.current.cursor);
+    this.workers = new VerifyWorkers(pacingFor(this.intensity).parallel > 1 ? pacingFor('max').parallel : 1);
+    try {
+      await this.scrubExtents(todo);
+    } finally {
+      await this.workers.close();
+      this.workers = undefined;
+    }
+    this.stopClock();
+
+    const cancelled = this.cancelling();
+    if (!cancelled) this.reportOrphansAndStrays(inv, startedMs);
+    return this.finish(cancelled, resumed, inv);
+  }
+
+  private async scrubExtents(todo: ExtentPlan[]): Promise<void> {
+    const workers = this.workers!;
+    let next = 0;
+    const inFlight: Promise<{ plans: ExtentPlan[]; verdicts: ExtentVerdict[] }>[] = [];
+    const launch = (pacing: Pacing) => {
+      const plans = todo.slice(next, next + pacing.extentsPerOp);
+      next += plans.length;
+      const perWorker = this.maxRate > 0 ? this.maxRate / Math.min(pacing.parallel, workers.size) : 0;
+      inFlight.push(workers.verify(plans, perWorker).then((verdicts) => ({ plans, verdicts })));
+    };
+    while (next < todo.length || inFlight.length > 0) {
+      if (this.cancelling()) {
+        // Finish what is in hand, so the cursor stays exact.
+        for (const p of inFlight.splice(0)) await this.process(await p);
+        break;
+      }
+      await this.waitWhilePaused();
+      if (this.cancelling()) continue;
+      if (this.opts.beforeOperation) await this.opts.beforeOperation();
+      const pacing = pacingFor(this.intensity);
+      const parallel = Math.min(pacing.parallel, workers.size);
+      while (next < todo.length && inFlight.length < parallel) launch(pacing);
+      const head = inFlight.shift();
+      if (head) await this.process(await head);
+      this.opts.onProgress?.(this.progress());
+      this.checkpoint();
+      if (pacing.pauseMs > 0 && next < todo.length) await this.sleep(pacing.pauseMs);
+    }
+  }
+
+  /** Folds one operation's verdicts into findings, repairs, counters and the cursor, in id order. */
+  private async process({ plans, verdicts }: { plans: ExtentPlan[]; verdicts: ExtentVerdict[] }): Promise<void> {
+    for (let i = 0; i < verdicts.length; i++) {
+      const v = verdicts[i];
+      const plan = plans[i];
+      let health: Health = v.health;
+      const broken = v.shards.filter(isBroken);
+      const repairs = this.opts.mode === 'repair' && v.health !== 'unrecoverable' ? await repairExtent(this.pool, v, this.current.id) : new Map();
+      const allMissing = v.shards.every((s) => s.status === 'missing');
+      if (allMissing) {
+        this.countIssue(true, {
+          kind: 'extent-missing',
+          severity: 'problem',
+          extent: v.id,
+          path: plan.files[0]?.path ?? this.expectedPath(v.id, 0),
+          detail: `no shard of this extent exists on any online disk; named by ${plan.objects.join(', ')}`,
+          objects: plan.objects,
+          health: 'unrecoverable',
+          action: 'none',
+          result: 'left',
+        });
+      } else {
+        for (const s of v.shards) {
+          if (s.status === 'duplicate') {
+            this.record({ kind: 'duplicate-shard', severity: 'info', extent: v.id, shard: s.index, disk: s.disk, path: s.path, detail: s.detail ?? '', action: 'none', result: 'info' });
+            continue;
+          }
+          if (!isBroken(s)) continue;
+          const r = repairs.get(s);
+          this.countIssue(true, {
+            kind: KIND[s.status] ?? s.status,
+            severity: 'problem',
+            extent: v.id,
+            shard: s.index,
+            disk: r?.disk ?? (s.disk >= 0 ? s.disk : this.expectedDisk(v.id, s.index)),
+            path: s.path || r?.path || this.expectedPath(v.id, s.index),
+            detail: r && !r.ok ? `${s.detail ?? ''}; repair failed: ${r.detail}` : (s.detail ?? ''),
+            objects: plan.objects,
+            health: v.health,
+            action: r ? r.action : 'none',
+            result: r ? (r.ok ? 'repaired' : 'failed') : 'left',
+            quarantine: r?.quarantine,
+          });
+        }
+      }
+      if (broken.length > 0 && repairs.size === broken.length && [...repairs.values()].every((r) => r.ok)) health = 'healthy';
+      this.current.health[health]++;
+      this.current.extentsDone++;
+      this.current.bytesDone += v.bytesRead;
+      this.state.counters.extentsScanned++;
+      this.state.counters.bytesRead += v.bytesRead;
+      this.current.cursor = v.id;
+    }
+  }
+
+  /** The disk a shard would normally sit on (placement over all the pool's disks), for naming a missing one. */
+  private expectedDisk(id: string, index: number): number {
+    return (rankDisks(id, this.pool.disks)[index] ?? this.pool.disks[0]).index;
+  }
+
+  private expectedPath(id: string, index: number): string {
+    return shardPath(this.pool.disks[this.expectedDisk(id, index)].path, id, index);
+  }
+
+  private async checkDisksAndManifests(inv: Inventory, count: boolean): Promise<void> {
+    const passId = this.current.id;
+    for (const d of this.pool.disks) {
+      if (d.state === 'online') continue;
+      const kind = `disk-${d.state === 'foreign' ? 'foreign-label' : d.state}`;
+      this.countIssue(count, {
+        kind,
+        severity: d.state === 'read-only' ? 'info' : 'problem',
+        disk: d.index,
+        path: d.path,
+        detail: d.detail ?? d.state,
+        action: 'none',
+        result: d.state === 'read-only' ? 'info' : 'left',
+      });
+    }
+    const writable = new Set(writableDisks(this.pool).map((d) => d.index));
+    for (const o of inv.objects) {
+      if (!o.manifest) {
+        this.countIssue(count, {
+          kind: 'manifest-unrecoverable',
+          severity: 'problem',
+          path: o.copies.find((c) => c.problem !== 'missing')?.path ?? o.fileName,
+          detail: `every copy of this manifest is damaged: ${o.copies.map((c) => `disk ${c.disk.index}: ${c.problem}`).join('; ')}`,
+          health: 'unrecoverable',
+          action: 'none',
+          result: 'left',
+        });
+        continue;
+      }
+      const best = o.manifest;
+      for (const c of o.copies) {
+        const stale = c.manifest && c.manifest.created < best.created;
+        if (!c.problem && !stale) continue;
+        const kind = c.problem === 'missing' ? 'manifest-copy-missing' : stale ? 'manifest-stale' : 'manifest-damaged';
+        const canRepair = this.opts.mode === 'repair' && writable.has(c.disk.index);
+        const r = canRepair ? repairManifestCopy(this.pool, c, best, passId) : undefined;
+        this.countIssue(count, {
+          kind,
+          severity: 'problem',
+          disk: c.disk.index,
+          path: c.path,
+          detail: `manifest of ${best.name}: ${c.problem ?? 'older than another copy'}${r && !r.ok ? `; repair failed: ${r.detail}` : ''}`,
+          objects: [best.name],
+          action: r ? r.action : 'none',
+          result: r ? (r.ok ? 'repaired' : 'failed') : 'left',
+          quarantine: r?.quarantine,
+        });
+      }
+    }
+  }
+
+  /**
+   * Orphans are judged at the end against manifests read again, and only when
+   * every file is older than the pass: a put may have been in flight.
+   */
+  private reportOrphansAndStrays(inv: Inventory, startedMs: number): void {
+    const named = new Set<string>();
+    for (const o of scanManifests(this.pool)) for (const e of o.manifest?.extents ?? []) named.add(e.id);
+    for (const e of inv.extents) {
+      if (e.scheme || named.has(e.id)) continue;
+      const old = e.files.every((f) => {
+        try {
+          return fs.lstatSync(f.path).mtimeMs < startedMs;
+        } catch {
+          return false;
+        }
+      });
+      if (!old) continue;
+      for (const f of e.files) {
+        this.record({ kind: 'orphan-shard', severity: 'info', extent: e.id, shard: f.index, disk: f.disk, path: f.path, detail: 'no manifest references this extent (dfs-pool gc quarantines it)', action: 'none', result: 'info' });
+      }
+    }
+    for (const s of inv.strays) {
+      this.record({ kind: s.kind, severity: 'info', disk: s.disk, path: s.path, detail: s.detail, action: 'none', result: 'info' });
+    }
+  }
+
+  private finish(cancelled: boolean, resumed: boolean, inv: Inventory): PassReport {
+    const c = this.current;
+    const finishedMs = Date.now();
+    const problemsLeft = this.issues.some((f) => f.result !== 'repaired') || c.issuesFound > c.repairsSuccessful;
+    const outcome: PassOutcome = cancelled ? 'cancelled' : problemsLeft ? 'problems' : c.issuesFound > 0 ? 'repaired' : 'clean';
+    const exitCode = cancelled ? EXIT.CANCELLED : problemsLeft ? EXIT.PROBLEMS_LEFT : c.issuesFound > 0 ? EXIT.REPAIRED : EXIT.OK;
+    const durationSeconds = (finishedMs - Date.parse(c.startedAt)) / 1000;
+    if (cancelled) {
+      this.checkpoint(true);
+    } else {
+      const summary: PassSummary = {
+        id: c.id,
+        mode: c.mode,
+        runner: c.runner,
+        startedAt: c.startedAt,
+        finishedAt: new Date(finishedMs).toISOString(),
+        durationSeconds,
+        outcome,
+        exitCode,
+        extentsScanned: c.extentsDone,
+        bytesRead: c.bytesDone,
+        issuesFound: c.issuesFound,
+        repairsAttempted: c.repairsAttempted,
+        repairsSuccessful: c.repairsSuccessful,
+        health: { ...c.health },
+      };
+      const open: OpenProblem[] = this.issues
+        .filter((f) => f.result !== 'repaired')
+        .slice(0, MAX_OPEN_PROBLEMS)
+        .map((f) => ({ extent: f.extent, shard: f.shard, disk: f.disk === undefined ? undefined : String(f.disk), path: f.path, kind: f.kind, health: f.health === 'healthy' ? undefined : f.health, seenAt: summary.finishedAt }));
+      this.state.lastPass = summary;
+      this.state.health = { ...c.health };
+      this.state.openProblems = open;
+      this.state.oldestVerifiedAt = c.startedAt;
+      this.state.counters.scrubsCompleted++;
+      delete this.state.current;
+      saveState(this.pool.root, this.state);
+    }
+    this.status = 'done';
+    return {
+      schema: 1,
+      pool: this.pool.root,
+      poolId: this.pool.config.id,
+      pass: c.id,
+      mode: c.mode,
+      runner: this.opts.runner,
+      intensity: this.intensity,
+      resumed,
+      startedAt: c.startedAt,
+      finishedAt: new Date(finishedMs).toISOString(),
+      durationSeconds,
+      outcome,
+      exitCode,
+      bytesRead: c.bytesDone,
+      extents: {
+        total: c.extentsTotal,
+        scanned: c.extentsDone,
+        ...c.health,
+        orphaned: new Set(this.info.filter((f) => f.kind === 'orphan-shard').map((f) => f.extent)).size,
+      },
+      objects: {
+        total: inv.objects.length,
+        manifestCopiesBad: this.issues.filter((f) => f.kind.startsWith('manifest-') && f.kind !== 'manifest-unrecoverable').length,
+        unreadable: inv.objects.filter((o) => !o.manifest).length,
+      },
+      repairs: { attempted: c.repairsAttempted, successful: c.repairsSuccessful },
+      issues: this.issues,
+      info: this.info,
+    };
+  }
+}

@@ -1,0 +1,151 @@
+import { extentId } from '../core/hash';
+import { shardPath } from '../core/layout';
+import { Manifest, writeManifestCopy, ManifestCopy } from '../core/manifest';
+import { Pool, writableDisks } from '../core/pool';
+import { parseScheme, shardCount, Scheme } from '../core/scheme';
+import { assembleExtent, rebuildShards } from '../core/erasure';
+import { checkShardFile, shardHeaderFor, writeShardFile } from '../core/shard-file';
+import { rankDisks } from '../core/placement';
+import { decodeManifest } from '../core/manifest';
+import { DfsError } from '../core/errors';
+import fs from 'node:fs';
+import { ExtentVerdict, ShardResult } from './verify';
+import { quarantine } from './quarantine';
+import { appendAudit } from './audit';
+
+/** What one repair of one shard (or manifest copy) came to. */
+export interface RepairOutcome {
+  ok: boolean;
+  action: 'rebuilt' | 'rewritten' | 'quarantined';
+  path: string;
+  disk: number;
+  detail: string;
+  quarantine?: string;
+}
+
+const BROKEN: ReadonlySet<ShardResult['status']> = new Set([
+  'missing',
+  'not-regular',
+  'unreadable',
+  'header-damaged',
+  'truncated',
+  'oversized',
+  'checksum-mismatch',
+  'wrong-extent',
+  'wrong-index',
+  'scheme-mismatch',
+]);
+
+export const isBroken = (r: ShardResult) => BROKEN.has(r.status) || r.status === 'index-out-of-range';
+
+/** Re-reads the valid shards and rebuilds every payload, proven against the extent id. */
+async function rebuildExtent(v: ExtentVerdict, scheme: Scheme): Promise<Buffer[]> {
+  const n = shardCount(scheme);
+  const payloads: (Buffer | undefined)[] = new Array(n).fill(undefined);
+  for (const s of v.shards) {
+    if (s.status !== 'ok' || payloads[s.index]) continue;
+    const r = checkShardFile(s.path, v.id, s.index);
+    if (r.ok) payloads[s.index] = r.payload;
+  }
+  const full = await rebuildShards(scheme, v.length!, payloads);
+  const data = assembleExtent(scheme, v.length!, full);
+  if (extentId(scheme, data) !== v.id) throw new Error('rebuilt extent does not match its id');
+  return full;
+}
+
+/**
+ * Repairs every broken shard of a degraded extent: rebuild from the valid
+ * shards, prove the extent against its id, keep the damaged file in
+ * quarantine, write the shard atomically in place (or onto a disk holding no
+ * shard of this extent when it is missing), then re-read and verify it. Any
+ * failure leaves the old state: nothing is replaced before the rebuilt extent
+ * is proven, and each replacement is one rename.
+ */
+export async function repairExtent(pool: Pool, v: ExtentVerdict, passId: string): Promise<Map<ShardResult, RepairOutcome>> {
+  const out = new Map<ShardResult, RepairOutcome>();
+  const broken = v.shards.filter(isBroken);
+  if (broken.length === 0 || !v.scheme || v.length === undefined) return out;
+  const scheme = parseScheme(v.scheme);
+  let full: Buffer[];
+  try {
+    full = await rebuildExtent(v, scheme);
+  } catch (err) {
+    const detail = `cannot rebuild: ${err instanceof Error ? err.message : String(err)}`;
+    for (const s of broken) out.set(s, { ok: false, action: 'rebuilt', path: s.path, disk: s.disk, detail });
+    return out;
+  }
+  const writable = new Set(writableDisks(pool).map((d) => d.index));
+  const occupied = new Set(v.shards.filter((s) => s.disk >= 0).map((s) => s.disk));
+  for (const s of broken) {
+    if (s.status === 'index-out-of-range') {
+      out.set(s, quarantineOnly(pool, v, s, passId));
+      continue;
+    }
+    let target = s.path;
+    let disk = s.disk;
+    if (s.status === 'missing') {
+      const free = rankDisks(v.id, writableDisks(pool)).find((d) => !occupied.has(d.index));
+      if (!free) {
+        out.set(s, { ok: false, action: 'rebuilt', path: '', disk: -1, detail: 'no writable disk without a shard of this extent' });
+        continue;
+      }
+      occupied.add(free.index);
+      disk = free.index;
+      target = shardPath(free.path, v.id, s.index);
+    } else if (!writable.has(s.disk)) {
+      out.set(s, { ok: false, action: 'rebuilt', path: s.path, disk: s.disk, detail: 'disk is not writable' });
+      continue;
+    }
+    out.set(s, writeRebuiltShard(pool, v, s, scheme, full[s.index], target, disk, passId));
+  }
+  return out;
+}
+
+function writeRebuiltShard(pool: Pool, v: ExtentVerdict, s: ShardResult, scheme: Scheme, payload: Buffer, target: string, disk: number, passId: string): RepairOutcome {
+  let kept: string | undefined;
+  try {
+    if (s.status !== 'missing') {
+      kept = quarantine(pool.root, s.path, { original: s.path, disk: s.disk, extent: v.id, shard: s.index, problem: s.status, detail: s.detail });
+    }
+    writeShardFile(target, shardHeaderFor(v.id, s.index, scheme, v.length!, payload), payload);
+    const check = checkShardFile(target, v.id, s.index);
+    const ok = check.ok && check.payload.equals(payload);
+    const detail = ok ? `rebuilt shard ${s.index}` : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}`;
+    appendAudit(pool.root, { pass: passId, action: 'rebuild-shard', extent: v.id, shard: s.index, disk, path: target, problem: s.status, quarantine: kept, result: ok ? 'repaired' : 'failed' });
+    return { ok, action: 'rebuilt', path: target, disk, detail, quarantine: kept };
+  } catch (err) {
+    const detail = err instanceof DfsError || err instanceof Error ? err.message : String(err);
+    appendAudit(pool.root, { pass: passId, action: 'rebuild-shard', extent: v.id, shard: s.index, disk, path: target, problem: s.status, quarantine: kept, result: 'failed', error: detail });
+    return { ok: false, action: 'rebuilt', path: target, disk, detail, quarantine: kept };
+  }
+}
+
+/** A file named as a shard index the scheme does not have: keep it in quarantine, take it off the disk. */
+function quarantineOnly(pool: Pool, v: ExtentVerdict, s: ShardResult, passId: string): RepairOutcome {
+  try {
+    const kept = quarantine(pool.root, s.path, { original: s.path, disk: s.disk, extent: v.id, shard: s.index, problem: s.status, detail: s.detail });
+    if (fs.lstatSync(s.path).isDirectory()) fs.rmdirSync(s.path);
+    else fs.unlinkSync(s.path);
+    appendAudit(pool.root, { pass: passId, action: 'quarantine', extent: v.id, shard: s.index, disk: s.disk, path: s.path, quarantine: kept, result: 'repaired' });
+    return { ok: true, action: 'quarantined', path: s.path, disk: s.disk, detail: 'moved to quarantine', quarantine: kept };
+  } catch (err) {
+    return { ok: false, action: 'quarantined', path: s.path, disk: s.disk, detail: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** Rewrites one bad or missing manifest copy from the best valid one. */
+export function repairManifestCopy(pool: Pool, copy: ManifestCopy, best: Manifest, passId: string): RepairOutcome {
+  let kept: string | undefined;
+  try {
+    if (copy.problem !== 'missing') {
+      kept = quarantine(pool.root, copy.path, { original: copy.path, disk: copy.disk.index, problem: 'manifest-damaged', detail: copy.problem });
+    }
+    const file = writeManifestCopy(copy.disk, best);
+    const back = decodeManifest(fs.readFileSync(file));
+    const ok = typeof back !== 'string' && JSON.stringify(back) === JSON.stringify(best);
+    appendAudit(pool.root, { pass: passId, action: 'rewrite-manifest', object: best.name, disk: copy.disk.index, path: file, problem: copy.problem, quarantine: kept, result: ok ? 'repaired' : 'failed' });
+    return { ok, action: 'rewritten', path: file, disk: copy.disk.index, detail: ok ? 'manifest copy rewritten' : 'rewritten copy failed verification', quarantine: kept };
+  } catch (err) {
+    return { ok: false, action: 'rewritten', path: copy.path, disk: copy.disk.index, detail: err instanceof Error ? err.message : String(err), quarantine: kept };
+  }
+}
