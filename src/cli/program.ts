@@ -86,7 +86,9 @@ export async function runProgram(spec: ProgramSpec, argv = process.argv): Promis
     process.exit = ((code?: number) => {
       throw new SadeExit(captured.split('\n').map((l) => l.trim()).filter((l) => l && l !== 'ERROR')[0] ?? `exit ${code}`);
     }) as typeof process.exit;
-    parsed = prog.parse(argv, { lazy: true, unknown: (flag: string) => `unknown option ${flag}` }) as typeof parsed;
+    // Switches are declared boolean, so `--json FILE` never swallows FILE as a value.
+    const switches = [...spec.common, ...spec.commands.flatMap((c) => c.options)].filter((o) => !o.value).map((o) => o.flag.replace(/^.*--/, ''));
+    parsed = prog.parse(argv, { lazy: true, boolean: switches, unknown: (flag: string) => `unknown option ${flag}` }) as typeof parsed;
   } catch (err) {
     process.exit = realExit;
     console.error = realError;

@@ -205,6 +205,16 @@ export async function getObject(pool: Pool, name: string, out: string | NodeJS.W
     return m;
   }
   const finalPath = path.resolve(out);
+  if (isStreamTarget(finalPath)) {
+    // A FIFO or device at OUT is a stream to write into (like cp), not a file to replace.
+    const stream = fs.createWriteStream(finalPath, { flags: 'a' });
+    try {
+      await getObject(pool, name, stream, findings);
+    } finally {
+      await new Promise<void>((resolve) => stream.end(resolve));
+    }
+    return m;
+  }
   const tmp = tempPathFor(finalPath);
   let fd: number | undefined;
   try {
@@ -226,6 +236,15 @@ export async function getObject(pool: Pool, name: string, out: string | NodeJS.W
     throw fsFailure('cannot write', finalPath, err);
   }
   return m;
+}
+
+function isStreamTarget(file: string): boolean {
+  try {
+    const st = fs.statSync(file);
+    return st.isFIFO() || st.isCharacterDevice() || st.isSocket();
+  } catch {
+    return false;
+  }
 }
 
 export interface ObjectInfo {

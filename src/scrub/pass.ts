@@ -140,6 +140,16 @@ export class ScrubPass {
     return this.intensity;
   }
 
+  /** Live cumulative counters (they include this pass so far). */
+  counters(): ScrubState['counters'] | undefined {
+    return this.state?.counters;
+  }
+
+  /** The pass in progress, undefined before run() has loaded it. */
+  currentPass(): CurrentPass | undefined {
+    return this.current;
+  }
+
   /** Starts paused (a paused daemon restarted stays paused). */
   startPaused(): void {
     this.status = 'paused';
@@ -147,6 +157,9 @@ export class ScrubPass {
 
   progress(): PassProgress {
     const c = this.current;
+    if (!c) {
+      return { passId: '', extentsDone: 0, extentsTotal: 0, bytesDone: 0, bytesTotal: 0, issuesFound: 0, repairsSuccessful: 0, activeSeconds: 0, bytesPerSecond: 0, etaSeconds: NaN };
+    }
     const active = c.activeSeconds + (this.status === 'running' && this.activeSince ? (Date.now() - this.activeSince) / 1000 : 0);
     const rate = active > 0 ? c.bytesDone / active : 0;
     return {
@@ -244,7 +257,6 @@ export class ScrubPass {
     const pool = this.pool;
     const startedMs = Date.now();
     this.state = loadState(pool.root, pool.config.id);
-    const inv = takeInventory(pool);
     const prev = this.state.current;
     const resumed = !!(this.opts.resume && prev && prev.mode === this.opts.mode);
     this.current = resumed
@@ -265,10 +277,16 @@ export class ScrubPass {
           health: zeroHealth(),
           activeSeconds: 0,
         };
+    if (this.status === 'idle') this.status = 'running';
+    // A paused daemon restarted stays paused before it reads anything.
+    await this.waitWhilePaused();
+    if (this.cancelling()) {
+      return this.finish(true, resumed, { extents: [], objects: [], strays: [], bytes: 0 });
+    }
+    const inv = takeInventory(pool);
     const referenced = inv.extents.filter((e) => e.scheme);
     this.current.extentsTotal = referenced.length;
     this.current.bytesTotal = referenced.reduce((n, e) => n + expectedBytes(e), 0);
-    if (this.status === 'idle') this.status = 'running';
 
     const countPrelude = !this.current.preludeCounted;
     await this.checkDisksAndManifests(inv, countPrelude);

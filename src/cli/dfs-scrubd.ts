@@ -1,0 +1,292 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import kleur from 'kleur';
+import { openPool } from '../core/pool';
+import { DfsError, EXIT, operationalError, usageError } from '../core/errors';
+import { parseBoolean, parseDuration } from '../core/units';
+import { stateDir } from '../core/layout';
+import { parseIntensity, parseRate } from '../scrub/pacing';
+import { readLock } from '../scrub/lock';
+import { loadState } from '../scrub/state';
+import { pidAlive, DaemonSettings } from '../daemon/info';
+import { loadSettings, DEFAULT_SETTINGS } from '../daemon/settings';
+import { controlSocketPath } from '../daemon/socket-path';
+import { NoDaemon, sendControl } from '../daemon/control-client';
+import { ControlRequest, DaemonStatus } from '../daemon/protocol';
+import { ScrubDaemon } from '../daemon/daemon';
+import { underSystemd } from '../daemon/notify';
+import { log } from '../daemon/log';
+import { jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
+import { bytes, duration, printJson } from './format';
+
+interface Opts {
+  pool?: string;
+  json?: boolean;
+  intensity?: string;
+  'auto-repair'?: unknown;
+  'max-rate'?: string;
+  foreground?: boolean;
+  deadline?: string;
+  'pass-interval'?: string;
+  'io-pressure-limit'?: string;
+  'socket-group'?: string;
+}
+
+export const DAEMON_LOG = 'scrubd.log';
+const READY_TIMEOUT_MS = 30_000;
+
+/** Settings given on the command line; absent ones keep their persisted values. */
+function overridesFrom(opts: Opts): Partial<DaemonSettings> {
+  const o: Partial<DaemonSettings> = {};
+  if (opts.intensity !== undefined) o.intensity = parseIntensity(opts.intensity);
+  if (opts['auto-repair'] !== undefined) o.autoRepair = parseBoolean(opts['auto-repair'], '--auto-repair');
+  if (opts['max-rate'] !== undefined) o.maxRate = parseRate(opts['max-rate']);
+  if (opts.deadline !== undefined) {
+    o.deadlineSeconds = parseDuration(opts.deadline, '--deadline');
+    if (o.deadlineSeconds < 60) throw usageError(`--deadline ${opts.deadline}: must be at least a minute`);
+  }
+  if (opts['pass-interval'] !== undefined) o.passIntervalSeconds = parseDuration(opts['pass-interval'], '--pass-interval');
+  if (opts['io-pressure-limit'] !== undefined) {
+    const v = Number(opts['io-pressure-limit']);
+    if (!Number.isFinite(v) || v < 0 || v > 100) throw usageError(`--io-pressure-limit ${opts['io-pressure-limit']}: expected a percentage from 0 (off) to 100`);
+    o.ioPressureLimit = v;
+  }
+  return o;
+}
+
+function socketGroup(opts: Opts): number | undefined {
+  const g = opts['socket-group'];
+  if (g === undefined) return undefined;
+  if (/^\d+$/.test(String(g))) return Number(g);
+  const line = fs.readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[0] === String(g));
+  if (!line) throw usageError(`--socket-group ${g}: no such group`);
+  return Number(line.split(':')[2]);
+}
+
+/** The PID of a live scrubber holding the pool, if any. */
+function holder(root: string): { pid: number; owner: string } | undefined {
+  const h = readLock(root);
+  return h && pidAlive(h.pid) ? h : undefined;
+}
+
+async function start(opts: Opts): Promise<number> {
+  const root = path.resolve(requirePool(opts));
+  const overrides = overridesFrom(opts);
+  const group = socketGroup(opts);
+  const pool = openPool(root);
+  const h = holder(pool.root);
+  if (h) throw operationalError(`pool ${pool.root} is already held by ${h.owner} (PID ${h.pid})`);
+  if (opts.foreground || underSystemd()) return runForeground(pool.root, overrides, group);
+  return detach(pool.root);
+}
+
+async function runForeground(root: string, overrides: Partial<DaemonSettings>, group: number | undefined): Promise<number> {
+  const daemon = new ScrubDaemon({ pool: root, overrides, socketGroup: group });
+  process.on('SIGTERM', () => daemon.stop());
+  process.on('SIGINT', () => daemon.stop());
+  process.on('SIGHUP', () => daemon.reload());
+  try {
+    return await daemon.run();
+  } catch (err) {
+    if (err instanceof DfsError) log('error', err.message);
+    throw err;
+  }
+}
+
+/** From a shell: run ourselves in the background, wait until it serves, print its PID. */
+async function detach(root: string): Promise<number> {
+  const logFile = path.join(stateDir(root), DAEMON_LOG);
+  const out = fs.openSync(logFile, 'a', 0o640);
+  const args = process.argv.slice(2).filter((a) => a !== '--foreground');
+  const child = spawn(process.execPath, [process.argv[1], ...args, '--foreground'], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, NOTIFY_SOCKET: '', INVOCATION_ID: '' },
+  });
+  fs.closeSync(out);
+  let exited: number | null = null;
+  child.on('exit', (code) => (exited = code ?? EXIT.OPERATIONAL));
+  const socket = controlSocketPath(root);
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (exited !== null) {
+      const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-1)[0] ?? '';
+      throw new DfsError(exited === EXIT.USAGE ? EXIT.USAGE : EXIT.OPERATIONAL, `daemon exited before it was ready (exit ${exited}): ${tail} (log: ${logFile})`);
+    }
+    try {
+      const r = await sendControl(socket, { cmd: 'status' }, 2000);
+      if (r.ok && r.status.pid === child.pid) {
+        child.unref();
+        console.log(String(child.pid));
+        return EXIT.OK;
+      }
+    } catch {
+      // not serving yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.unref();
+  throw operationalError(`daemon (PID ${child.pid}) did not become ready within ${READY_TIMEOUT_MS / 1000} s (log: ${logFile})`);
+}
+
+/** Sends a verb; exit 3 with a clear message when no daemon serves the pool. */
+async function control(opts: Opts, req: ControlRequest): Promise<DaemonStatus> {
+  const root = path.resolve(requirePool(opts));
+  openPool(root);
+  try {
+    const r = await sendControl(controlSocketPath(root), req);
+    if (!r.ok) throw operationalError(`daemon refused ${req.cmd}: ${r.error}`);
+    return r.status;
+  } catch (err) {
+    if (err instanceof NoDaemon) throw new DfsError(EXIT.NOT_RUNNING, `no scrub daemon is running for pool ${root}`);
+    throw err;
+  }
+}
+
+function renderStatus(s: DaemonStatus): string {
+  const lines = [
+    'Scrub Daemon Status',
+    '==================',
+    `Status: ${s.running ? (s.paused ? 'Paused' : s.phase === 'waiting' ? 'Running (idle between passes)' : 'Running') : 'Stopped'}`,
+    `Running: ${s.running}`,
+    `Paused:  ${s.paused}`,
+    '',
+    'Metrics:',
+    `  Extents scanned:    ${s.counters.extentsScanned}`,
+    `  Issues found:       ${s.counters.issuesFound}`,
+    `  Repairs triggered:  ${s.counters.repairsAttempted}`,
+    `  I/O bytes:          ${s.counters.bytesRead}`,
+    '',
+    'Settings:',
+    `  Intensity:          ${s.intensity}`,
+    `  Auto-repair:        ${s.autoRepair}`,
+    `  Max rate:           ${s.maxRate ? `${bytes(s.maxRate)}/s` : 'none'}`,
+    `  Throttled:          ${s.throttled ?? 'no'}`,
+  ];
+  if (s.deadline) lines.push(`  Deadline:           ${duration(s.deadline.seconds)} per pass${s.deadline.achievable ? '' : kleur.red(' (cannot be met at this intensity)')}`);
+  lines.push('', 'Pass:');
+  if (s.pass) {
+    lines.push(
+      `  Progress:           ${s.pass.percent.toFixed(1)}% (${s.pass.extentsDone}/${s.pass.extentsTotal} extents, ${bytes(s.pass.bytesDone)} of ${bytes(s.pass.bytesTotal)})`,
+      `  Rate:               ${bytes(s.pass.bytesPerSecond)}/s`,
+      `  ETA:                ${s.pass.etaSeconds === null ? '?' : duration(s.pass.etaSeconds)}`,
+    );
+  } else lines.push(`  ${s.nextPassAt ? `next pass at ${s.nextPassAt}` : 'none in progress'}`);
+  lines.push(
+    `  Last completed:     ${s.lastPass ? `${s.lastPass.finishedAt} (${s.lastPass.outcome}, ${duration(s.lastPass.durationSeconds)}, exit ${s.lastPass.exitCode})` : 'never'}`,
+  );
+  if (s.running) lines.push(`  PID:                ${s.pid}`);
+  return lines.join('\n');
+}
+
+/** What `status` shows with no daemon: the persisted state. */
+function persistedStatus(root: string): DaemonStatus {
+  const pool = openPool(root);
+  const st = loadState(pool.root, pool.config.id);
+  const settings = { ...DEFAULT_SETTINGS, ...loadSettings(pool.root) };
+  const cur = st.current;
+  return {
+    pool: pool.root,
+    pid: 0,
+    running: false,
+    paused: settings.paused,
+    intensity: settings.intensity,
+    autoRepair: settings.autoRepair,
+    maxRate: settings.maxRate ?? null,
+    throttled: null,
+    phase: 'waiting',
+    startedAt: '',
+    nextPassAt: null,
+    pass: cur
+      ? {
+          id: cur.id,
+          mode: cur.mode,
+          extentsDone: cur.extentsDone,
+          extentsTotal: cur.extentsTotal,
+          bytesDone: cur.bytesDone,
+          bytesTotal: cur.bytesTotal,
+          bytesPerSecond: cur.activeSeconds > 0 ? cur.bytesDone / cur.activeSeconds : 0,
+          etaSeconds: null,
+          percent: cur.bytesTotal > 0 ? (100 * cur.bytesDone) / cur.bytesTotal : 0,
+        }
+      : null,
+    deadline: settings.deadlineSeconds ? { seconds: settings.deadlineSeconds, achievable: true } : null,
+    counters: { ...st.counters },
+    lastPass: st.lastPass ? { finishedAt: st.lastPass.finishedAt, outcome: st.lastPass.outcome, durationSeconds: st.lastPass.durationSeconds, exitCode: st.lastPass.exitCode } : null,
+  };
+}
+
+async function status(opts: Opts): Promise<number> {
+  let s: DaemonStatus;
+  let code: number = EXIT.OK;
+  try {
+    s = await control(opts, { cmd: 'status' });
+  } catch (err) {
+    if (!(err instanceof DfsError) || err.code !== EXIT.NOT_RUNNING) throw err;
+    s = persistedStatus(path.resolve(requirePool(opts)));
+    code = EXIT.NOT_RUNNING;
+  }
+  if (opts.json) printJson({ status: s.running ? (s.paused ? 'paused' : 'running') : 'stopped', ...s });
+  else console.log(renderStatus(s));
+  return code;
+}
+
+async function verb(opts: Opts, req: ControlRequest, done: (s: DaemonStatus) => string): Promise<number> {
+  const s = await control(opts, req);
+  if (opts.json) printJson(s);
+  else console.log(done(s));
+  return EXIT.OK;
+}
+
+async function stop(opts: Opts): Promise<number> {
+  const s = await control(opts, { cmd: 'stop' });
+  const until = Date.now() + 120_000;
+  while (pidAlive(s.pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  if (pidAlive(s.pid)) throw operationalError(`daemon PID ${s.pid} is still stopping after 120 s`);
+  if (opts.json) printJson({ stopped: true, pid: s.pid });
+  else console.log(`stopped scrub daemon (PID ${s.pid}) for ${s.pool}`);
+  return EXIT.OK;
+}
+
+const startOptions = [
+  { flag: '--intensity', value: 'LEVEL', description: 'low, medium, high or max (default: persisted, else low)' },
+  { flag: '--auto-repair', value: 'BOOL', description: 'true or false: repair what passes find (default true)' },
+  { flag: '--max-rate', value: 'BYTES', description: 'Cap reads at BYTES per second (K, M, G suffixes)' },
+  { flag: '--foreground', description: 'Stay in the foreground (implied under systemd)' },
+  { flag: '--deadline', value: 'DURATION', description: 'Pace each pass to finish within DURATION, e.g. 7d' },
+  { flag: '--pass-interval', value: 'DURATION', description: 'Start passes no more often than every DURATION' },
+  { flag: '--io-pressure-limit', value: 'PCT', description: 'Hold back while /proc/pressure/io some avg10 exceeds PCT (0 = off; default 20)' },
+  { flag: '--socket-group', value: 'GROUP', description: 'Let GROUP use the control socket (mode 0660)' },
+];
+
+export const daemonProgram: ProgramSpec = {
+  name: 'dfs-scrubd',
+  version: VERSION,
+  description: 'The background scrub daemon and its control verbs',
+  common: [poolOption, jsonOption],
+  commands: [
+    {
+      usage: 'start',
+      description: 'Start the daemon (detaches from a shell; foreground under systemd or with --foreground)',
+      options: startOptions,
+      examples: ['dfs-scrubd start --pool /tmp/pool --intensity low'],
+      action: start,
+    },
+    { usage: 'status', description: 'Show the daemon and pass status (exit 3 when no daemon runs)', options: [], action: status },
+    { usage: 'pause', description: 'Pause scrubbing (persisted: stays paused across restarts)', options: [], action: (o: Opts) => verb(o, { cmd: 'pause' }, () => 'paused') },
+    { usage: 'resume', description: 'Resume scrubbing', options: [], action: (o: Opts) => verb(o, { cmd: 'resume' }, () => 'resumed') },
+    {
+      usage: 'set-intensity',
+      description: 'Change the intensity; takes effect at the next operation',
+      options: [{ flag: '--intensity', value: 'LEVEL', description: 'low, medium, high or max' }],
+      action: (o: Opts) => {
+        if (o.intensity === undefined) throw usageError('set-intensity needs --intensity low|medium|high|max');
+        return verb(o, { cmd: 'set-intensity', intensity: parseIntensity(o.intensity) }, (s) => `intensity ${s.intensity}`);
+      },
+    },
+    { usage: 'stop', description: 'Stop the daemon: it finishes the operation in hand and saves its place', options: [], action: stop },
+  ],
+};
+
+if (require.main === module) void runProgram(daemonProgram);

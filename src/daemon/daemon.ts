@@ -1,0 +1,352 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import { openPool, Pool, onlineDisks } from '../core/pool';
+import { operationalError } from '../core/errors';
+import { writeJsonAtomic } from '../core/atomic-file';
+import { acquireScrubLock } from '../scrub/lock';
+import { ScrubPass } from '../scrub/pass';
+import { applyNice, pacingFor } from '../scrub/pacing';
+import { loadState } from '../scrub/state';
+import { DaemonInfo, DaemonSettings, daemonFile, Intensity } from './info';
+import { DEFAULT_SETTINGS, loadSettings, saveSettings } from './settings';
+import { controlSocketPath } from './socket-path';
+import { startControlServer } from './control-server';
+import { ControlRequest, ControlResponse, DaemonStatus } from './protocol';
+import { notifyReady, notifyStatus, notifyStopping, notifyWatchdog, watchdogIntervalMs } from './notify';
+import { ioPressureSome10 } from './pressure';
+import { deadlineAchievable, deadlineDelayMs } from './deadline';
+import { log } from './log';
+
+export interface DaemonOptions {
+  pool: string;
+  /** Values given on the command line; the rest come from persisted settings. */
+  overrides: Partial<DaemonSettings>;
+  /** Group allowed on the control socket (mode 0660), if any. */
+  socketGroup?: number;
+}
+
+const INFO_EVERY_MS = 10_000;
+const STATUS_EVERY_MS = 1_000;
+
+/**
+ * The background scrubber: holds the pool's scrub lock for its life, serves
+ * the control socket, runs passes back to back (or every --pass-interval),
+ * resuming an interrupted pass from its persisted cursor.
+ */
+export class ScrubDaemon {
+  private settings: DaemonSettings;
+  private pool: Pool;
+  private pass: ScrubPass | undefined;
+  private server: net.Server | undefined;
+  private stopping = false;
+  private phase: DaemonStatus['phase'] = 'scrubbing';
+  private throttled: string | null = null;
+  private achievable = true;
+  private nextPassAt: number | null = null;
+  private wake: (() => void) | undefined;
+  private readonly startedAt = new Date().toISOString();
+  private lastStatusSent = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private psiWarned = false;
+  private release: (() => void) | undefined;
+  private readonly socketPath: string;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.pool = openPool(opts.pool);
+    this.socketPath = controlSocketPath(this.pool.root);
+    this.settings = { ...DEFAULT_SETTINGS, ...loadSettings(this.pool.root), ...opts.overrides };
+  }
+
+  async run(): Promise<number> {
+    const root = this.pool.root;
+    this.release = acquireScrubLock(root, 'dfs-scrubd');
+    try {
+      if (onlineDisks(this.pool).length === 0) throw operationalError(`pool ${root} is unreadable: no disk is online`);
+      saveSettings(root, this.settings);
+      this.server = await startControlServer(this.socketPath, (req) => this.handle(req), this.opts.socketGroup);
+      this.publish();
+      const nice = applyNice(pacingFor(this.settings.intensity).nice);
+      if (nice) log('warning', nice);
+      this.startTimers();
+      notifyReady();
+      log('info', `serving ${this.socketPath} for pool ${root} (PID ${process.pid}, intensity ${this.settings.intensity}${this.settings.paused ? ', paused' : ''})`);
+      this.sendStatus(true);
+      await this.loop();
+      return 0;
+    } finally {
+      this.shutdown();
+    }
+  }
+
+  /** SIGTERM, SIGINT, or the stop verb: finish the operation in hand, save, exit 0. */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.phase = 'stopping';
+    notifyStopping();
+    log('info', 'stopping: finishing the operation in hand');
+    this.pass?.cancel();
+    this.wakeUp();
+  }
+
+  /** SIGHUP: re-read the persisted settings. */
+  reload(): void {
+    try {
+      const s = { ...this.settings, ...loadSettings(this.pool.root) };
+      this.apply(s);
+      log('info', `settings reloaded: intensity ${s.intensity}, ${s.paused ? 'paused' : 'running'}, auto-repair ${s.autoRepair}`);
+    } catch (err) {
+      log('error', `cannot reload settings: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private apply(s: DaemonSettings): void {
+    const was = this.settings;
+    this.settings = s;
+    if (s.intensity !== was.intensity) {
+      this.pass?.setIntensity(s.intensity);
+      const nice = applyNice(pacingFor(s.intensity).nice);
+      if (nice) log('warning', nice);
+    }
+    this.pass?.setMaxRate(s.maxRate ?? 0);
+    if (s.paused && !was.paused) this.pass?.pause();
+    if (!s.paused && was.paused) this.pass?.resume();
+    this.wakeUp();
+    this.publish();
+    this.sendStatus(true);
+  }
+
+  private change(patch: Partial<DaemonSettings>): void {
+    const s = { ...this.settings, ...patch };
+    saveSettings(this.pool.root, s);
+    this.apply(s);
+  }
+
+  private async handle(req: ControlRequest): Promise<ControlResponse> {
+    switch (req.cmd) {
+      case 'status':
+        break;
+      case 'pause':
+        this.change({ paused: true });
+        log('info', 'paused');
+        break;
+      case 'resume':
+        this.change({ paused: false });
+        log('info', 'resumed');
+        break;
+      case 'set-intensity':
+        if (!['low', 'medium', 'high', 'max'].includes(req.intensity)) return { ok: false, error: `bad intensity ${req.intensity}` };
+        this.change({ intensity: req.intensity as Intensity });
+        log('info', `intensity set to ${req.intensity}`);
+        break;
+      case 'set-max-rate':
+        this.change({ maxRate: req.bytesPerSecond > 0 ? req.bytesPerSecond : undefined });
+        break;
+      case 'stop':
+        setImmediate(() => this.stop());
+        break;
+      default:
+        return { ok: false, error: `unknown command ${(req as { cmd: string }).cmd}` };
+    }
+    return { ok: true, status: this.status() };
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      this.pool = openPool(this.pool.root);
+      this.phase = this.settings.paused ? 'paused' : 'scrubbing';
+      const pass = new ScrubPass(this.pool, {
+        mode: this.settings.autoRepair ? 'repair' : 'verify',
+        intensity: this.settings.intensity,
+        maxRate: this.settings.maxRate,
+        runner: 'dfs-scrubd',
+        resume: true,
+        checkpointMs: 5_000,
+        beforeOperation: () => this.gate(),
+        onProgress: () => this.sendStatus(false),
+      });
+      if (this.settings.paused) pass.startPaused();
+      this.pass = pass;
+      const report = await pass.run();
+      this.pass = undefined;
+      if (report.outcome === 'cancelled') break;
+      log(report.exitCode >= 4 ? 'warning' : 'info', `pass ${report.pass} finished: ${report.outcome}, ${report.extents.scanned} extents, ${report.issues.length} issues, ${report.repairs.successful} repaired`);
+      const interval = this.settings.passIntervalSeconds ?? 0;
+      const nextAt = Date.parse(report.startedAt) + interval * 1000;
+      if (nextAt > Date.now()) {
+        this.phase = 'waiting';
+        this.nextPassAt = nextAt;
+        this.sendStatus(true);
+        this.publish();
+        while (!this.stopping && Date.now() < nextAt) await this.sleep(Math.min(nextAt - Date.now(), 60_000));
+        this.nextPassAt = null;
+      }
+    }
+  }
+
+  /** Before each operation: hold back for foreground I/O pressure and for the deadline schedule. */
+  private async gate(): Promise<void> {
+    for (;;) {
+      if (this.stopping || !this.pass) return;
+      const limit = this.settings.ioPressureLimit ?? 0;
+      if (limit > 0) {
+        const psi = ioPressureSome10();
+        if (psi === undefined && !this.psiWarned) {
+          this.psiWarned = true;
+          log('notice', 'no I/O pressure information (/proc/pressure/io): not backing off for foreground I/O');
+        }
+        if (psi !== undefined && psi > limit) {
+          this.setThrottled('io pressure');
+          await this.sleep(1000);
+          continue;
+        }
+      }
+      const deadline = this.settings.deadlineSeconds;
+      const cur = this.pass.currentPass();
+      if (deadline && cur) {
+        const p = this.pass.progress();
+        const dp = { startedAtMs: Date.parse(cur.startedAt), nowMs: Date.now(), bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond };
+        this.achievable = deadlineAchievable(deadline, dp);
+        const delay = deadlineDelayMs(deadline, dp);
+        if (delay > 0) {
+          this.setThrottled('deadline');
+          await this.sleep(Math.min(delay, 1000));
+          continue;
+        }
+      }
+      this.setThrottled(null);
+      return;
+    }
+  }
+
+  private setThrottled(why: string | null): void {
+    if (why === this.throttled) return;
+    this.throttled = why;
+    if (why) log('info', `holding back: ${why}`);
+    this.publish();
+    this.sendStatus(true);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private wakeUp(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private startTimers(): void {
+    const wd = watchdogIntervalMs();
+    // Pings come from the event loop: a stuck loop misses them and systemd restarts us.
+    if (wd) this.timers.push(setInterval(() => notifyWatchdog(), wd));
+    this.timers.push(setInterval(() => this.publish(), INFO_EVERY_MS));
+  }
+
+  status(): DaemonStatus {
+    const pass = this.pass;
+    const state = loadState(this.pool.root, this.pool.config.id);
+    const counters = pass?.counters() ?? state.counters;
+    const cur = pass?.currentPass();
+    const p = pass?.progress();
+    return {
+      pool: this.pool.root,
+      pid: process.pid,
+      running: true,
+      paused: this.settings.paused,
+      intensity: this.settings.intensity,
+      autoRepair: this.settings.autoRepair,
+      maxRate: this.settings.maxRate ?? null,
+      throttled: this.throttled,
+      phase: this.stopping ? 'stopping' : this.settings.paused ? 'paused' : this.phase,
+      startedAt: this.startedAt,
+      nextPassAt: this.nextPassAt ? new Date(this.nextPassAt).toISOString() : null,
+      pass:
+        cur && p
+          ? {
+              id: cur.id,
+              mode: cur.mode,
+              extentsDone: p.extentsDone,
+              extentsTotal: p.extentsTotal,
+              bytesDone: p.bytesDone,
+              bytesTotal: p.bytesTotal,
+              bytesPerSecond: p.bytesPerSecond,
+              etaSeconds: Number.isFinite(p.etaSeconds) ? p.etaSeconds : null,
+              percent: p.bytesTotal > 0 ? (100 * p.bytesDone) / p.bytesTotal : 0,
+            }
+          : null,
+      deadline: this.settings.deadlineSeconds ? { seconds: this.settings.deadlineSeconds, achievable: this.achievable } : null,
+      counters: { ...counters },
+      lastPass: state.lastPass
+        ? { finishedAt: state.lastPass.finishedAt, outcome: state.lastPass.outcome, durationSeconds: state.lastPass.durationSeconds, exitCode: state.lastPass.exitCode }
+        : null,
+    };
+  }
+
+  /** daemon.json: what the metrics and a socket-less status read. */
+  private publish(): void {
+    const info: DaemonInfo = {
+      ...this.settings,
+      pid: process.pid,
+      startedAt: this.startedAt,
+      updatedAt: new Date().toISOString(),
+      throttled: this.throttled,
+      deadlineAchievable: this.settings.deadlineSeconds ? this.achievable : undefined,
+    };
+    try {
+      writeJsonAtomic(daemonFile(this.pool.root), info);
+    } catch (err) {
+      log('warning', err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  /** STATUS= for `systemctl status`, at most once a second unless forced. */
+  private sendStatus(force: boolean): void {
+    const now = Date.now();
+    if (!force && now - this.lastStatusSent < STATUS_EVERY_MS) return;
+    this.lastStatusSent = now;
+    notifyStatus(statusLine(this.status()));
+  }
+
+  private shutdown(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.server?.close();
+    this.server = undefined;
+    try {
+      fs.rmSync(this.socketPath, { force: true });
+    } catch {
+      // best effort: a later start removes a stale socket anyway
+    }
+    try {
+      const info: DaemonInfo = { ...this.settings, pid: 0, startedAt: this.startedAt, updatedAt: new Date().toISOString(), throttled: null };
+      writeJsonAtomic(daemonFile(this.pool.root), info);
+    } catch {
+      // the pid check in readers covers a stale file
+    }
+    this.release?.();
+    this.release = undefined;
+  }
+}
+
+/** One line for systemd's STATUS=. */
+export function statusLine(s: DaemonStatus): string {
+  if (s.phase === 'stopping') return 'Stopping';
+  const pass = s.pass ? `${s.pass.percent.toFixed(1)}% (${s.pass.extentsDone}/${s.pass.extentsTotal} extents)` : '';
+  if (s.paused) return `Paused${pass ? ` at ${pass}` : ''}`;
+  if (s.phase === 'waiting') return `Idle until ${s.nextPassAt}; last pass ${s.lastPass?.outcome ?? 'none'}`;
+  const rate = s.pass ? `, ${(s.pass.bytesPerSecond / 1048576).toFixed(1)} MiB/s` : '';
+  const eta = s.pass?.etaSeconds != null ? `, ETA ${Math.round(s.pass.etaSeconds)}s` : '';
+  const held = s.throttled ? `, throttled: ${s.throttled}` : '';
+  return `Scrubbing ${pass}${rate}${eta}, ${s.counters.issuesFound} issues found, intensity ${s.intensity}${held}`;
+}

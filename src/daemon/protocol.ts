@@ -1,0 +1,49 @@
+import type { Intensity } from './info';
+
+// The control protocol: one JSON request line, one JSON response line.
+
+export type ControlRequest =
+  | { cmd: 'status' }
+  | { cmd: 'pause' }
+  | { cmd: 'resume' }
+  | { cmd: 'set-intensity'; intensity: Intensity }
+  | { cmd: 'set-max-rate'; bytesPerSecond: number }
+  | { cmd: 'stop' };
+
+export type ControlResponse = { ok: true; status: DaemonStatus } | { ok: false; error: string };
+
+export interface DaemonStatus {
+  pool: string;
+  pid: number;
+  running: boolean;
+  paused: boolean;
+  intensity: Intensity;
+  autoRepair: boolean;
+  maxRate: number | null;
+  /** Why operations are held back now ('io pressure', 'deadline', ...) or null. */
+  throttled: string | null;
+  phase: 'scrubbing' | 'paused' | 'waiting' | 'stopping';
+  startedAt: string;
+  nextPassAt: string | null;
+  pass: {
+    id: string;
+    mode: string;
+    extentsDone: number;
+    extentsTotal: number;
+    bytesDone: number;
+    bytesTotal: number;
+    bytesPerSecond: number;
+    etaSeconds: number | null;
+    percent: number;
+  } | null;
+  deadline: { seconds: number; achievable: boolean } | null;
+  counters: {
+    scrubsCompleted: number;
+    extentsScanned: number;
+    issuesFound: number;
+    repairsAttempted: number;
+    repairsSuccessful: number;
+    bytesRead: number;
+  };
+  lastPass: { finishedAt: string; outcome: string; durationSeconds: number; exitCode: number } | null;
+}

@@ -1,0 +1,44 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { stateDir } from '../core/layout';
+import { writeJsonAtomic } from '../core/atomic-file';
+import { errnoCode, fsFailure, operationalError } from '../core/errors';
+import { DaemonSettings } from './info';
+import { INTENSITIES } from '../scrub/pacing';
+
+// Settings the operator changes at run time (pause, set-intensity) persist
+// here, so a restarted daemon keeps them: paused stays paused. SIGHUP re-reads.
+
+export const SETTINGS_FILE = 'daemon-settings.json';
+export const settingsFile = (root: string) => path.join(stateDir(root), SETTINGS_FILE);
+
+export const DEFAULT_SETTINGS: DaemonSettings = {
+  intensity: 'low',
+  paused: false,
+  autoRepair: true,
+  ioPressureLimit: 20,
+};
+
+export function loadSettings(root: string): Partial<DaemonSettings> {
+  let text: string;
+  try {
+    text = fs.readFileSync(settingsFile(root), 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return {};
+    throw fsFailure('cannot read daemon settings', settingsFile(root), err);
+  }
+  let s: Partial<DaemonSettings>;
+  try {
+    s = JSON.parse(text);
+  } catch {
+    throw operationalError(`corrupt daemon settings ${settingsFile(root)}: not valid JSON`);
+  }
+  if (s.intensity !== undefined && !INTENSITIES.includes(s.intensity)) {
+    throw operationalError(`corrupt daemon settings ${settingsFile(root)}: intensity ${JSON.stringify(s.intensity)}`);
+  }
+  return s;
+}
+
+export function saveSettings(root: string, s: DaemonSettings): void {
+  writeJsonAtomic(settingsFile(root), s);
+}
