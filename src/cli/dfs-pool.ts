@@ -5,6 +5,9 @@ import { getObject, listObjects, putObject, removeObject, ShardFinding } from '.
 import { probeDisks } from '../core/probe';
 import { poolStatus } from '../core/pool-status';
 import { loadState } from '../scrub/state';
+import { collectGarbage } from '../scrub/gc';
+import { acquireScrubLock } from '../scrub/lock';
+import { parseDuration } from '../core/units';
 import { usageError } from '../core/errors';
 import { jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
 import { bytes, duration, printJson, stateColor, table } from './format';
@@ -40,7 +43,7 @@ export const poolProgram: ProgramSpec = {
         { flag: '--redundancy', value: 'SCHEME', description: 'Default scheme: mirror:N or rs:K+M', default: 'rs:4+2' },
         { flag: '--extent-size', value: 'SIZE', description: 'Largest extent, e.g. 4M', default: '4M' },
       ],
-      examples: ['dfs-pool create --pool /tmp/pool --disks 6 --redundancy rs:4+2'],
+      examples: ['create --pool /tmp/pool --disks 6 --redundancy rs:4+2'],
       action: (opts: Opts) => {
         const root = requirePool(opts);
         const diskCount = opts.disks === undefined ? undefined : Number(opts.disks);
@@ -103,6 +106,29 @@ export const poolProgram: ProgramSpec = {
         const r = removeObject(openPool(requirePool(opts)), name);
         if (opts.json) printJson(r);
         else console.log(`removed ${r.name}: ${r.extentsRemoved} extents, ${r.shardsRemoved} shard files`);
+      },
+    },
+    {
+      usage: 'gc',
+      description: 'Move orphan shards (no manifest names their extent) and stale temp files into quarantine',
+      options: [
+        { flag: '--min-age', value: 'DURATION', description: 'Only files older than this (a put may be in flight)', default: '1h' },
+        { flag: '--dry-run', description: 'Show what would move, move nothing' },
+      ],
+      action: (opts: Opts) => {
+        const pool = openPool(requirePool(opts));
+        const release = acquireScrubLock(pool.root, 'dfs-pool gc');
+        try {
+          const results = collectGarbage(pool, parseDuration(opts['min-age'], '--min-age'), !!opts['dry-run']);
+          if (opts.json) printJson({ results });
+          else {
+            for (const r of results) console.log(`${r.result.padEnd(11)} ${r.kind}  ${r.path}${r.detail ? `  (${r.detail})` : ''}`);
+            console.log(`${results.filter((r) => r.result === 'quarantined').length} of ${results.length} candidates moved to quarantine`);
+          }
+          return results.some((r) => r.result === 'failed') ? 8 : 0;
+        } finally {
+          release();
+        }
       },
     },
     {

@@ -70,7 +70,7 @@ export const scrubProgram: ProgramSpec = {
         { flag: '--resume', description: 'Continue an interrupted pass from its saved cursor instead of starting afresh' },
         { flag: '--verbose', description: 'List every informational finding, not just the first few' },
       ],
-      examples: ['dfs-scrub --pool /tmp/pool', 'dfs-scrub --pool /tmp/pool --repair', 'dfs-scrub --pool /tmp/pool --repair --json'],
+      examples: ['--pool /tmp/pool', '--pool /tmp/pool --repair', '--pool /tmp/pool --repair --json'],
       action: scrubCommand,
     },
   ],

@@ -270,7 +270,7 @@ export const daemonProgram: ProgramSpec = {
       usage: 'start',
       description: 'Start the daemon (detaches from a shell; foreground under systemd or with --foreground)',
       options: startOptions,
-      examples: ['dfs-scrubd start --pool /tmp/pool --intensity low'],
+      examples: ['start --pool /tmp/pool --intensity low'],
       action: start,
     },
     { usage: 'status', description: 'Show the daemon and pass status (exit 3 when no daemon runs)', options: [], action: status },

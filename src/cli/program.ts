@@ -87,8 +87,15 @@ export async function runProgram(spec: ProgramSpec, argv = process.argv): Promis
       throw new SadeExit(captured.split('\n').map((l) => l.trim()).filter((l) => l && l !== 'ERROR')[0] ?? `exit ${code}`);
     }) as typeof process.exit;
     // Switches are declared boolean, so `--json FILE` never swallows FILE as a value.
-    const switches = [...spec.common, ...spec.commands.flatMap((c) => c.options)].filter((o) => !o.value).map((o) => o.flag.replace(/^.*--/, ''));
-    parsed = prog.parse(argv, { lazy: true, boolean: switches, unknown: (flag: string) => `unknown option ${flag}` }) as typeof parsed;
+    // Values stay strings (an object named 007 is not 7).
+    const all = [...spec.common, ...spec.commands.flatMap((c) => c.options)];
+    const name = (o: OptionSpec) => o.flag.replace(/^.*--/, '');
+    parsed = prog.parse(argv, {
+      lazy: true,
+      boolean: all.filter((o) => !o.value).map(name),
+      string: all.filter((o) => o.value).map(name),
+      unknown: (flag: string) => `unknown option ${flag}`,
+    }) as typeof parsed;
   } catch (err) {
     process.exit = realExit;
     console.error = realError;

@@ -70,7 +70,7 @@ export function verifyExtent(plan: ExtentPlan, buf: ReadBuffer, pace?: ReadPacer
     }
   }
   for (let i = 0; i < n; i++) {
-    if (!plan.files.some((f) => f.index === i)) results.push({ index: i, disk: -1, path: '', status: 'missing', detail: 'on no online disk' });
+    if (!plan.files.some((f) => f.index === i)) results.push({ index: i, disk: -1, path: '', status: 'missing', detail: 'missing from every online disk' });
   }
   let health: Health = 'unrecoverable';
   if (scheme && valid.size === n) health = 'healthy';

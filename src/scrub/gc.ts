@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import { Pool, writableDisks } from '../core/pool';
+import { fsyncDir } from '../core/atomic-file';
+import { scanManifests } from '../core/manifest';
+import { takeInventory } from './inventory';
+import { quarantine } from './quarantine';
+import { appendAudit } from './audit';
+import path from 'node:path';
+
+export interface GcResult {
+  path: string;
+  disk: number;
+  kind: 'orphan-shard' | 'stale-temp-file';
+  extent?: string;
+  quarantine?: string;
+  result: 'quarantined' | 'kept' | 'failed';
+  detail?: string;
+}
+
+/**
+ * Moves orphan shards (no manifest names their extent) and stale temp files
+ * into quarantine. Only files older than minAgeSeconds: a put in flight writes
+ * its shards before its manifest. Never deletes: the quarantine keeps them.
+ */
+export function collectGarbage(pool: Pool, minAgeSeconds: number, dryRun: boolean): GcResult[] {
+  const cutoff = Date.now() - minAgeSeconds * 1000;
+  const inv = takeInventory(pool);
+  const named = new Set<string>();
+  for (const o of scanManifests(pool)) for (const e of o.manifest?.extents ?? []) named.add(e.id);
+  const writable = new Set(writableDisks(pool).map((d) => d.index));
+  const candidates: Omit<GcResult, 'result'>[] = [];
+  for (const e of inv.extents) {
+    if (e.scheme || named.has(e.id)) continue;
+    for (const f of e.files) candidates.push({ path: f.path, disk: f.disk, kind: 'orphan-shard', extent: e.id });
+  }
+  for (const s of inv.strays) if (s.kind === 'stale-temp-file') candidates.push({ path: s.path, disk: s.disk, kind: 'stale-temp-file' });
+  const out: GcResult[] = [];
+  for (const c of candidates) {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(c.path);
+    } catch {
+      continue;
+    }
+    if (!st.isFile() || st.mtimeMs > cutoff) {
+      out.push({ ...c, result: 'kept', detail: st.isFile() ? `younger than ${minAgeSeconds} s (a put may be in flight)` : 'not a regular file' });
+      continue;
+    }
+    if (!writable.has(c.disk)) {
+      out.push({ ...c, result: 'kept', detail: 'disk is not writable' });
+      continue;
+    }
+    if (dryRun) {
+      out.push({ ...c, result: 'kept', detail: 'dry run' });
+      continue;
+    }
+    try {
+      const kept = quarantine(pool.root, c.path, { original: c.path, disk: c.disk, extent: c.extent, problem: c.kind, detail: 'dfs-pool gc' });
+      fs.unlinkSync(c.path);
+      fsyncDir(path.dirname(c.path));
+      appendAudit(pool.root, { action: 'gc', kind: c.kind, extent: c.extent, disk: c.disk, path: c.path, quarantine: kept, result: 'quarantined' });
+      out.push({ ...c, quarantine: kept, result: 'quarantined' });
+    } catch (err) {
+      out.push({ ...c, result: 'failed', detail: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return out;
+}
