@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import { Pool, writableDisks } from '../core/pool';
 import { fsyncDir } from '../core/atomic-file';
-import { scanManifests } from '../core/manifest';
 import { takeInventory } from './inventory';
 import { quarantine } from './quarantine';
 import { appendAudit } from './audit';
@@ -25,8 +24,7 @@ export interface GcResult {
 export function collectGarbage(pool: Pool, minAgeSeconds: number, dryRun: boolean): GcResult[] {
   const cutoff = Date.now() - minAgeSeconds * 1000;
   const inv = takeInventory(pool);
-  const named = new Set<string>();
-  for (const o of scanManifests(pool)) for (const e of o.manifest?.extents ?? []) named.add(e.id);
+  const named = inv.catalog.extents;
   const writable = new Set(writableDisks(pool).map((d) => d.index));
   const candidates: Omit<GcResult, 'result'>[] = [];
   for (const e of inv.extents) {

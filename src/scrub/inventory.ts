@@ -9,6 +9,11 @@ import { HEADER_SIZE } from '../core/shard-header';
 import { parseScheme, shardCount } from '../core/scheme';
 import { shardPayloadLength } from '../core/erasure';
 
+// A pass walks the pool one fan-out directory (extents/XX) at a time, in id
+// order. Memory then holds the manifests' catalog plus one 1/256 slice of the
+// shard files, not every file of the pool: the daemon stays small on pools of
+// millions of extents.
+
 /** One file found where shards live, named like a shard. */
 export interface ShardLocation {
   index: number;
@@ -22,8 +27,6 @@ export interface ExtentPlan {
   /** From the manifests; undefined for an extent no manifest names (orphan). */
   scheme?: string;
   length?: number;
-  /** Names of objects whose manifests reference this extent (at most a few, for reports). */
-  objects: string[];
   files: ShardLocation[];
 }
 
@@ -35,91 +38,115 @@ export interface StrayFile {
   detail: string;
 }
 
-export interface Inventory {
-  /** Sorted by extent id: the pass order, so a cursor (last id done) resumes it. */
-  extents: ExtentPlan[];
+/** Every extent the manifests name, bucketed by fan-out prefix. */
+export interface Catalog {
   objects: ObjectEntry[];
-  strays: StrayFile[];
-  /** Bytes a full pass reads, from the schemes (for progress and ETA). */
+  /** id -> [scheme, length] */
+  extents: Map<string, { scheme: string; length: number }>;
+  /** 256 sorted id lists, one per first byte. */
+  byPrefix: string[][];
   bytes: number;
 }
 
+export const PREFIXES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 /** What reading every shard of an extent costs, from its scheme (no stat per file). */
-export function expectedBytes(e: ExtentPlan): number {
-  if (!e.scheme || !e.length) return e.files.length * HEADER_SIZE;
-  const scheme = parseScheme(e.scheme);
-  return shardCount(scheme) * (HEADER_SIZE + shardPayloadLength(scheme, e.length));
+export function expectedBytes(scheme: string | undefined, length: number | undefined, files = 0): number {
+  if (!scheme || !length) return files * HEADER_SIZE;
+  const s = parseScheme(scheme);
+  return shardCount(s) * (HEADER_SIZE + shardPayloadLength(s, length));
 }
 
-const FANOUT_RE = /^[0-9a-f]{2}$/;
-
-/**
- * Lists every shard-like file on every online disk and every manifest. Reads
- * directory entries only (d_type), so a FIFO or device is never opened here.
- */
-export function takeInventory(pool: Pool): Inventory {
-  const byId = new Map<string, ExtentPlan>();
-  const strays: StrayFile[] = [];
-  let bytes = 0;
+export function takeCatalog(pool: Pool): Catalog {
   const objects = scanManifests(pool);
+  const extents = new Map<string, { scheme: string; length: number }>();
+  const byPrefix: string[][] = PREFIXES.map(() => []);
+  let bytes = 0;
   for (const o of objects) {
     const m = o.manifest;
     if (!m) continue;
     for (const e of m.extents) {
-      let plan = byId.get(e.id);
-      if (!plan) {
-        plan = { id: e.id, scheme: m.scheme, length: e.length, objects: [], files: [] };
-        byId.set(e.id, plan);
-      }
-      if (plan.objects.length < 3 && !plan.objects.includes(m.name)) plan.objects.push(m.name);
+      if (extents.has(e.id)) continue;
+      extents.set(e.id, { scheme: m.scheme, length: e.length });
+      byPrefix[parseInt(e.id.slice(0, 2), 16)].push(e.id);
+      bytes += expectedBytes(m.scheme, e.length);
     }
   }
+  for (const list of byPrefix) list.sort();
+  return { objects, extents, byPrefix, bytes };
+}
+
+const FANOUT_RE = /^[0-9a-f]{2}$/;
+
+/** Entries of extents/ itself that are not fan-out directories. */
+export function topLevelStrays(pool: Pool): StrayFile[] {
+  const strays: StrayFile[] = [];
   for (const disk of onlineDisks(pool)) {
     const top = extentsDir(disk.path);
-    let fanouts: fs.Dirent[];
+    let entries: fs.Dirent[];
     try {
-      fanouts = fs.readdirSync(top, { withFileTypes: true });
+      entries = fs.readdirSync(top, { withFileTypes: true });
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') strays.push({ disk: disk.index, path: top, kind: 'stray-file', detail: `cannot list: ${errnoCode(err)}` });
       continue;
     }
-    for (const f of fanouts) {
-      const dir = path.join(top, f.name);
-      if (!f.isDirectory() || !FANOUT_RE.test(f.name)) {
-        strays.push({ disk: disk.index, path: dir, kind: 'stray-file', detail: f.isDirectory() ? 'unexpected directory' : 'unexpected file' });
-        continue;
-      }
-      let entries: fs.Dirent[];
-      try {
-        entries = fs.readdirSync(dir, { withFileTypes: true });
-      } catch (err) {
-        strays.push({ disk: disk.index, path: dir, kind: 'stray-file', detail: `cannot list: ${errnoCode(err)}` });
-        continue;
-      }
-      for (const e of entries) {
-        const file = path.join(dir, e.name);
-        const m = SHARD_NAME_RE.exec(e.name);
-        if (!m || m[1].slice(0, 2) !== f.name) {
-          const temp = TEMP_FILE_RE.test(e.name);
-          strays.push({
-            disk: disk.index,
-            path: file,
-            kind: temp ? 'stale-temp-file' : 'stray-file',
-            detail: temp ? 'temp file left by an interrupted write' : m ? 'shard in the wrong fan-out directory' : 'name is not <extent-id>.<shard>',
-          });
-          continue;
-        }
-        const id = m[1];
-        let plan = byId.get(id);
-        if (!plan) {
-          plan = { id, objects: [], files: [] };
-          byId.set(id, plan);
-        }
-        plan.files.push({ index: Number(m[2]), disk: disk.index, path: file });
-      }
+    for (const f of entries) {
+      if (f.isDirectory() && FANOUT_RE.test(f.name)) continue;
+      strays.push({ disk: disk.index, path: path.join(top, f.name), kind: 'stray-file', detail: f.isDirectory() ? 'unexpected directory' : 'unexpected file' });
     }
   }
-  const extents = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  for (const e of extents) bytes += expectedBytes(e);
-  return { extents, objects, strays, bytes };
+  return strays;
+}
+
+/**
+ * The plans for one fan-out prefix: every extent the catalog names there and
+ * every shard-like file the disks hold there, sorted by id. Reads directory
+ * entries only, so a FIFO or device is never opened here.
+ */
+export function listPrefix(pool: Pool, catalog: Catalog, prefix: string, strays: StrayFile[]): ExtentPlan[] {
+  const byId = new Map<string, ExtentPlan>();
+  for (const id of catalog.byPrefix[parseInt(prefix, 16)]) {
+    const c = catalog.extents.get(id)!;
+    byId.set(id, { id, scheme: c.scheme, length: c.length, files: [] });
+  }
+  for (const disk of onlineDisks(pool)) {
+    const dir = path.join(extentsDir(disk.path), prefix);
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') strays.push({ disk: disk.index, path: dir, kind: 'stray-file', detail: `cannot list: ${code}` });
+      continue;
+    }
+    for (const e of entries) {
+      const file = path.join(dir, e.name);
+      const m = SHARD_NAME_RE.exec(e.name);
+      if (!m || m[1].slice(0, 2) !== prefix) {
+        const temp = TEMP_FILE_RE.test(e.name);
+        strays.push({
+          disk: disk.index,
+          path: file,
+          kind: temp ? 'stale-temp-file' : 'stray-file',
+          detail: temp ? 'temp file left by an interrupted write' : m ? 'shard in the wrong fan-out directory' : 'name is not <extent-id>.<shard>',
+        });
+        continue;
+      }
+      let plan = byId.get(m[1]);
+      if (!plan) {
+        plan = { id: m[1], files: [] };
+        byId.set(m[1], plan);
+      }
+      plan.files.push({ index: Number(m[2]), disk: disk.index, path: file });
+    }
+  }
+  return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** The whole pool at once (dfs-pool gc): catalog, every plan and every stray. */
+export function takeInventory(pool: Pool): { catalog: Catalog; extents: ExtentPlan[]; strays: StrayFile[] } {
+  const catalog = takeCatalog(pool);
+  const strays = topLevelStrays(pool);
+  const extents = PREFIXES.flatMap((p) => listPrefix(pool, catalog, p, strays));
+  return { catalog, extents, strays };
 }

@@ -5,7 +5,8 @@ import { shardPath } from '../core/layout';
 import { rankDisks } from '../core/placement';
 import { scanManifests } from '../core/manifest';
 import { EXIT } from '../core/errors';
-import { ExtentPlan, expectedBytes, Inventory, takeInventory } from './inventory';
+import { Catalog, ExtentPlan, listPrefix, PREFIXES, StrayFile, takeCatalog, topLevelStrays } from './inventory';
+import { ObjectEntry } from '../core/manifest';
 import { ExtentVerdict, Health } from './verify';
 import { Finding } from './finding';
 import { isBroken, repairExtent, repairManifestCopy } from './repair';
@@ -100,6 +101,8 @@ export class ScrubPass {
   private lastCheckpoint = 0;
   private activeSince = 0;
   private workers: VerifyWorkers | undefined;
+  private objectEntries: ObjectEntry[] = [];
+  private extentObjects: Map<string, string[]> | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -281,22 +284,22 @@ export class ScrubPass {
     // A paused daemon restarted stays paused before it reads anything.
     await this.waitWhilePaused();
     if (this.cancelling()) {
-      return this.finish(true, resumed, { extents: [], objects: [], strays: [], bytes: 0 });
+      return this.finish(true, resumed, []);
     }
-    const inv = takeInventory(pool);
-    const referenced = inv.extents.filter((e) => e.scheme);
-    this.current.extentsTotal = referenced.length;
-    this.current.bytesTotal = referenced.reduce((n, e) => n + expectedBytes(e), 0);
+    const catalog = takeCatalog(pool);
+    this.current.extentsTotal = catalog.extents.size;
+    this.current.bytesTotal = catalog.bytes;
 
     const countPrelude = !this.current.preludeCounted;
-    await this.checkDisksAndManifests(inv, countPrelude);
+    await this.checkDisksAndManifests(catalog.objects, countPrelude);
     this.current.preludeCounted = true;
     this.checkpoint(true);
 
-    const todo = referenced.filter((e) => e.id > this.current.cursor);
+    const strays = topLevelStrays(pool);
+    const orphans: ExtentPlan[] = [];
     this.workers = new VerifyWorkers(pacingFor(this.intensity).parallel > 1 ? pacingFor('max').parallel : 1);
     try {
-      await this.scrubExtents(todo);
+      await this.scrubExtents(catalog, strays, orphans);
     } finally {
       await this.workers.close();
       this.workers = undefined;
@@ -304,21 +307,38 @@ export class ScrubPass {
     this.stopClock();
 
     const cancelled = this.cancelling();
-    if (!cancelled) this.reportOrphansAndStrays(inv, startedMs);
-    return this.finish(cancelled, resumed, inv);
+    if (!cancelled) this.reportOrphansAndStrays(orphans, strays, startedMs);
+    return this.finish(cancelled, resumed, catalog.objects);
   }
 
-  private async scrubExtents(todo: ExtentPlan[]): Promise<void> {
+  /** Plans in id order, one fan-out directory listed at a time, from just after the cursor. */
+  private *plans(catalog: Catalog, strays: StrayFile[], orphans: ExtentPlan[]): Generator<ExtentPlan> {
+    const cursor = this.current.cursor;
+    for (const prefix of PREFIXES) {
+      if (cursor && prefix < cursor.slice(0, 2)) continue;
+      for (const plan of listPrefix(this.pool, catalog, prefix, strays)) {
+        if (plan.id <= cursor) continue;
+        if (plan.scheme) yield plan;
+        else if (orphans.length < MAX_REPORTED) orphans.push(plan);
+      }
+    }
+  }
+
+  private async scrubExtents(catalog: Catalog, strays: StrayFile[], orphans: ExtentPlan[]): Promise<void> {
     const workers = this.workers!;
-    let next = 0;
-    const inFlight: Promise<{ plans: ExtentPlan[]; verdicts: ExtentVerdict[] }>[] = [];
-    const launch = (pacing: Pacing) => {
-      const plans = todo.slice(next, next + pacing.extentsPerOp);
-      next += plans.length;
-      const perWorker = this.maxRate > 0 ? this.maxRate / Math.min(pacing.parallel, workers.size) : 0;
-      inFlight.push(workers.verify(plans, perWorker).then((verdicts) => ({ plans, verdicts })));
+    const source = this.plans(catalog, strays, orphans);
+    let exhausted = false;
+    const take = (n: number): ExtentPlan[] => {
+      const out: ExtentPlan[] = [];
+      while (out.length < n && !exhausted) {
+        const r = source.next();
+        if (r.done) exhausted = true;
+        else out.push(r.value);
+      }
+      return out;
     };
-    while (next < todo.length || inFlight.length > 0) {
+    const inFlight: Promise<{ plans: ExtentPlan[]; verdicts: ExtentVerdict[] }>[] = [];
+    for (;;) {
       if (this.cancelling()) {
         // Finish what is in hand, so the cursor stays exact.
         for (const p of inFlight.splice(0)) await this.process(await p);
@@ -329,13 +349,34 @@ export class ScrubPass {
       if (this.opts.beforeOperation) await this.opts.beforeOperation();
       const pacing = pacingFor(this.intensity);
       const parallel = Math.min(pacing.parallel, workers.size);
-      while (next < todo.length && inFlight.length < parallel) launch(pacing);
+      while (!exhausted && inFlight.length < parallel) {
+        const plans = take(pacing.extentsPerOp);
+        if (plans.length === 0) break;
+        const perWorker = this.maxRate > 0 ? this.maxRate / parallel : 0;
+        inFlight.push(workers.verify(plans, perWorker).then((verdicts) => ({ plans, verdicts })));
+      }
       const head = inFlight.shift();
-      if (head) await this.process(await head);
+      if (!head) break;
+      await this.process(await head);
       this.opts.onProgress?.(this.progress());
       this.checkpoint();
-      if (pacing.pauseMs > 0 && next < todo.length) await this.sleep(pacing.pauseMs);
+      if (pacing.pauseMs > 0 && !(exhausted && inFlight.length === 0)) await this.sleep(pacing.pauseMs);
     }
+  }
+
+  /** Names of the objects whose manifests reference an extent, for findings (built on first need). */
+  private objectsOf(id: string): string[] {
+    if (!this.extentObjects) {
+      this.extentObjects = new Map();
+      for (const o of this.objectEntries) {
+        for (const e of o.manifest?.extents ?? []) {
+          const list = this.extentObjects.get(e.id) ?? [];
+          if (list.length < 3 && !list.includes(o.manifest!.name)) list.push(o.manifest!.name);
+          this.extentObjects.set(e.id, list);
+        }
+      }
+    }
+    return this.extentObjects.get(id) ?? [];
   }
 
   /** Folds one operation's verdicts into findings, repairs, counters and the cursor, in id order. */
@@ -353,8 +394,8 @@ export class ScrubPass {
           severity: 'problem',
           extent: v.id,
           path: plan.files[0]?.path ?? this.expectedPath(v.id, 0),
-          detail: `no shard of this extent exists on any online disk; named by ${plan.objects.join(', ')}`,
-          objects: plan.objects,
+          detail: `no shard of this extent exists on any online disk; named by ${this.objectsOf(v.id).join(', ')}`,
+          objects: this.objectsOf(v.id),
           health: 'unrecoverable',
           action: 'none',
           result: 'left',
@@ -375,7 +416,7 @@ export class ScrubPass {
             disk: r?.disk ?? (s.disk >= 0 ? s.disk : this.expectedDisk(v.id, s.index)),
             path: s.path || r?.path || this.expectedPath(v.id, s.index),
             detail: r && !r.ok ? `${s.detail ?? ''}; repair failed: ${r.detail}` : (s.detail ?? ''),
-            objects: plan.objects,
+            objects: this.objectsOf(v.id),
             health: v.health,
             action: r ? r.action : 'none',
             result: r ? (r.ok ? 'repaired' : 'failed') : 'left',
@@ -402,7 +443,8 @@ export class ScrubPass {
     return shardPath(this.pool.disks[this.expectedDisk(id, index)].path, id, index);
   }
 
-  private async checkDisksAndManifests(inv: Inventory, count: boolean): Promise<void> {
+  private async checkDisksAndManifests(objects: ObjectEntry[], count: boolean): Promise<void> {
+    this.objectEntries = objects;
     const passId = this.current.id;
     for (const d of this.pool.disks) {
       if (d.state === 'online') continue;
@@ -418,7 +460,7 @@ export class ScrubPass {
       });
     }
     const writable = new Set(writableDisks(this.pool).map((d) => d.index));
-    for (const o of inv.objects) {
+    for (const o of objects) {
       if (!o.manifest) {
         this.countIssue(count, {
           kind: 'manifest-unrecoverable',
@@ -457,11 +499,11 @@ export class ScrubPass {
    * Orphans are judged at the end against manifests read again, and only when
    * every file is older than the pass: a put may have been in flight.
    */
-  private reportOrphansAndStrays(inv: Inventory, startedMs: number): void {
+  private reportOrphansAndStrays(orphans: ExtentPlan[], strays: StrayFile[], startedMs: number): void {
     const named = new Set<string>();
-    for (const o of scanManifests(this.pool)) for (const e of o.manifest?.extents ?? []) named.add(e.id);
-    for (const e of inv.extents) {
-      if (e.scheme || named.has(e.id)) continue;
+    if (orphans.length) for (const o of scanManifests(this.pool)) for (const e of o.manifest?.extents ?? []) named.add(e.id);
+    for (const e of orphans) {
+      if (named.has(e.id)) continue;
       const old = e.files.every((f) => {
         try {
           return fs.lstatSync(f.path).mtimeMs < startedMs;
@@ -474,12 +516,12 @@ export class ScrubPass {
         this.record({ kind: 'orphan-shard', severity: 'info', extent: e.id, shard: f.index, disk: f.disk, path: f.path, detail: 'no manifest references this extent (dfs-pool gc quarantines it)', action: 'none', result: 'info' });
       }
     }
-    for (const s of inv.strays) {
+    for (const s of strays) {
       this.record({ kind: s.kind, severity: 'info', disk: s.disk, path: s.path, detail: s.detail, action: 'none', result: 'info' });
     }
   }
 
-  private finish(cancelled: boolean, resumed: boolean, inv: Inventory): PassReport {
+  private finish(cancelled: boolean, resumed: boolean, objects: ObjectEntry[]): PassReport {
     const c = this.current;
     const finishedMs = Date.now();
     const problemsLeft = this.issues.some((f) => f.result !== 'repaired') || c.issuesFound > c.repairsSuccessful;
@@ -540,9 +582,9 @@ export class ScrubPass {
         orphaned: new Set(this.info.filter((f) => f.kind === 'orphan-shard').map((f) => f.extent)).size,
       },
       objects: {
-        total: inv.objects.length,
+        total: objects.length,
         manifestCopiesBad: this.issues.filter((f) => f.kind.startsWith('manifest-') && f.kind !== 'manifest-unrecoverable').length,
-        unreadable: inv.objects.filter((o) => !o.manifest).length,
+        unreadable: objects.filter((o) => !o.manifest).length,
       },
       repairs: { attempted: c.repairsAttempted, successful: c.repairsSuccessful },
       issues: this.issues,

@@ -1,0 +1,164 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import { PassOutcome } from '../scrub/state';
+import { Intensity } from '../daemon/info';
+import { DISK_STATES } from './disk-state';
+import { lastCompletedPass, oldestVerification, PoolSnapshot, ReadableSnapshot } from './snapshot';
+
+// The Prometheus view of pool snapshots. A fresh Registry is built for every
+// scrape (never prom-client's global one): the values are copies of persisted
+// state, not increments this process observed, so nothing may carry over from
+// the previous scrape, and a pool's counters stay right across restarts of the
+// exporter and of the daemon alike.
+//
+// The guide's seven names (dynamicfs_scrubs_completed .. dynamicfs_extents_unrecoverable)
+// are the user's (their alerts use them) and are
+// kept although the four counters lack the `_total` suffix; everything added
+// beside them follows Prometheus naming.
+
+const OUTCOMES: readonly PassOutcome[] = ['clean', 'repaired', 'problems', 'cancelled', 'failed'];
+const INTENSITIES: readonly Intensity[] = ['low', 'medium', 'high', 'max'];
+
+const seconds = (iso: string | undefined): number | undefined => {
+  const t = iso ? Date.parse(iso) : NaN;
+  return Number.isFinite(t) ? t / 1000 : undefined;
+};
+
+const bool = (b: boolean) => (b ? 1 : 0);
+
+/**
+ * The metric families, each registered on first use: a family no pool has a
+ * value for (no daemon, no pass yet) is left out instead of printed empty.
+ */
+function declareMetrics(registry: Registry) {
+  const registers = [registry];
+  const lazy = <T>(make: () => T) => {
+    let made: T | undefined;
+    return () => (made ??= make());
+  };
+  const gauge = (name: string, help: string, extra: string[] = []) =>
+    lazy(() => new Gauge({ name, help, labelNames: ['pool', ...extra], registers }));
+  // prom-client's Counter writes `# TYPE ... counter`; inc(value) on a fresh
+  // registry sets it to the persisted total.
+  const counter = (name: string, help: string) => lazy(() => new Counter({ name, help, labelNames: ['pool'], registers }));
+
+  const m = {
+    readable: gauge('dynamicfs_pool_readable', '1 if pool.json and the scrub state could be read at this scrape, else 0'),
+    info: gauge('dynamicfs_pool_info', 'Pool identity: always 1, labelled with the pool id and default redundancy', ['pool_id', 'redundancy']),
+    created: gauge('dynamicfs_pool_created_timestamp_seconds', 'When the pool was created, Unix time'),
+
+    scrubsCompleted: counter('dynamicfs_scrubs_completed', 'Scrub passes completed over the pool\'s life'),
+    issuesFound: counter('dynamicfs_scrub_issues_found', 'Problems found by scrubs over the pool\'s life'),
+    repairsAttempted: counter('dynamicfs_scrub_repairs_attempted', 'Shard repairs attempted by scrubs over the pool\'s life'),
+    repairsSuccessful: counter('dynamicfs_scrub_repairs_successful', 'Shard repairs that succeeded over the pool\'s life'),
+    extentsScanned: counter('dynamicfs_scrub_extents_scanned_total', 'Extents verified by scrubs over the pool\'s life'),
+    bytesRead: counter('dynamicfs_scrub_read_bytes_total', 'Bytes read by scrubs over the pool\'s life'),
+
+    healthy: gauge('dynamicfs_extents_healthy', 'Extents with every shard present and valid, as of the latest scrub'),
+    degraded: gauge('dynamicfs_extents_degraded', 'Extents missing shards but still rebuildable, as of the latest scrub'),
+    unrecoverable: gauge('dynamicfs_extents_unrecoverable', 'Extents with too few valid shards to rebuild, as of the latest scrub'),
+
+    lastCompleted: gauge('dynamicfs_scrub_last_completed_timestamp_seconds', 'When the latest completed scrub pass finished, Unix time'),
+    lastDuration: gauge('dynamicfs_scrub_last_duration_seconds', 'How long the latest completed scrub pass took'),
+    lastOutcome: gauge('dynamicfs_scrub_last_outcome', 'Outcome of the latest scrub pass: 1 for the outcome it had, 0 for the others', ['outcome']),
+    passInProgress: gauge('dynamicfs_scrub_pass_in_progress', '1 while a scrub pass has begun and not finished (running, paused or interrupted)'),
+    passProgress: gauge('dynamicfs_scrub_pass_progress_ratio', 'Fraction of the current scrub pass done, 0 to 1'),
+    passEta: gauge('dynamicfs_scrub_pass_eta_seconds', 'Estimated scrubbing time left in the current pass at its average rate so far'),
+    verifiedOldest: gauge('dynamicfs_extents_oldest_verified_timestamp_seconds', 'When the least recently verified extent was last verified, Unix time'),
+    verificationAge: gauge('dynamicfs_extents_verification_age_seconds', 'Age of the least recently verified extent\'s last verification'),
+
+    daemonUp: gauge('dynamicfs_daemon_up', '1 if a scrub daemon is running for the pool, else 0'),
+    daemonPaused: gauge('dynamicfs_daemon_paused', '1 if the running scrub daemon is paused, else 0'),
+    daemonThrottled: gauge('dynamicfs_daemon_throttled', '1 if the running scrub daemon is holding back (I/O pressure, rate cap or deadline pacing), else 0'),
+    daemonIntensity: gauge('dynamicfs_daemon_intensity', 'Intensity of the running scrub daemon: 1 for its level, 0 for the others', ['intensity']),
+    daemonDeadline: gauge('dynamicfs_daemon_deadline_achievable', '1 if the running daemon can finish a pass within its --deadline, 0 if not (absent without a deadline)'),
+    daemonUpdated: gauge('dynamicfs_daemon_updated_timestamp_seconds', 'When a scrub daemon last published its state for the pool, Unix time'),
+
+    disks: gauge('dynamicfs_disks', 'Disks of the pool by state (online, missing, foreign, unreadable, read-only)', ['state']),
+  };
+  return m;
+}
+
+type Metrics = ReturnType<typeof declareMetrics>;
+
+export function buildRegistry(snapshots: readonly PoolSnapshot[], now = Date.now()): Registry {
+  const registry = new Registry();
+  const m = declareMetrics(registry);
+  for (const snap of snapshots) {
+    const pool = snap.path;
+    m.readable().set({ pool }, bool(snap.ok));
+    if (snap.ok) addPool(m, snap, now);
+  }
+  return registry;
+}
+
+function addPool(m: Metrics, snap: ReadableSnapshot, now: number): void {
+  const pool = snap.path;
+  const { state, daemon } = snap;
+  const set = (g: () => Gauge<string>, value: number | undefined, labels: Record<string, string> = {}) => {
+    if (value !== undefined && Number.isFinite(value)) g().set({ pool, ...labels }, value);
+  };
+
+  set(m.info, 1, { pool_id: snap.pool.config.id, redundancy: snap.pool.config.redundancy });
+  set(m.created, seconds(snap.pool.config.created));
+
+  // A value a counter cannot hold (negative, not a number: a damaged state)
+  // leaves its series out rather than failing the whole scrape.
+  const count = (ctr: () => Counter<string>, value: number) => {
+    if (Number.isFinite(value) && value >= 0) ctr().inc({ pool }, value);
+  };
+  const c = state.counters;
+  count(m.scrubsCompleted, c.scrubsCompleted);
+  count(m.issuesFound, c.issuesFound);
+  count(m.repairsAttempted, c.repairsAttempted);
+  count(m.repairsSuccessful, c.repairsSuccessful);
+  count(m.extentsScanned, c.extentsScanned);
+  count(m.bytesRead, c.bytesRead);
+
+  set(m.healthy, state.health.healthy);
+  set(m.degraded, state.health.degraded);
+  set(m.unrecoverable, state.health.unrecoverable);
+
+  const done = lastCompletedPass(state);
+  set(m.lastCompleted, seconds(done?.finishedAt));
+  set(m.lastDuration, done?.durationSeconds);
+  if (state.lastPass) for (const o of OUTCOMES) set(m.lastOutcome, bool(state.lastPass.outcome === o), { outcome: o });
+
+  const cur = state.current;
+  set(m.passInProgress, bool(!!cur));
+  if (cur) {
+    // Bytes measure work better than extents (extents differ in size); extents
+    // stand in while the pass does not know its byte total yet.
+    const [doneUnits, totalUnits] = cur.bytesTotal > 0 ? [cur.bytesDone, cur.bytesTotal] : [cur.extentsDone, cur.extentsTotal];
+    set(m.passProgress, totalUnits > 0 ? Math.min(1, doneUnits / totalUnits) : 0);
+    if (doneUnits > 0 && cur.activeSeconds > 0 && totalUnits >= doneUnits) {
+      set(m.passEta, ((totalUnits - doneUnits) * cur.activeSeconds) / doneUnits);
+    }
+  }
+
+  const oldest = oldestVerification(snap);
+  if (oldest !== undefined) {
+    set(m.verifiedOldest, oldest / 1000);
+    set(m.verificationAge, Math.max(0, (now - oldest) / 1000));
+  }
+
+  set(m.daemonUp, bool(daemon.running));
+  set(m.daemonPaused, bool(daemon.paused));
+  set(m.daemonThrottled, bool(!!daemon.throttled));
+  if (daemon.running && daemon.intensity) {
+    for (const i of INTENSITIES) set(m.daemonIntensity, bool(daemon.intensity === i), { intensity: i });
+  }
+  if (daemon.running && daemon.deadlineSeconds && daemon.deadlineAchievable !== undefined) {
+    set(m.daemonDeadline, bool(daemon.deadlineAchievable));
+  }
+  if (daemon.known) set(m.daemonUpdated, seconds(daemon.updatedAt));
+
+  for (const s of DISK_STATES) set(m.disks, snap.disks[s], { state: s });
+}
+
+/** The text exposition format 0.0.4 of the snapshots, and its content type. */
+export async function renderMetrics(snapshots: readonly PoolSnapshot[], now = Date.now()): Promise<{ contentType: string; text: string }> {
+  const registry = buildRegistry(snapshots, now);
+  const text = await registry.metrics();
+  // The format wants every line, the last included, ended by \n; prom-client leaves the last open.
+  return { contentType: registry.contentType, text: text.endsWith('\n') ? text : text + '\n' };
+}

@@ -1,0 +1,105 @@
+import path from 'node:path';
+import { DiskState, openPool, Pool } from '../core/pool';
+import { loadState, PassSummary, ScrubState } from '../scrub/state';
+import { DaemonInfo, daemonRunning, readDaemonInfo } from '../daemon/info';
+import { DISK_STATES, diskStatesForMetrics } from './disk-state';
+
+// Everything the metrics and /health say about one pool, read from persisted
+// files only: pool.json, the disk labels, the scrub state and the daemon's
+// info. Nothing walks the extents, so a scrape costs the same for ten extents
+// as for ten million, and the numbers are right whether a daemon runs, a
+// one-shot scrub ran, or nothing runs.
+
+export interface DaemonView {
+  /** A daemon published info for this pool at some time (it was started once). */
+  known: boolean;
+  running: boolean;
+  pid?: number;
+  /** Paused and throttled are only true of a running daemon. */
+  paused: boolean;
+  throttled: string | null;
+  intensity?: DaemonInfo['intensity'];
+  deadlineSeconds?: number;
+  deadlineAchievable?: boolean;
+  updatedAt?: string;
+}
+
+interface SnapshotBase {
+  /** The pool directory as given, made absolute: the `pool` label. */
+  path: string;
+}
+
+export interface ReadableSnapshot extends SnapshotBase {
+  ok: true;
+  pool: Pool;
+  state: ScrubState;
+  disks: Record<DiskState, number>;
+  daemon: DaemonView;
+}
+
+export interface UnreadableSnapshot extends SnapshotBase {
+  ok: false;
+  /** One line naming the file at fault. */
+  error: string;
+}
+
+export type PoolSnapshot = ReadableSnapshot | UnreadableSnapshot;
+
+const COMPLETED = new Set<PassSummary['outcome']>(['clean', 'repaired', 'problems']);
+
+/** The latest pass that went over every extent, if the latest pass did. */
+export function lastCompletedPass(state: ScrubState): PassSummary | undefined {
+  // TODO(state): a cancelled pass after a completed one hides the completed
+  // one's time; ScrubState would need lastCompletedPass to keep it.
+  return state.lastPass && COMPLETED.has(state.lastPass.outcome) ? state.lastPass : undefined;
+}
+
+/** Never scrubbed: no pass finished and none begun. */
+export const neverScrubbed = (state: ScrubState) => !state.lastPass && !state.current && state.counters.scrubsCompleted === 0;
+
+/**
+ * When the least recently verified extent was verified: the state's own
+ * record, else the start of the last completed pass (every extent was
+ * verified after it), else the pool's creation (nothing was verified since).
+ */
+export function oldestVerification(snap: ReadableSnapshot): number | undefined {
+  const candidates = [snap.state.oldestVerifiedAt, lastCompletedPass(snap.state)?.startedAt, snap.pool.config.created];
+  for (const c of candidates) {
+    const t = c ? Date.parse(c) : NaN;
+    if (Number.isFinite(t)) return t;
+  }
+  return undefined;
+}
+
+function daemonView(root: string): DaemonView {
+  const info = readDaemonInfo(root);
+  if (!info) return { known: false, running: false, paused: false, throttled: null };
+  const running = daemonRunning(info);
+  return {
+    known: true,
+    running,
+    pid: info.pid,
+    paused: running && !!info.paused,
+    throttled: running ? info.throttled ?? null : null,
+    intensity: info.intensity,
+    deadlineSeconds: info.deadlineSeconds,
+    deadlineAchievable: info.deadlineAchievable,
+    updatedAt: info.updatedAt,
+  };
+}
+
+/** Reads one pool's snapshot; never throws (a pool that cannot be read says why). */
+export function readPoolSnapshot(poolPath: string): PoolSnapshot {
+  const abs = path.resolve(poolPath);
+  try {
+    const pool = openPool(abs);
+    const state = loadState(pool.root, pool.config.id);
+    const disks = Object.fromEntries(DISK_STATES.map((s) => [s, 0])) as Record<DiskState, number>;
+    for (const s of diskStatesForMetrics(pool.disks)) disks[s]++;
+    return { ok: true, path: abs, pool, state, disks, daemon: daemonView(pool.root) };
+  } catch (err) {
+    return { ok: false, path: abs, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+export const readSnapshots = (pools: readonly string[]) => pools.map(readPoolSnapshot);
