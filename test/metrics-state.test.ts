@@ -11,7 +11,6 @@ import { cleanState, deadPid, makePool, passSummary, removeDiskLabel, sample, ty
 import { readPoolSnapshot, readSnapshots } from '../src/metrics/snapshot';
 import { renderMetrics } from '../src/metrics/registry';
 import { healthDocument, healthHttpStatus } from '../src/metrics/health';
-import { diskStatesForMetrics } from '../src/metrics/disk-state';
 import { stateFile } from '../src/scrub/state';
 import { DfsError } from '../src/core/errors';
 import { parseInterval, parseListen, parsePools, parsePort, parseTextfileName } from '../src/metrics/options';
@@ -153,13 +152,6 @@ test('disks by state; a missing disk makes a clean pool degraded', async () => {
   assert.is(doc.state, 'degraded');
   assert.is(doc.pools[0].reason, '1 disks not online');
   assert.is(healthHttpStatus(doc), 200);
-});
-
-test('a disk the exporter merely cannot write to is online, not read-only', () => {
-  const dir = scratchDir('dfs-metrics-');
-  // What the core reports for a disk the caller lacks write access to.
-  const states = diskStatesForMetrics([{ id: 'd', index: 0, path: dir, state: 'read-only' }, { id: 'e', index: 1, path: dir, state: 'missing' }]);
-  assert.equal(states, ['online', 'missing']);
 });
 
 test('daemon state: up, paused, throttled, intensity, deadline; a dead daemon is down', async () => {

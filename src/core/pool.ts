@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { DfsError, errnoCode, fsFailure, operationalError, usageError } from './errors';
 import { parseScheme, Scheme, shardCount, formatScheme } from './scheme';
 import { writeJsonAtomic, fsyncDir } from './atomic-file';
+import { filesystemReadOnly } from './mounts';
 import { diskLabelPath, poolFile, stateDir, POOL_FILE, DISK_LABEL, extentsDir, objectsDir } from './layout';
 
 export const POOL_FORMAT = 1;
@@ -109,7 +110,11 @@ export function inspectDisk(poolId: string, cfg: DiskConfig, index: number, root
   try {
     fs.accessSync(abs, fs.constants.W_OK);
   } catch (err) {
-    return { ...disk, state: 'read-only', detail: `${abs}: ${errnoCode(err)}` };
+    // EACCES, or EROFS inside a sandbox's read-only view, says what this
+    // process may do, not what the disk is: only a read-only filesystem is.
+    if (errnoCode(err) === 'EROFS' && filesystemReadOnly(abs) !== false) {
+      return { ...disk, state: 'read-only', detail: `${abs}: filesystem mounted read-only` };
+    }
   }
   return disk;
 }

@@ -329,7 +329,8 @@ export class ScrubDaemon {
       // best effort: a later start removes a stale socket anyway
     }
     try {
-      const info: DaemonInfo = { ...this.settings, pid: 0, startedAt: this.startedAt, updatedAt: new Date().toISOString(), throttled: null };
+      const now = new Date().toISOString();
+      const info: DaemonInfo = { ...this.settings, pid: 0, startedAt: this.startedAt, updatedAt: now, throttled: null, stoppedAt: now };
       writeJsonAtomic(daemonFile(this.pool.root), info);
     } catch {
       // the pid check in readers covers a stale file

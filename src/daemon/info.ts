@@ -29,6 +29,8 @@ export interface DaemonInfo extends DaemonSettings {
   throttled: string | null;
   /** False when the deadline cannot be met even at the allowed intensity. */
   deadlineAchievable?: boolean;
+  /** Set by a clean stop: a daemon that stopped on purpose is not "down". */
+  stoppedAt?: string;
 }
 
 export const daemonFile = (root: string) => path.join(stateDir(root), DAEMON_FILE);

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { DiskState, openPool, Pool } from '../core/pool';
 import { loadState, PassSummary, ScrubState } from '../scrub/state';
 import { DaemonInfo, daemonRunning, readDaemonInfo } from '../daemon/info';
-import { DISK_STATES, diskStatesForMetrics } from './disk-state';
+import { DISK_STATES } from './disk-state';
 
 // Everything the metrics and /health say about one pool, read from persisted
 // files only: pool.json, the disk labels, the scrub state and the daemon's
@@ -73,7 +73,8 @@ export function oldestVerification(snap: ReadableSnapshot): number | undefined {
 
 function daemonView(root: string): DaemonView {
   const info = readDaemonInfo(root);
-  if (!info) return { known: false, running: false, paused: false, throttled: null };
+  // A daemon stopped on purpose is as if none ran: no "daemon down" alert.
+  if (!info || (info.stoppedAt && !daemonRunning(info))) return { known: false, running: false, paused: false, throttled: null };
   const running = daemonRunning(info);
   return {
     known: true,
@@ -95,7 +96,7 @@ export function readPoolSnapshot(poolPath: string): PoolSnapshot {
     const pool = openPool(abs);
     const state = loadState(pool.root, pool.config.id);
     const disks = Object.fromEntries(DISK_STATES.map((s) => [s, 0])) as Record<DiskState, number>;
-    for (const s of diskStatesForMetrics(pool.disks)) disks[s]++;
+    for (const d of pool.disks) disks[d.state]++;
     return { ok: true, path: abs, pool, state, disks, daemon: daemonView(pool.root) };
   } catch (err) {
     return { ok: false, path: abs, error: err instanceof Error ? err.message : String(err) };
