@@ -154,7 +154,7 @@ bench: deps build
 	node dist/bench/run.js
 
 torture: deps build
-	@DFS_TORTURE='$(DFS_TORTURE)' DFS_TEST_TIMEOUT='$(TORTURE_TIMEOUT)' TESTS='$(or $(TESTS),torture)' node test/run-tests.mjs
+	@DFS_TORTURE='$(DFS_TORTURE)' DFS_TEST_TIMEOUT='$(TORTURE_TIMEOUT)' TESTS='$(or $(TESTS),torture scrub-kill)' node test/run-tests.mjs
 
 # ---------------------------------------------------------------------------
 # Installation (DESIGN.md §4)
@@ -246,6 +246,10 @@ install: $(BUILD_STAMP) $(STAGE_STAMP)
 	  install -m 0644 "$$f" "$$D"'$(MANDIR)'/man$$s/
 	  record '$(MANDIR)'/man$$s/$$(basename "$$f")
 	done
+	# Prometheus alert rules, for the operator to include from prometheus.yml.
+	mkdir_tracked '$(PREFIX)/share/dynamicfs'
+	install -m 0644 src/metrics/alerts.yml "$$D"'$(PREFIX)/share/dynamicfs/alerts.yml'
+	record '$(PREFIX)/share/dynamicfs/alerts.yml'
 	# systemd units, with @bindir@ and @libdir@ (and @node@) filled in.
 	for f in units/*.service units/*.timer units/*.socket units/*.path units/*.target; do
 	  [ -f "$$f" ] || continue

@@ -6,7 +6,8 @@ import { probeDisks } from '../core/probe';
 import { poolStatus } from '../core/pool-status';
 import { loadState } from '../scrub/state';
 import { collectGarbage } from '../scrub/gc';
-import { acquireScrubLock } from '../scrub/lock';
+import { acquireScrubLock, readLock } from '../scrub/lock';
+import { pidAlive } from '../daemon/info';
 import { parseDuration } from '../core/units';
 import { usageError } from '../core/errors';
 import { jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
@@ -159,7 +160,12 @@ export const poolProgram: ProgramSpec = {
             `extents:    ${last.health.healthy} healthy, ${last.health.degraded} degraded, ${last.health.unrecoverable} unrecoverable`,
           );
         } else lines.push('last scrub: never');
-        if (scrub.current) lines.push(`scrub in progress: ${scrub.current.extentsDone}/${scrub.current.extentsTotal} extents (${scrub.current.runner})`);
+        if (scrub.current) {
+          const holder = readLock(pool.root);
+          const live = holder && pidAlive(holder.pid);
+          const where = `${scrub.current.extentsDone}/${scrub.current.extentsTotal} extents (${scrub.current.runner})`;
+          lines.push(live ? `scrub in progress: ${where}, PID ${holder.pid}` : `scrub interrupted at ${where}: dfs-scrub --resume or the daemon continues it`);
+        }
         if (scrub.openProblems.length) lines.push(`open problems: ${scrub.openProblems.length} (dfs-scrub --pool ${st.pool} shows them)`);
         console.log(lines.join('\n'));
       },
@@ -170,7 +176,11 @@ export const poolProgram: ProgramSpec = {
       options: [],
       action: (opts: Opts) => {
         const probes = probeDisks(openPool(requirePool(opts)));
-        if (opts.json) return printJson({ disks: probes });
+        const bad = probes.filter((p) => p.state !== 'online');
+        if (opts.json) {
+          printJson({ disks: probes });
+          return bad.length ? 4 : 0;
+        }
         console.log(
           table([
             ['DISK', 'STATE', 'PROBE', 'FREE', 'TOTAL', 'SHARDS', 'PATH'],
@@ -185,7 +195,6 @@ export const poolProgram: ProgramSpec = {
             ]),
           ]),
         );
-        const bad = probes.filter((p) => p.state !== 'online');
         return bad.length ? 4 : 0;
       },
     },

@@ -31,7 +31,8 @@ export async function scrubCommand(opts: Opts): Promise<number> {
     mode: opts.repair ? 'repair' : 'verify',
     intensity,
     maxRate,
-    runner: 'dfs-scrub',
+    // Scheduled runs say so in the persisted state (the timer's service and the cron runner set it).
+    runner: process.env.DFS_SCRUB_RUNNER || 'dfs-scrub',
     resume: !!opts.resume,
     onProgress: tty ? (p) => process.stderr.write(progressLine(p)) : undefined,
   });

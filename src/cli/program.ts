@@ -129,13 +129,16 @@ export function reportError(name: string, err: unknown): number {
   return EXIT.OPERATIONAL;
 }
 
-/** Exits once stdout has drained, so piped output is never cut short. */
+/** Exits once stdout and stderr have drained, so piped output and warnings are never cut short. */
 function exitAfterFlush(code: number): Promise<never> {
-  return new Promise<never>(() => {
-    if (process.stdout.writableLength === 0) process.exit(code);
-    process.stdout.once('drain', () => process.exit(code));
-    process.stdout.once('error', () => process.exit(code));
-  });
+  const drained = (s: NodeJS.WriteStream) =>
+    s.writableLength === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          s.once('drain', resolve);
+          s.once('error', resolve);
+        });
+  return Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => process.exit(code));
 }
 
 // A reader that closes the pipe early (`| head`) is not an error of ours.

@@ -35,9 +35,13 @@ export async function encodeExtent(scheme: Scheme, data: Buffer): Promise<Buffer
   if (scheme.kind === 'mirror') return Array.from({ length: scheme.copies }, () => data);
   const { k, m } = scheme;
   const len = shardPayloadLength(scheme, data.length);
-  const dataBuf = Buffer.alloc(len * k);
-  data.copy(dataBuf, 0);
-  const parity = Buffer.alloc(len * m);
+  // A full extent is already k shards laid end to end: encode from it without a copy.
+  let dataBuf = data;
+  if (data.length !== len * k) {
+    dataBuf = Buffer.alloc(len * k);
+    data.copy(dataBuf, 0);
+  }
+  const parity = Buffer.allocUnsafe(len * m);
   let sources = 0;
   for (let i = 0; i < k; i++) sources |= 1 << i;
   let targets = 0;

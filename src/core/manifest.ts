@@ -5,6 +5,7 @@ import { errnoCode, fsFailure, operationalError } from './errors';
 import { manifestFileName, manifestPath, MANIFEST_NAME_RE, objectsDir } from './layout';
 import { Disk, onlineDisks, Pool, writableDisks } from './pool';
 import { writeFileAtomic } from './atomic-file';
+import { isRealDirectory, readFailure, readRegularFile } from './safe-fs';
 import { parseScheme } from './scheme';
 
 // Object manifests are metadata: one checksummed copy on every online disk
@@ -69,11 +70,12 @@ function readCopy(disk: Disk, file: string): ManifestCopy {
     return { disk, path: file, problem: errnoCode(err) === 'ENOENT' ? 'missing' : `unreadable (${errnoCode(err)})` };
   }
   if (!st.isFile()) return { disk, path: file, problem: 'not a regular file' };
+  if (!isRealDirectory(path.dirname(file))) return { disk, path: file, problem: `${path.dirname(file)} is not a real directory` };
   let data: Buffer;
   try {
-    data = fs.readFileSync(file);
+    data = readRegularFile(file);
   } catch (err) {
-    return { disk, path: file, problem: `unreadable (${errnoCode(err)})` };
+    return { disk, path: file, problem: `unreadable (${readFailure(err)})` };
   }
   const m = decodeManifest(data);
   return typeof m === 'string' ? { disk, path: file, problem: m } : { disk, path: file, manifest: m };
@@ -110,6 +112,7 @@ export function scanManifests(pool: Pool): ObjectEntry[] {
   for (const d of disks) {
     let entries: string[];
     try {
+      if (!isRealDirectory(objectsDir(d.path))) continue;
       entries = fs.readdirSync(objectsDir(d.path));
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') continue;
@@ -138,17 +141,15 @@ export function loadManifest(pool: Pool, name: string): Manifest {
 /** Writes the manifest to every writable disk. */
 export function writeManifest(pool: Pool, m: Manifest): void {
   const data = encodeManifest(m);
-  for (const d of writableDisks(pool)) {
-    const dir = objectsDir(d.path);
-    fs.mkdirSync(dir, { recursive: true });
-    writeFileAtomic(path.join(dir, manifestFileName(m.name)), data);
-  }
+  for (const d of writableDisks(pool)) writeManifestCopy(d, m, data);
 }
 
 /** Writes one copy (repair of a damaged or missing copy). */
-export function writeManifestCopy(disk: Disk, m: Manifest): string {
+export function writeManifestCopy(disk: Disk, m: Manifest, data = encodeManifest(m)): string {
   const file = manifestPath(disk.path, m.name);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  writeFileAtomic(file, encodeManifest(m));
+  const dir = path.dirname(file);
+  if (!fs.existsSync(dir)) fs.mkdirSync(dir);
+  if (!isRealDirectory(dir)) throw operationalError(`cannot write ${file}: ${dir} is not a real directory`);
+  writeFileAtomic(file, data);
   return file;
 }

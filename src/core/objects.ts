@@ -10,7 +10,6 @@ import { assembleExtent, encodeExtent, rebuildShards } from './erasure';
 import { checkShardFile, shardHeaderFor, writeShardFile } from './shard-file';
 import { rankDisks } from './placement';
 import { tempPathFor, fsyncDir } from './atomic-file';
-import { decodeShardHeader, HEADER_SIZE } from './shard-header';
 
 export interface PutResult {
   name: string;
@@ -29,26 +28,6 @@ export function validateObjectName(name: string): void {
   }
 }
 
-/** True when a shard with this id and index is already stored intact-looking (header proven). */
-function shardPresent(file: string, id: string, index: number, payloadLength: number): boolean {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-  } catch {
-    return false;
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile() || st.size !== HEADER_SIZE + payloadLength) return false;
-    const head = Buffer.alloc(HEADER_SIZE);
-    fs.readSync(fd, head, 0, HEADER_SIZE, 0);
-    const h = decodeShardHeader(head);
-    return typeof h !== 'string' && h.extentId === id && h.index === index;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** Stores one extent's shards on distinct disks; returns false when it was already stored. */
 export async function storeExtent(pool: Pool, scheme: Scheme, data: Buffer, id = computeExtentId(scheme, data)): Promise<{ id: string; stored: boolean }> {
   const targets = rankDisks(id, writableDisks(pool)).slice(0, shardCount(scheme));
@@ -59,7 +38,8 @@ export async function storeExtent(pool: Pool, scheme: Scheme, data: Buffer, id =
   let stored = false;
   payloads.forEach((payload, i) => {
     const file = shardPath(targets[i].path, id, i);
-    if (shardPresent(file, id, i, payload.length)) return;
+    // The same bytes under the same scheme are stored once; a damaged copy is rewritten.
+    if (checkShardFile(file, id, i).ok) return;
     writeShardFile(file, shardHeaderFor(id, i, scheme, data.length, payload), payload);
     stored = true;
   });
@@ -69,7 +49,7 @@ export async function storeExtent(pool: Pool, scheme: Scheme, data: Buffer, id =
 /** Reads a file into the pool as a new object; the manifest is written last, so a failed put leaves no object. */
 export async function putObject(pool: Pool, file: string, name: string, schemeText?: string, replace = false): Promise<PutResult> {
   validateObjectName(name);
-  const scheme = schemeText ? parseScheme(schemeText) : pool.scheme;
+  const scheme = schemeText !== undefined ? parseScheme(schemeText) : pool.scheme;
   if (shardCount(scheme) > pool.disks.length) {
     throw usageError(`--redundancy ${formatScheme(scheme)} needs ${shardCount(scheme)} disks, the pool has ${pool.disks.length}`);
   }
@@ -267,6 +247,9 @@ export function listObjects(pool: Pool): ObjectInfo[] {
  * references. Shards of a shared extent stay.
  */
 export function removeObject(pool: Pool, name: string): { name: string; extentsRemoved: number; shardsRemoved: number } {
+  // A manifest copy on an absent disk would bring the object back, broken, when the disk returns.
+  const away = pool.disks.find((d) => d.state !== 'online');
+  if (away) throw operationalError(`cannot remove ${name} while disk ${away.index} (${away.path}) is ${away.state}: its manifest copy would survive`);
   const m = loadManifest(pool, name);
   const stillUsed = new Set<string>();
   for (const o of scanManifests(pool)) {

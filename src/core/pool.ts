@@ -5,6 +5,7 @@ import { DfsError, errnoCode, fsFailure, operationalError, usageError } from './
 import { parseScheme, Scheme, shardCount, formatScheme } from './scheme';
 import { writeJsonAtomic, fsyncDir } from './atomic-file';
 import { filesystemReadOnly } from './mounts';
+import { isRealDirectory, readFailure, readRegularFile } from './safe-fs';
 import { diskLabelPath, poolFile, stateDir, POOL_FILE, DISK_LABEL, extentsDir, objectsDir } from './layout';
 
 export const POOL_FORMAT = 1;
@@ -56,7 +57,7 @@ export const onlineDisks = (pool: Pool) => pool.disks.filter((d) => d.state === 
 export const writableDisks = (pool: Pool) => pool.disks.filter((d) => d.state === 'online');
 
 function readJson(file: string): unknown {
-  return JSON.parse(fs.readFileSync(file, 'utf8'));
+  return JSON.parse(readRegularFile(file, 1024 * 1024).toString('utf8'));
 }
 
 function validateConfig(raw: unknown, file: string): PoolConfig {
@@ -94,13 +95,17 @@ export function inspectDisk(poolId: string, cfg: DiskConfig, index: number, root
     return { ...disk, state: 'missing', detail: `${abs}: ${errnoCode(err) ?? 'cannot stat'}` };
   }
   if (!st.isDirectory()) return { ...disk, state: 'missing', detail: `${abs}: not a directory` };
+  for (const sub of [extentsDir(abs), objectsDir(abs)]) {
+    // A symlinked extents/ or objects/ would lead reads and repairs out of the disk.
+    if (fs.existsSync(sub) && !isRealDirectory(sub)) return { ...disk, state: 'unreadable', detail: `${sub}: not a real directory (symlink?)` };
+  }
   let label: DiskLabel;
   try {
     label = readJson(diskLabelPath(abs)) as DiskLabel;
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT') return { ...disk, state: 'missing', detail: `${diskLabelPath(abs)}: no disk label (not mounted?)` };
-    if (code) return { ...disk, state: 'unreadable', detail: `${diskLabelPath(abs)}: ${code}` };
+    if (code) return { ...disk, state: 'unreadable', detail: `${diskLabelPath(abs)}: ${readFailure(err)}` };
     return { ...disk, state: 'unreadable', detail: `${diskLabelPath(abs)}: corrupt label` };
   }
   if (typeof label !== 'object' || label === null || label.pool !== poolId || label.disk !== cfg.id) {

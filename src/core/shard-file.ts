@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { errnoCode } from './errors';
+import { errnoCode, fsFailure, operationalError } from './errors';
+import { isRealDirectory } from './safe-fs';
 import { checksum64 } from './hash';
 import { decodeShardHeader, encodeShardHeader, HEADER_SIZE, ShardHeader } from './shard-header';
 import { fsyncDir, writeFileAtomic } from './atomic-file';
@@ -21,6 +22,7 @@ export type ShardProblem =
 export type ShardCheck =
   | { ok: true; header: ShardHeader; payload: Buffer; fileSize: number }
   | { ok: false; problem: ShardProblem; detail: string; header?: ShardHeader; fileSize?: number };
+// fileSize is the bytes actually read (what a pass accounts for), at most MAX_SHARD_FILE.
 
 /**
  * Where a shard's bytes are read to. Reading into a buffer that starts a little
@@ -33,6 +35,9 @@ export class ReadBuffer {
     return this.buf.subarray(0, size);
   }
 }
+
+/** The header plus the largest extent a pool may have (256 MiB, a mirror copy). */
+export const MAX_SHARD_FILE = HEADER_SIZE + 256 * 1024 * 1024;
 
 const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 
@@ -61,7 +66,8 @@ export function checkShardFile(file: string, extentId: string, index: number, in
   try {
     const fst = fs.fstatSync(fd);
     if (!fst.isFile()) return { ok: false, problem: 'not-regular', detail: describeType(fst) };
-    const size = fst.size;
+    // No shard is larger than this; a bigger file is judged by its header alone.
+    const size = Math.min(fst.size, MAX_SHARD_FILE);
     const buf = into ? into.take(size) : Buffer.allocUnsafe(size);
     let got = 0;
     while (got < size) {
@@ -84,9 +90,10 @@ export function checkShardFile(file: string, extentId: string, index: number, in
       return { ok: false, problem: 'wrong-index', detail: `header names shard ${header.index}`, header, fileSize: got };
     }
     const want = HEADER_SIZE + header.payloadLength;
-    if (got < want) return { ok: false, problem: 'truncated', detail: `${got} of ${want} bytes`, header, fileSize: got };
-    if (got > want) return { ok: false, problem: 'oversized', detail: `${got} bytes, header says ${want}`, header, fileSize: got };
-    const payload = data.subarray(HEADER_SIZE);
+    if (fst.size < want) return { ok: false, problem: 'truncated', detail: `${fst.size} of ${want} bytes`, header, fileSize: got };
+    if (fst.size > want) return { ok: false, problem: 'oversized', detail: `${fst.size} bytes, header says ${want}`, header, fileSize: got };
+    if (got < want) return { ok: false, problem: 'truncated', detail: `read ${got} of ${want} bytes`, header, fileSize: got };
+    const payload = data.subarray(HEADER_SIZE, want);
     if (checksum64(payload) !== header.payloadChecksum) {
       return { ok: false, problem: 'checksum-mismatch', detail: 'payload checksum mismatch', header, fileSize: got };
     }
@@ -121,9 +128,17 @@ export function shardHeaderFor(extentId: string, index: number, scheme: Scheme, 
 /** Writes a shard atomically (replacing whatever is at the name, link or file). */
 export function writeShardFile(file: string, header: Buffer, payload: Buffer): void {
   const dir = path.dirname(file);
-  if (!fs.existsSync(dir)) {
-    fs.mkdirSync(dir, { recursive: true });
-    fsyncDir(path.dirname(dir));
+  const top = path.dirname(dir);
+  if (!isRealDirectory(top)) throw operationalError(`cannot write ${file}: ${top} is not a real directory`);
+  let made = false;
+  try {
+    fs.mkdirSync(dir);
+    made = true;
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw fsFailure('cannot create', dir, err);
   }
+  // Never write through a symlink that stands where a fan-out directory belongs.
+  if (!isRealDirectory(dir)) throw operationalError(`cannot write ${file}: ${dir} is not a real directory`);
+  if (made) fsyncDir(top);
   writeFileAtomic(file, [header, payload]);
 }

@@ -18,9 +18,18 @@ export function parseDuration(text: unknown, culprit: string): number {
   return total;
 }
 
-/** 'true' or 'false' (the guide's --auto-repair true); anything else names the option. */
-export function parseBoolean(text: unknown, culprit: string): boolean {
-  if (text === true || text === 'true') return true;
-  if (text === false || text === 'false') return false;
-  throw usageError(`${culprit} ${JSON.stringify(String(text))}: expected true or false`);
+const TRUE = ['true', 'yes', 'on', '1'];
+const FALSE = ['false', 'no', 'off', '0'];
+
+/**
+ * `--opt true|false` (the guide's `--auto-repair true`); a bare `--opt` (mri
+ * gives true) means true. Absent, the fallback; without one, absent is an error.
+ */
+export function parseBoolean(value: unknown, culprit: string, fallback?: boolean): boolean {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value === 'boolean') return value;
+  const text = String(value).toLowerCase();
+  if (TRUE.includes(text)) return true;
+  if (FALSE.includes(text)) return false;
+  throw usageError(`${culprit} ${JSON.stringify(String(value))}: expected true or false`);
 }

@@ -5,6 +5,7 @@ import { takeInventory } from './inventory';
 import { quarantine } from './quarantine';
 import { appendAudit } from './audit';
 import path from 'node:path';
+import { operationalError } from '../core/errors';
 
 export interface GcResult {
   path: string;
@@ -24,6 +25,11 @@ export interface GcResult {
 export function collectGarbage(pool: Pool, minAgeSeconds: number, dryRun: boolean): GcResult[] {
   const cutoff = Date.now() - minAgeSeconds * 1000;
   const inv = takeInventory(pool);
+  // An object whose every manifest copy is damaged still owns its extents: they only look orphaned.
+  const lost = inv.catalog.objects.find((o) => !o.manifest);
+  if (lost) {
+    throw operationalError(`refusing gc: every copy of manifest ${lost.fileName} is damaged, so its extents would look orphaned (see dfs-scrub)`);
+  }
   const named = inv.catalog.extents;
   const writable = new Set(writableDisks(pool).map((d) => d.index));
   const candidates: Omit<GcResult, 'result'>[] = [];

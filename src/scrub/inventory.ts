@@ -6,6 +6,7 @@ import { TEMP_FILE_RE } from '../core/atomic-file';
 import { scanManifests, ObjectEntry } from '../core/manifest';
 import { onlineDisks, Pool } from '../core/pool';
 import { HEADER_SIZE } from '../core/shard-header';
+import { isRealDirectory } from '../core/safe-fs';
 import { parseScheme, shardCount } from '../core/scheme';
 import { shardPayloadLength } from '../core/erasure';
 
@@ -85,6 +86,10 @@ export function topLevelStrays(pool: Pool): StrayFile[] {
     const top = extentsDir(disk.path);
     let entries: fs.Dirent[];
     try {
+      if (!isRealDirectory(top) && fs.existsSync(top)) {
+        strays.push({ disk: disk.index, path: top, kind: 'stray-file', detail: 'not a real directory (not followed)' });
+        continue;
+      }
       entries = fs.readdirSync(top, { withFileTypes: true });
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') strays.push({ disk: disk.index, path: top, kind: 'stray-file', detail: `cannot list: ${errnoCode(err)}` });
@@ -113,6 +118,8 @@ export function listPrefix(pool: Pool, catalog: Catalog, prefix: string, strays:
     const dir = path.join(extentsDir(disk.path), prefix);
     let entries: fs.Dirent[];
     try {
+      // A symlink standing for extents/ or extents/XX is reported by topLevelStrays, never followed.
+      if (!isRealDirectory(extentsDir(disk.path)) || !isRealDirectory(dir)) continue;
       entries = fs.readdirSync(dir, { withFileTypes: true });
     } catch (err) {
       const code = errnoCode(err);

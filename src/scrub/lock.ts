@@ -13,6 +13,16 @@ export interface LockHolder {
   since: string;
 }
 
+const UNREADABLE_GRACE_MS = 10_000;
+
+function lockAgeMs(file: string): number {
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs;
+  } catch {
+    return Infinity;
+  }
+}
+
 export const lockPath = (root: string) => path.join(stateDir(root), LOCK_FILE);
 
 export function readLock(root: string): LockHolder | undefined {
@@ -33,11 +43,15 @@ export function acquireScrubLock(root: string, owner: string): () => void {
   fs.mkdirSync(stateDir(root), { recursive: true });
   const me: LockHolder = { pid: process.pid, owner, since: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {
+    // Written whole under a temp name, then linked into place: the lock is never seen empty.
+    const tmp = `${file}.${process.pid}.tmp`;
     try {
-      const fd = fs.openSync(file, 'wx', 0o644);
-      fs.writeSync(fd, JSON.stringify(me) + '\n');
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
+      fs.writeFileSync(tmp, JSON.stringify(me) + '\n', { mode: 0o644 });
+      try {
+        fs.linkSync(tmp, file);
+      } finally {
+        fs.rmSync(tmp, { force: true });
+      }
       fsyncDir(stateDir(root));
       return () => {
         const cur = readLock(root);
@@ -47,6 +61,10 @@ export function acquireScrubLock(root: string, owner: string): () => void {
       if (errnoCode(err) !== 'EEXIST') throw fsFailure('cannot create lock', file, err);
     }
     const holder = readLock(root);
+    if (!holder && lockAgeMs(file) < UNREADABLE_GRACE_MS) {
+      // We never leave a lock unreadable; one that is must be someone else's, mid-write or damaged.
+      throw operationalError(`lock ${file} is unreadable; if no scrubber is running, remove it (or retry in ${UNREADABLE_GRACE_MS / 1000} s)`);
+    }
     if (holder && pidAlive(holder.pid) && holder.pid !== process.pid) {
       throw operationalError(`pool ${root} is being scrubbed by ${holder.owner} (PID ${holder.pid}, since ${holder.since}); lock ${file}`);
     }

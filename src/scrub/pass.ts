@@ -413,7 +413,7 @@ export class ScrubPass {
             severity: 'problem',
             extent: v.id,
             shard: s.index,
-            disk: r?.disk ?? (s.disk >= 0 ? s.disk : this.expectedDisk(v.id, s.index)),
+            disk: r && r.disk >= 0 ? r.disk : s.disk >= 0 ? s.disk : this.expectedDisk(v.id, s.index),
             path: s.path || r?.path || this.expectedPath(v.id, s.index),
             detail: r && !r.ok ? `${s.detail ?? ''}; repair failed: ${r.detail}` : (s.detail ?? ''),
             objects: this.objectsOf(v.id),
@@ -431,6 +431,9 @@ export class ScrubPass {
       this.state.counters.extentsScanned++;
       this.state.counters.bytesRead += v.bytesRead;
       this.current.cursor = v.id;
+      // A repair changed the disks: its counts and the cursor past it are saved at once,
+      // so a kill cannot lose them (the resumed pass would not find that damage again).
+      if (repairs.size > 0) this.checkpoint(true);
     }
   }
 

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { quarantineDir } from '../core/layout';
 import { fsyncDir, writeJsonAtomic } from '../core/atomic-file';
 import { errnoCode, fsFailure } from '../core/errors';
+import { MAX_SHARD_FILE } from '../core/shard-file';
 
 export interface QuarantineNote {
   original: string;
@@ -35,11 +36,26 @@ export function quarantine(root: string, file: string, note: QuarantineNote): st
   const meta: Record<string, unknown> = { ...note, quarantinedAt: new Date().toISOString(), size: st.size, mode: st.mode };
   try {
     if (st.isFile()) {
-      fs.copyFileSync(file, entry, fs.constants.COPYFILE_EXCL);
-      const fd = fs.openSync(entry, 'r');
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
       meta.content = path.basename(entry);
+      try {
+        // A hard link keeps the very inode (sparse or huge, at no cost) once the rebuilt shard replaces the name.
+        fs.linkSync(file, entry);
+      } catch (err) {
+        if (errnoCode(err) !== 'EXDEV' && errnoCode(err) !== 'EPERM') throw err;
+        if (st.size <= MAX_SHARD_FILE) {
+          fs.copyFileSync(file, entry, fs.constants.COPYFILE_EXCL);
+          const fd = fs.openSync(entry, 'r');
+          fs.fsyncSync(fd);
+          fs.closeSync(fd);
+        } else {
+          // Too big to copy across filesystems: keep it on its own disk, beside where it was.
+          const aside = path.join(path.dirname(file), `.quarantined-${path.basename(entry)}`);
+          fs.renameSync(file, aside);
+          fsyncDir(path.dirname(file));
+          meta.content = undefined;
+          meta.movedTo = aside;
+        }
+      }
     } else if (st.isSymbolicLink()) {
       meta.type = 'symlink';
       meta.linkTarget = fs.readlinkSync(file);

@@ -124,12 +124,15 @@ function writeRebuiltShard(pool: Pool, v: ExtentVerdict, s: ShardResult, scheme:
 function quarantineOnly(pool: Pool, v: ExtentVerdict, s: ShardResult, passId: string): RepairOutcome {
   try {
     const kept = quarantine(pool.root, s.path, { original: s.path, disk: s.disk, extent: v.id, shard: s.index, problem: s.status, detail: s.detail });
-    if (fs.lstatSync(s.path).isDirectory()) fs.rmdirSync(s.path);
-    else fs.unlinkSync(s.path);
+    // quarantine() moved a directory already; a file or link it kept (or described) leaves the disk now.
+    const left = fs.lstatSync(s.path, { throwIfNoEntry: false });
+    if (left && !left.isDirectory()) fs.unlinkSync(s.path);
     appendAudit(pool.root, { pass: passId, action: 'quarantine', extent: v.id, shard: s.index, disk: s.disk, path: s.path, quarantine: kept, result: 'repaired' });
     return { ok: true, action: 'quarantined', path: s.path, disk: s.disk, detail: 'moved to quarantine', quarantine: kept };
   } catch (err) {
-    return { ok: false, action: 'quarantined', path: s.path, disk: s.disk, detail: err instanceof Error ? err.message : String(err) };
+    const detail = err instanceof Error ? err.message : String(err);
+    appendAudit(pool.root, { pass: passId, action: 'quarantine', extent: v.id, shard: s.index, disk: s.disk, path: s.path, result: 'failed', error: detail });
+    return { ok: false, action: 'quarantined', path: s.path, disk: s.disk, detail };
   }
 }
 

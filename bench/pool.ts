@@ -1,0 +1,189 @@
+// Pool section of the benchmarks: how fast dfs-pool stores and reads a 1 GiB
+// object, and how fast the Reed-Solomon code runs, each next to `cat` of the
+// same bytes in the same run (hot page cache), so the ratio survives a change
+// of machine better than the absolute number does.
+//
+//   node dist/bench/run.js pool
+//
+// Environment: DFS_BENCH_BYTES (default 1 GiB, a multiple of 4 MiB),
+// DFS_BENCH_REPEAT (timed runs of cat, median taken; default 3), TMPDIR (where
+// the scratch directory goes; it is removed afterwards).
+
+import { spawn, type StdioOptions } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { encodeExtent, rebuildShards } from '../src/core/erasure';
+import { Scheme } from '../src/core/scheme';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const CHUNK = 4 * MiB; // rs:4+2 with 1 MiB shards: one extent of 4 MiB
+const DFS_POOL = path.resolve(__dirname, '..', 'src', 'cli', 'dfs-pool.js');
+
+const now = () => Number(process.hrtime.bigint()) / 1e9;
+const gbps = (bytes: number, seconds: number) => bytes / seconds / 1e9;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function envInt(name: string, dflt: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}=${v}: expected a positive whole number`);
+  return n;
+}
+
+/** Runs a command to completion with the given stdio; returns seconds taken. */
+function timed(cmd: string, args: string[], stdio: StdioOptions = ['ignore', 'ignore', 'inherit']): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = now();
+    const child = spawn(cmd, args, { stdio, env: { ...process.env, NO_COLOR: '1' } });
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      const t = now() - t0;
+      if (code === 0) resolve(t);
+      else reject(new Error(`${path.basename(cmd)} ${args.join(' ')}: exit ${signal ?? code}`));
+    });
+  });
+}
+
+function makeRandomFile(file: string, bytes: number): void {
+  const buf = Buffer.allocUnsafe(16 * MiB);
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (let done = 0; done < bytes; ) {
+      const n = Math.min(buf.length, bytes - done);
+      randomFillSync(buf, 0, n);
+      let off = 0;
+      while (off < n) off += fs.writeSync(fd, buf, off, n - off);
+      done += n;
+    }
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** True when both files hold the same bytes. */
+function sameBytes(a: string, b: string): boolean {
+  if (fs.statSync(a).size !== fs.statSync(b).size) return false;
+  const fa = fs.openSync(a, 'r');
+  const fb = fs.openSync(b, 'r');
+  const ba = Buffer.allocUnsafe(16 * MiB);
+  const bb = Buffer.allocUnsafe(16 * MiB);
+  try {
+    for (;;) {
+      const na = fs.readSync(fa, ba, 0, ba.length, null);
+      const nb = fs.readSync(fb, bb, 0, bb.length, null);
+      if (na !== nb) return false;
+      if (na === 0) return true;
+      if (!ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
+    }
+  } finally {
+    fs.closeSync(fa);
+    fs.closeSync(fb);
+  }
+}
+
+function row(what: string, bytes: number, seconds: number, catGBps?: number): void {
+  const rate = gbps(bytes, seconds);
+  const ratio = catGBps ? `${(rate / catGBps).toFixed(3)} x cat (${catGBps.toFixed(2)} GB/s)` : '';
+  console.log(`${what.padEnd(44)} ${rate.toFixed(3).padStart(8)} GB/s  ${seconds.toFixed(3).padStart(8)} s  ${ratio}`);
+}
+
+export async function poolBench(): Promise<void> {
+  const bytes = envInt('DFS_BENCH_BYTES', GiB);
+  if (bytes % CHUNK !== 0) throw new Error(`DFS_BENCH_BYTES=${bytes}: must be a multiple of 4 MiB`);
+  const repeat = envInt('DFS_BENCH_REPEAT', 3);
+  if (!fs.existsSync(DFS_POOL)) throw new Error(`${DFS_POOL} is not built (make build)`);
+
+  const base = os.tmpdir();
+  const st = fs.statfsSync(base);
+  const need = bytes * 6; // the file, a mirror:2 pool (2x), an rs:4+2 pool (1.5x), one OUT copy, slack
+  if (st.bavail * st.bsize < need) {
+    throw new Error(`${base}: ${(st.bavail * st.bsize / GiB).toFixed(1)} GiB free, the pool bench needs ${(need / GiB).toFixed(1)} GiB`);
+  }
+  const dir = fs.mkdtempSync(path.join(base, 'dfs-bench-pool-'));
+  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
+  const onSignal = (sig: NodeJS.Signals) => {
+    cleanup();
+    process.kill(process.pid, sig);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const file = path.join(dir, 'random.bin');
+    let t0 = now();
+    makeRandomFile(file, bytes);
+    console.log(`scratch ${dir} (${os.cpus().length} CPUs, node ${process.version}); GB/s = 1e9 bytes/s`);
+    console.log(`made ${(bytes / GiB).toFixed(2)} GiB of random bytes in ${(now() - t0).toFixed(1)} s`);
+
+    // Baseline: cat of the same bytes, page cache warm.
+    const devNull = fs.openSync('/dev/null', 'w');
+    let catGBps: number;
+    try {
+      await timed('cat', [file], ['ignore', devNull, 'inherit']); // warm the cache
+      const times: number[] = [];
+      for (let i = 0; i < repeat; i++) times.push(await timed('cat', [file], ['ignore', devNull, 'inherit']));
+      const t = median(times);
+      catGBps = gbps(bytes, t);
+      row(`cat FILE > /dev/null (median of ${repeat})`, bytes, t);
+
+      for (const [scheme, disks] of [
+        ['mirror:2', 6],
+        ['rs:4+2', 6],
+      ] as const) {
+        const pool = path.join(dir, `pool-${scheme.replace(/\W/g, '')}`);
+        await timed(process.execPath, [DFS_POOL, 'create', '--pool', pool, '--disks', String(disks), '--redundancy', scheme]);
+        const tPut = await timed(process.execPath, [DFS_POOL, 'put', '--pool', pool, file, 'obj']);
+        row(`dfs-pool put ${scheme} (${disks} disks)`, bytes, tPut, catGBps);
+        const tGetNull = await timed(process.execPath, [DFS_POOL, 'get', '--pool', pool, 'obj'], ['ignore', devNull, 'inherit']);
+        row(`dfs-pool get ${scheme} > /dev/null`, bytes, tGetNull, catGBps);
+        const out = path.join(dir, 'out.bin');
+        const tGetFile = await timed(process.execPath, [DFS_POOL, 'get', '--pool', pool, 'obj', out]);
+        row(`dfs-pool get ${scheme} OUT (with fsync)`, bytes, tGetFile, catGBps);
+        if (!sameBytes(file, out)) throw new Error(`get ${scheme}: OUT differs from the file put`);
+        fs.rmSync(out);
+        fs.rmSync(pool, { recursive: true, force: true });
+      }
+    } finally {
+      fs.closeSync(devNull);
+    }
+
+    // Reed-Solomon rs:4+2 over the same bytes, 4 MiB extents = 1 MiB shards,
+    // one extent at a time as put and get do it. Only the codec calls are timed.
+    const scheme: Scheme = { kind: 'rs', k: 4, m: 2 };
+    const chunk = Buffer.allocUnsafe(CHUNK + 64).subarray(64, 64 + CHUNK);
+    const fd = fs.openSync(file, 'r');
+    let tEncode = 0;
+    let tRebuild = 0;
+    let checked = false;
+    try {
+      for (let off = 0; off < bytes; off += CHUNK) {
+        fs.readSync(fd, chunk, 0, CHUNK, off);
+        t0 = now();
+        const shards = await encodeExtent(scheme, chunk);
+        tEncode += now() - t0;
+        // Two data shards lost: the costly rebuild (parity alone would be a re-encode).
+        const have: (Buffer | undefined)[] = shards.map((s, i) => (i === 0 || i === 1 ? undefined : s));
+        t0 = now();
+        const rebuilt = await rebuildShards(scheme, CHUNK, have);
+        tRebuild += now() - t0;
+        if (!checked) {
+          if (shards[0].length !== MiB) throw new Error(`shard size ${shards[0].length}, expected 1 MiB`);
+          if (!rebuilt[0].equals(shards[0]) || !rebuilt[1].equals(shards[1])) throw new Error('rebuild does not give back the lost shards');
+          checked = true;
+        }
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    row('rs:4+2 encodeExtent, 1 MiB shards', bytes, tEncode, catGBps);
+    row('rs:4+2 rebuildShards, 2 data shards lost', bytes, tRebuild, catGBps);
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    cleanup();
+  }
+}

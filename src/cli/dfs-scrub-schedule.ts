@@ -1,0 +1,215 @@
+import kleur from 'kleur';
+import { usageError } from '../core/errors';
+import { jsonOption, poolOption, ProgramSpec, runProgram, VERSION } from './program';
+import { applySchedule, ApplyResult, listSchedules, ListEntry, removeSchedule, RemoveResult, resolveWhere } from '../schedule/manage';
+import { formatSpan } from '../schedule/settings';
+import { parseBoolean } from '../core/units';
+import { requirePool } from '../schedule/request';
+import { startRunner } from '../schedule/runner';
+import { shellWords } from '../schedule/plan';
+
+// dfs-scrub-schedule: parse, call src/schedule, print. Also `dynamicfs
+// scrub-schedule` (the umbrella imports scheduleProgram).
+
+interface Opts {
+  _: string[];
+  pool?: unknown;
+  frequency?: unknown;
+  intensity?: unknown;
+  'auto-repair'?: unknown;
+  'randomized-delay'?: unknown;
+  'dry-run'?: unknown;
+  list?: unknown;
+  remove?: unknown;
+  backend?: unknown;
+  'unit-dir'?: unknown;
+  'config-dir'?: unknown;
+  json?: unknown;
+}
+
+const out = (s = '') => process.stdout.write(s + '\n');
+const cmd = (argv: string[]) => `  ${shellWords(argv)}`;
+
+/** A dry run shows every file in full (`==> path <==` then the exact content) and every command. */
+function printDryRun(r: { files?: ApplyResult['files']; removes: string[]; commands: string[][]; commandsNotRun: string[][] }): void {
+  out(kleur.yellow('Dry run: nothing is written or removed, and no command is run.') + '\n');
+  for (const f of r.files ?? []) {
+    out(kleur.bold(`==> ${f.path} <==`) + kleur.dim(` (would write, mode ${f.mode})`));
+    process.stdout.write(f.content);
+    out();
+  }
+  for (const p of r.removes) out(kleur.bold(`Would remove ${p}`));
+  if (r.commands.length) out(kleur.bold('Would run:') + '\n' + r.commands.map(cmd).join('\n'));
+  printNotRun(r.commandsNotRun);
+}
+
+function printNotRun(commands: string[][]): void {
+  if (commands.length === 0) return;
+  out(kleur.bold('Not run (--unit-dir/--config-dir stage the files); run these once the files are installed:'));
+  out(commands.map(cmd).join('\n'));
+}
+
+/** A real run says what it did, one line per file and command. */
+function printDone(r: { files?: ApplyResult['files']; removes: string[]; commands: string[][]; commandsNotRun: string[][] }): void {
+  for (const f of r.files ?? []) out(`  wrote    ${f.path}`);
+  for (const p of r.removes) out(`  removed  ${p}`);
+  for (const c of r.commands) out(`  ran      ${shellWords(c)}`);
+  printNotRun(r.commandsNotRun);
+}
+
+function printApply(r: ApplyResult): void {
+  const delay = r.randomizedDelaySec ? ` (each started up to ${formatSpan(r.randomizedDelaySec)} later at random)` : '';
+  const repair = `intensity ${r.intensity}, auto-repair ${r.autoRepair ? 'on' : 'off'}`;
+  const how = r.backend === 'systemd' ? `systemd timer ${r.timer}` : 'node-cron runner';
+  const runner = shellWords(['dfs-scrub-schedule', 'run', '--pool', r.pool]);
+  if (r.dryRun) {
+    printDryRun(r);
+    if (r.shippedTemplate) {
+      out(kleur.bold(`Timer ${r.timer}`) + ` is the shipped template ${r.shippedTemplate} (no file written):`);
+      process.stdout.write(r.timerText ?? '');
+    }
+  } else {
+    out(kleur.green(`Scheduled ${r.frequency} scrub of ${r.pool}`) + `: ${r.calendar}; ${repair}; ${how}`);
+    printDone(r);
+  }
+  if (r.backend === 'cron') {
+    out(kleur.bold('node-cron entry:') + ` ${r.cron}${r.utc ? ' (UTC)' : ' (local time)'}  ` +
+      shellWords(['dfs-scrub', '--pool', r.pool, ...(r.autoRepair ? ['--repair'] : []), '--intensity', r.intensity]));
+    out(`Fired by ${kleur.bold(runner)} (foreground; e.g. a container entrypoint), which must be running.`);
+  }
+  out(kleur.bold('Next runs') + delay + ':');
+  for (const t of r.next) out(`  ${t}`);
+}
+
+function printRemove(r: RemoveResult): void {
+  if (!r.found) {
+    process.stderr.write(`dfs-scrub-schedule: no schedule for pool ${r.pool}; nothing to remove\n`);
+    return;
+  }
+  if (r.dryRun) return printDryRun(r);
+  out(kleur.green(`Removed the scrub schedule of ${r.pool}`));
+  printDone(r);
+}
+
+function printList(entries: ListEntry[]): void {
+  if (entries.length === 0) {
+    out('No scrub schedules.');
+    return;
+  }
+  for (const e of entries) {
+    out(kleur.bold(e.pool) + ` (${e.backend}${e.timer ? `, ${e.timer}` : ''})`);
+    out(`  frequency  ${e.frequency}: ${e.calendar}${e.randomizedDelaySec ? `, +${formatSpan(e.randomizedDelaySec)} random delay` : ''}`);
+    out(`  intensity  ${e.intensity}, auto-repair ${e.autoRepair ? 'on' : 'off'}`);
+    out(`  next run   ${e.next ?? 'never'}`);
+    if (e.lastRun) {
+      const end = e.lastRun.finishedAt ? `exit ${e.lastRun.exitCode ?? '-'}` : 'running or interrupted';
+      out(`  last run   ${e.lastRun.startedAt} (${e.lastRun.trigger}, ${end})`);
+    }
+    out(`  file       ${e.file}`);
+  }
+}
+
+function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} dfs-scrub-schedule[${process.pid}]: ${line}\n`);
+}
+
+async function run(opts: Opts): Promise<number> {
+  const handle = startRunner({ root: requirePool(opts.pool), log });
+  const onSignal = (sig: NodeJS.Signals) => handle.stop(sig);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  await handle.done;
+  return 0;
+}
+
+/** Options that only make sense when creating a schedule. */
+const SETTING_OPTIONS = ['frequency', 'intensity', 'auto-repair', 'randomized-delay'] as const;
+
+async function main(action: string | undefined, opts: Opts): Promise<number> {
+  if (opts._.length > 0) throw usageError(`unexpected argument ${JSON.stringify(opts._[0])}`);
+  if (action !== undefined && action !== 'run') throw usageError(`unknown action ${JSON.stringify(action)} (the only action is run)`);
+  const list = parseBoolean(opts.list, '--list', false);
+  const remove = parseBoolean(opts.remove, '--remove', false);
+  const dryRun = parseBoolean(opts['dry-run'], '--dry-run', false);
+  const json = parseBoolean(opts.json, '--json', false);
+  const modes = [action === 'run' && 'run', list && '--list', remove && '--remove'].filter(Boolean);
+  if (modes.length > 1) throw usageError(`${modes[0]} and ${modes[1]} cannot be combined`);
+  const mode = modes[0];
+  if (mode) {
+    const extra = SETTING_OPTIONS.find((o) => opts[o] !== undefined);
+    if (extra) throw usageError(`--${extra} cannot be combined with ${mode}`);
+    if (mode !== '--remove' && opts['dry-run'] !== undefined) throw usageError(`--dry-run cannot be combined with ${mode}`);
+  }
+  if (mode === 'run') return run(opts);
+  const where = resolveWhere(opts);
+  if (mode === '--list') {
+    const entries = listSchedules(opts.pool, where);
+    if (json) out(JSON.stringify({ schedules: entries }, null, 2));
+    else printList(entries);
+    return 0;
+  }
+  if (mode === '--remove') {
+    const r = removeSchedule(opts.pool, where, dryRun);
+    if (json) out(JSON.stringify(r, null, 2));
+    else printRemove(r);
+    return 0;
+  }
+  if (opts.frequency === undefined) {
+    throw usageError('--frequency is required (or give --list, --remove, or the run action)');
+  }
+  const r = applySchedule(opts, where, dryRun);
+  if (json) out(JSON.stringify(r, null, 2));
+  else printApply(r);
+  return 0;
+}
+
+export const scheduleProgram: ProgramSpec = {
+  name: 'dfs-scrub-schedule',
+  version: VERSION,
+  description:
+    'Schedule periodic scrubs of a pool: a systemd timer where systemd runs, else a schedule in the pool ' +
+    'fired by `dfs-scrub-schedule run` (node-cron). Without an action it creates or replaces the schedule.',
+  single: true,
+  common: [poolOption, jsonOption],
+  commands: [
+    {
+      usage: '[action]',
+      description: 'action: run (fire the stored schedule in the foreground, without systemd)',
+      options: [
+        {
+          flag: '--frequency',
+          value: 'FREQ',
+          description: 'nightly (24 h, 03:00), continuous (6 h), weekly, monthly, a systemd calendar expression or a cron expression',
+        },
+        { flag: '--intensity', value: 'LEVEL', description: 'low, medium, high or max (default low)' },
+        { flag: '--auto-repair', value: 'BOOL', description: 'true: runs repair what they find (default false)' },
+        { flag: '--randomized-delay', value: 'SPAN', description: 'Start each run up to SPAN later at random (default per frequency)' },
+        { flag: '--dry-run', value: 'BOOL', description: 'true: print files, commands and next runs; change nothing' },
+        { flag: '--list', description: 'Show schedules (all with systemd, else the one of --pool)' },
+        { flag: '--remove', description: "Disable and delete the pool's schedule" },
+        { flag: '--backend', value: 'NAME', description: 'auto (systemd if running, else cron), systemd or cron' },
+        {
+          flag: '--unit-dir',
+          value: 'DIR',
+          description: 'Write units under DIR, not /etc/systemd/system; systemctl is then not run, only printed',
+        },
+        {
+          flag: '--config-dir',
+          value: 'DIR',
+          description: 'Write pool configs under DIR, not /etc/dynamicfs/scrub; systemctl is then not run, only printed',
+        },
+      ],
+      examples: [
+        '--pool /tmp/pool --frequency nightly --intensity low --auto-repair true',
+        '--pool /tmp/pool --frequency continuous --intensity medium --auto-repair false',
+        '--pool /tmp/pool --frequency nightly --intensity low --dry-run true',
+        "--pool /tmp/pool --frequency 'Sat *-*-* 02:00' --auto-repair true",
+        'run --pool /tmp/pool',
+        '--list',
+      ],
+      action: main,
+    },
+  ],
+};
+
+if (require.main === module) void runProgram(scheduleProgram);

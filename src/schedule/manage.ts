@@ -1,0 +1,228 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { usageError } from '../core/errors';
+import { formatTimestamp, nextElapses, parseSystemdCalendar } from './calendar';
+import { formatCron } from './cron';
+import { executePlan, existingRemovals, Plan } from './plan';
+import { buildRequest, RawScheduleOptions, requirePool } from './request';
+import { planStandaloneApply, planStandaloneRemove } from './standalone';
+import { lastRun, readRuns, readSchedule, scheduleFile } from './store';
+import { listSystemdConfigs, planSystemdApply, planSystemdRemove, systemdRunning, SystemdTarget } from './systemd';
+import { DEFAULT_CONFIG_DIR, DEFAULT_UNIT_DIR } from './units';
+import { escapePath } from './escape';
+
+// The three things the CLI does besides running: schedule, remove, list. Each
+// picks the backend, builds a Plan, and executes it unless it is a dry run.
+// Results are plain data; the CLI decides how to print them.
+
+export type Backend = 'systemd' | 'cron';
+
+export interface Where {
+  backend: Backend;
+  target: SystemdTarget;
+}
+
+export interface WhereOptions {
+  backend?: unknown;
+  'unit-dir'?: unknown;
+  'config-dir'?: unknown;
+}
+
+const dirOption = (v: unknown, option: string): string | undefined => {
+  if (v === undefined) return undefined;
+  if (v === true || v === '') throw usageError(`${option}: missing directory`);
+  return path.resolve(String(v));
+};
+
+/**
+ * systemd when it is PID 1 (or units are being staged with --unit-dir /
+ * --config-dir), else the node-cron runner. DFS_SCHEDULE_UNIT_DIR and
+ * DFS_SCHEDULE_CONFIG_DIR move the defaults without counting as a redirect.
+ */
+export function resolveWhere(o: WhereOptions): Where {
+  const unitDir = dirOption(o['unit-dir'], '--unit-dir');
+  const configDir = dirOption(o['config-dir'], '--config-dir');
+  const redirected = unitDir !== undefined || configDir !== undefined;
+  const choice = o.backend === undefined ? 'auto' : String(o.backend);
+  if (!['auto', 'systemd', 'cron'].includes(choice)) {
+    throw usageError(`--backend ${JSON.stringify(choice)}: expected auto|systemd|cron`);
+  }
+  if (choice === 'cron' && redirected) throw usageError('--unit-dir and --config-dir are for --backend systemd, not cron');
+  const backend: Backend = choice === 'auto' ? (redirected || systemdRunning() ? 'systemd' : 'cron') : (choice as Backend);
+  const liveConfigDir = path.resolve(process.env.DFS_SCHEDULE_CONFIG_DIR || DEFAULT_CONFIG_DIR);
+  return {
+    backend,
+    target: {
+      unitDir: unitDir ?? path.resolve(process.env.DFS_SCHEDULE_UNIT_DIR || DEFAULT_UNIT_DIR),
+      configDir: configDir ?? liveConfigDir,
+      serviceConfigDir: liveConfigDir,
+      redirected,
+    },
+  };
+}
+
+export interface FileOut {
+  path: string;
+  content: string;
+  mode: string;
+}
+
+export interface ApplyResult {
+  dryRun: boolean;
+  pool: string;
+  backend: Backend;
+  frequency: string;
+  calendar: string;
+  cron: string;
+  utc: boolean;
+  randomizedDelaySec: number;
+  intensity: string;
+  autoRepair: boolean;
+  /** The systemd timer (systemd backend). */
+  timer?: string;
+  /** Its text, and the shipped template it comes from when no file is generated. */
+  timerText?: string;
+  shippedTemplate?: string;
+  files: FileOut[];
+  removes: string[];
+  commands: string[][];
+  /** Commands to run by hand (systemctl, when --unit-dir/--config-dir stage the files). */
+  commandsNotRun: string[][];
+  /** The next three runs, before any randomized delay. */
+  next: string[];
+  nextIso: string[];
+}
+
+const files = (plan: Plan): FileOut[] =>
+  plan.writes.map((w) => ({ path: w.path, content: w.content, mode: w.mode.toString(8).padStart(4, '0') }));
+
+export function applySchedule(o: RawScheduleOptions, where: Where, dryRun: boolean, now = new Date()): ApplyResult {
+  const req = buildRequest(o, now);
+  const f = req.frequency;
+  let plan: Plan;
+  let extra: Partial<ApplyResult> = {};
+  if (where.backend === 'systemd') {
+    const s = planSystemdApply(req, where.target);
+    plan = s.plan;
+    extra = { timer: s.timer, timerText: s.timerText, shippedTemplate: s.shippedTemplate };
+  } else {
+    plan = planStandaloneApply(req, now).plan;
+  }
+  const next = nextElapses(f.spec, now, 3);
+  const result: ApplyResult = {
+    dryRun,
+    pool: req.root,
+    backend: where.backend,
+    frequency: f.name,
+    calendar: f.calendar,
+    cron: formatCron(f.spec),
+    utc: f.spec.utc,
+    randomizedDelaySec: req.randomizedDelaySec,
+    intensity: req.intensity,
+    autoRepair: req.autoRepair,
+    ...extra,
+    files: files(plan),
+    removes: existingRemovals(plan),
+    commands: [...plan.preCommands, ...plan.commands],
+    commandsNotRun: plan.skippedCommands,
+    next: next.map((t) => formatTimestamp(t)),
+    nextIso: next.map((t) => t.toISOString()),
+  };
+  if (!dryRun) executePlan(plan);
+  return result;
+}
+
+export interface RemoveResult {
+  dryRun: boolean;
+  pool: string;
+  backend: Backend;
+  found: boolean;
+  removes: string[];
+  commands: string[][];
+  commandsNotRun: string[][];
+}
+
+/** Removes the pool's schedule wherever it is; removing nothing is not an error. */
+export function removeSchedule(poolOpt: unknown, where: Where, dryRun: boolean): RemoveResult {
+  const root = requirePool(poolOpt);
+  const standalone = planStandaloneRemove(root);
+  const plan = standalone.plan;
+  let found = standalone.found;
+  if (where.backend === 'systemd') {
+    const s = planSystemdRemove(root, where.target);
+    found ||= s.found;
+    plan.preCommands.push(...s.plan.preCommands);
+    plan.removes.push(...s.plan.removes);
+    plan.commands.push(...s.plan.commands);
+    plan.skippedCommands.push(...s.plan.skippedCommands);
+  }
+  const result: RemoveResult = {
+    dryRun,
+    pool: root,
+    backend: where.backend,
+    found,
+    removes: existingRemovals(plan),
+    commands: [...plan.preCommands, ...plan.commands],
+    commandsNotRun: plan.skippedCommands,
+  };
+  if (!dryRun) executePlan(plan);
+  return result;
+}
+
+export interface ListEntry {
+  pool: string;
+  backend: Backend;
+  frequency: string;
+  calendar: string;
+  randomizedDelaySec: number;
+  intensity: string;
+  autoRepair: boolean;
+  /** systemd: the timer; cron: the schedule file. */
+  timer?: string;
+  file: string;
+  next: string | null;
+  nextIso: string | null;
+  lastRun?: { startedAt: string; finishedAt?: string; exitCode?: number | null; trigger: string };
+}
+
+function nextOf(calendar: string, now: Date): { next: string | null; nextIso: string | null } {
+  try {
+    const [t] = nextElapses(parseSystemdCalendar(calendar), now, 1);
+    return t ? { next: formatTimestamp(t), nextIso: t.toISOString() } : { next: null, nextIso: null };
+  } catch {
+    return { next: null, nextIso: null };
+  }
+}
+
+/** systemd schedules from the config dir, and the pool's own schedule file when --pool is given. */
+export function listSchedules(poolOpt: unknown, where: Where, now = new Date()): ListEntry[] {
+  const root = poolOpt === undefined ? undefined : requirePool(poolOpt);
+  if (where.backend === 'cron' && root === undefined) {
+    throw usageError('--list needs --pool without systemd (schedules are stored in each pool)');
+  }
+  const out: ListEntry[] = [];
+  if (where.backend === 'systemd') {
+    const instance = root === undefined ? undefined : escapePath(root);
+    for (const { file, config } of listSystemdConfigs(where.target)) {
+      if (instance !== undefined && path.basename(file) !== `${instance}.conf` && config.pool !== root) continue;
+      out.push({ ...config, backend: 'systemd', file, ...nextOf(config.calendar, now) });
+    }
+  }
+  if (root !== undefined && fs.existsSync(scheduleFile(root))) {
+    const s = readSchedule(root)!;
+    const last = lastRun(readRuns(root));
+    out.push({
+      pool: s.pool,
+      backend: 'cron',
+      frequency: s.frequency,
+      calendar: s.calendar,
+      randomizedDelaySec: s.randomizedDelaySec,
+      intensity: s.intensity,
+      autoRepair: s.autoRepair,
+      file: scheduleFile(root),
+      ...nextOf(s.calendar, now),
+      ...(last ? { lastRun: { startedAt: last.startedAt, finishedAt: last.finishedAt, exitCode: last.exitCode, trigger: last.trigger } } : {}),
+    });
+  }
+  return out;
+}

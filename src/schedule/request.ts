@@ -1,0 +1,53 @@
+import path from 'node:path';
+import { usageError } from '../core/errors';
+import { openPool } from '../core/pool';
+import { Frequency, parseFrequency } from './frequency';
+import { parseDelay, parseScheduleIntensity, ScheduleIntensity } from './settings';
+import { parseBoolean } from '../core/units';
+
+// A validated request to schedule a pool. Option values are all checked
+// (usage errors, exit 16) before the pool is opened (operational, exit 8), so
+// a bad value is reported as such even when the pool is also wrong.
+
+export interface ScheduleRequest {
+  /** Absolute pool path, as given (not symlink-resolved: it names the unit instance). */
+  root: string;
+  poolId: string;
+  /** Absolute paths of the pool's disk directories. */
+  disks: string[];
+  frequency: Frequency;
+  intensity: ScheduleIntensity;
+  autoRepair: boolean;
+  randomizedDelaySec: number;
+}
+
+export interface RawScheduleOptions {
+  pool?: unknown;
+  frequency?: unknown;
+  intensity?: unknown;
+  'auto-repair'?: unknown;
+  'randomized-delay'?: unknown;
+}
+
+export function requirePool(value: unknown): string {
+  if (value === undefined || value === true || value === '') throw usageError('--pool PATH is required');
+  return path.resolve(String(value));
+}
+
+export function buildRequest(o: RawScheduleOptions, now = new Date()): ScheduleRequest {
+  const root = requirePool(o.pool);
+  const frequency = parseFrequency(o.frequency, now);
+  const intensity = parseScheduleIntensity(o.intensity);
+  const autoRepair = parseBoolean(o['auto-repair'], '--auto-repair', false);
+  const delay = parseDelay(o['randomized-delay']);
+  const pool = openPool(root);
+  return {
+    root,
+    poolId: pool.config.id,
+    disks: pool.disks.map((d) => d.path),
+    frequency,
+    intensity,
+    autoRepair,
+    randomizedDelaySec: delay ?? frequency.randomizedDelaySec,
+  };
+}

@@ -1,0 +1,176 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { errnoCode, fsFailure } from '../core/errors';
+import { escapePath } from './escape';
+import { FREQUENCY_TABLE, NAMED_FREQUENCIES, NamedFrequency } from './frequency';
+import { emptyPlan, Plan } from './plan';
+import { ScheduleRequest } from './request';
+import { ScheduleIntensity } from './settings';
+import { INTENSITIES } from '../scrub/pacing';
+import {
+  configFileName,
+  DEFAULT_CONFIG_DIR,
+  disksOutside,
+  DROP_IN_NAME,
+  dropInDir,
+  dropInNeeded,
+  parseEnvFile,
+  renderCustomTimer,
+  renderFrequencyTimer,
+  renderScrubConfig,
+  renderServiceDropIn,
+  ScrubConfig,
+  timerName,
+} from './units';
+
+// The systemd backend: a pool's schedule is one enabled timer instance plus
+// its EnvironmentFile. Named frequencies use the shipped timer templates; a
+// custom calendar (or a non-default delay) gets a generated instance timer.
+
+export const SYSTEMD_RUN_DIR = '/run/systemd/system';
+
+export interface SystemdTarget {
+  unitDir: string;
+  configDir: string;
+  /**
+   * Where the service will read the config: configDir itself, unless
+   * --config-dir stages the files for installing at the usual place later.
+   */
+  serviceConfigDir: string;
+  /** --unit-dir/--config-dir given: files are staged, systemctl is not run. */
+  redirected: boolean;
+}
+
+/** sd_booted(3): systemd is PID 1. DFS_SYSTEMD_RUN_DIR replaces the probed path (tests). */
+export function systemdRunning(): boolean {
+  return fs.existsSync(process.env.DFS_SYSTEMD_RUN_DIR || SYSTEMD_RUN_DIR);
+}
+
+export interface SystemdPlan {
+  plan: Plan;
+  instance: string;
+  timer: string;
+  /** The timer's text: the shipped template's, or the generated file's. */
+  timerText: string;
+  /** The shipped template used, when no timer file is generated. */
+  shippedTemplate?: string;
+}
+
+const paths = (t: SystemdTarget, instance: string) => ({
+  config: path.join(t.configDir, configFileName(instance)),
+  customTimer: path.join(t.unitDir, timerName('custom', instance)),
+  dropInDir: path.join(t.unitDir, dropInDir(instance)),
+  dropIn: path.join(t.unitDir, dropInDir(instance), DROP_IN_NAME),
+});
+
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw fsFailure('cannot read', file, err);
+  }
+}
+
+function toConfig(vars: Record<string, string>): ScrubConfig | undefined {
+  const freq = vars.DFS_SCRUB_FREQUENCY;
+  if (!vars.DFS_SCRUB_POOL || !vars.DFS_SCRUB_TIMER || !([...NAMED_FREQUENCIES, 'custom'] as string[]).includes(freq)) {
+    return undefined;
+  }
+  return {
+    pool: vars.DFS_SCRUB_POOL,
+    timer: vars.DFS_SCRUB_TIMER,
+    frequency: freq as NamedFrequency | 'custom',
+    calendar: vars.DFS_SCRUB_CALENDAR ?? '',
+    randomizedDelaySec: Number(vars.DFS_SCRUB_RANDOMIZED_DELAY_SEC ?? 0),
+    intensity: ((INTENSITIES as readonly string[]).includes(vars.DFS_SCRUB_INTENSITY) ? vars.DFS_SCRUB_INTENSITY : 'low') as ScheduleIntensity,
+    autoRepair: vars.DFS_SCRUB_AUTO_REPAIR === 'true',
+  };
+}
+
+export function readSystemdConfig(t: SystemdTarget, instance: string): ScrubConfig | undefined {
+  const text = readText(paths(t, instance).config);
+  return text === undefined ? undefined : toConfig(parseEnvFile(text));
+}
+
+/** Every pool scheduled in the config dir, with the file each came from. */
+export function listSystemdConfigs(t: SystemdTarget): { file: string; config: ScrubConfig }[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(t.configDir);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return [];
+    throw fsFailure('cannot read', t.configDir, err);
+  }
+  const out: { file: string; config: ScrubConfig }[] = [];
+  for (const n of names.filter((n) => n.endsWith('.conf')).sort()) {
+    const file = path.join(t.configDir, n);
+    const config = toConfig(parseEnvFile(readText(file) ?? ''));
+    if (config) out.push({ file, config });
+  }
+  return out;
+}
+
+function systemctl(plan: Plan, t: SystemdTarget, phase: 'pre' | 'post', ...args: string[]): void {
+  (t.redirected ? plan.skippedCommands : phase === 'pre' ? plan.preCommands : plan.commands).push(['systemctl', ...args]);
+}
+
+export function planSystemdApply(req: ScheduleRequest, t: SystemdTarget): SystemdPlan {
+  const instance = escapePath(req.root);
+  const p = paths(t, instance);
+  const previous = readSystemdConfig(t, instance);
+  const freq = req.frequency;
+  // A named frequency at its own delay is exactly the shipped template.
+  const shipped = freq.name !== 'custom' && req.randomizedDelaySec === FREQUENCY_TABLE[freq.name].randomizedDelaySec;
+  const timer = timerName(shipped ? (freq.name as NamedFrequency) : 'custom', instance);
+  const timerText = shipped
+    ? renderFrequencyTimer(freq.name as NamedFrequency)
+    : renderCustomTimer(req.root, freq, req.randomizedDelaySec);
+  const config: ScrubConfig = {
+    pool: req.root,
+    timer,
+    frequency: freq.name,
+    calendar: freq.calendar,
+    randomizedDelaySec: req.randomizedDelaySec,
+    intensity: req.intensity,
+    autoRepair: req.autoRepair,
+  };
+  const plan = emptyPlan();
+  plan.writes.push({ path: p.config, content: renderScrubConfig(config), mode: 0o644 });
+  const oldTimerText = shipped ? undefined : readText(p.customTimer);
+  if (shipped) plan.removes.push(p.customTimer);
+  else plan.writes.push({ path: p.customTimer, content: timerText, mode: 0o644 });
+
+  const needs = {
+    pool: req.root,
+    outsideDisks: disksOutside(req.root, req.disks),
+    configDir: t.serviceConfigDir === DEFAULT_CONFIG_DIR ? undefined : t.serviceConfigDir,
+  };
+  if (dropInNeeded(needs)) plan.writes.push({ path: p.dropIn, content: renderServiceDropIn(needs), mode: 0o644 });
+  else plan.removes.push(p.dropIn, p.dropInDir);
+
+  if (previous && previous.timer !== timer) systemctl(plan, t, 'pre', 'disable', '--now', previous.timer);
+  systemctl(plan, t, 'post', 'daemon-reload');
+  systemctl(plan, t, 'post', 'enable', '--now', timer);
+  // An active timer keeps its elapse time; restart it so a changed calendar counts now.
+  if (previous?.timer === timer && oldTimerText !== undefined && oldTimerText !== timerText) {
+    systemctl(plan, t, 'post', 'restart', timer);
+  }
+  return { plan, instance, timer, timerText, shippedTemplate: shipped ? `dfs-scrub-${freq.name}@.timer` : undefined };
+}
+
+/** Disables the pool's timer and removes every file a schedule wrote; idempotent. */
+export function planSystemdRemove(root: string, t: SystemdTarget): { plan: Plan; found: boolean } {
+  const instance = escapePath(root);
+  const p = paths(t, instance);
+  const previous = readSystemdConfig(t, instance);
+  const plan = emptyPlan();
+  const timers = new Set<string>();
+  if (previous) timers.add(previous.timer);
+  if (fs.existsSync(p.customTimer)) timers.add(timerName('custom', instance));
+  const files = [p.config, p.customTimer, p.dropIn].filter((f) => fs.existsSync(f));
+  for (const timer of timers) systemctl(plan, t, 'pre', 'disable', '--now', timer);
+  plan.removes.push(p.config, p.customTimer, p.dropIn, p.dropInDir);
+  if (timers.size > 0 || files.length > 0) systemctl(plan, t, 'post', 'daemon-reload');
+  return { plan, found: timers.size > 0 || files.length > 0 };
+}
