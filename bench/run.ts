@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { poolBench } from './pool';
+import { scrubBench } from './scrub';
 
 /** Runs a standalone compiled bench script (one that does its work on load). */
 function script(file: string): () => Promise<void> {
@@ -24,6 +25,8 @@ export const sections: Record<string, () => Promise<void>> = {
   // put/get throughput of a 1 GiB object (mirror:2, rs:4+2) and Reed-Solomon
   // encode/rebuild, each against `cat` of the same bytes.
   pool: poolBench,
+  // verify pass vs cat and b3sum over the same shard files; repair GB/s.
+  scrub: scrubBench,
   // /metrics and /health scrape latency on a state of a million extents.
   metrics: script('metrics-scrape.js'),
 };

@@ -1,0 +1,81 @@
+// What every bench section measures with: timing commands, making data,
+// printing a rate beside its baseline.
+
+import { spawn, type StdioOptions } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+
+export const now = () => Number(process.hrtime.bigint()) / 1e9;
+export const gbps = (bytes: number, seconds: number) => bytes / seconds / 1e9;
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export function envInt(name: string, dflt: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}=${v}: expected a positive whole number`);
+  return n;
+}
+
+/** Runs a command to completion with the given stdio; returns seconds taken. */
+export function timed(cmd: string, args: string[], stdio: StdioOptions = ['ignore', 'ignore', 'inherit']): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = now();
+    const child = spawn(cmd, args, { stdio, env: { ...process.env, NO_COLOR: '1' } });
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      const t = now() - t0;
+      if (code === 0) resolve(t);
+      else reject(new Error(`${path.basename(cmd)} ${args.join(' ')}: exit ${signal ?? code}`));
+    });
+  });
+}
+
+export function makeRandomFile(file: string, bytes: number): void {
+  const buf = Buffer.allocUnsafe(16 * MiB);
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (let done = 0; done < bytes; ) {
+      const n = Math.min(buf.length, bytes - done);
+      randomFillSync(buf, 0, n);
+      let off = 0;
+      while (off < n) off += fs.writeSync(fd, buf, off, n - off);
+      done += n;
+    }
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** True when both files hold the same bytes. */
+export function sameBytes(a: string, b: string): boolean {
+  if (fs.statSync(a).size !== fs.statSync(b).size) return false;
+  const fa = fs.openSync(a, 'r');
+  const fb = fs.openSync(b, 'r');
+  const ba = Buffer.allocUnsafe(16 * MiB);
+  const bb = Buffer.allocUnsafe(16 * MiB);
+  try {
+    for (;;) {
+      const na = fs.readSync(fa, ba, 0, ba.length, null);
+      const nb = fs.readSync(fb, bb, 0, bb.length, null);
+      if (na !== nb) return false;
+      if (na === 0) return true;
+      if (!ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
+    }
+  } finally {
+    fs.closeSync(fa);
+    fs.closeSync(fb);
+  }
+}
+
+export function row(what: string, bytes: number, seconds: number, catGBps?: number): void {
+  const rate = gbps(bytes, seconds);
+  const ratio = catGBps ? `${(rate / catGBps).toFixed(3)} x cat (${catGBps.toFixed(2)} GB/s)` : '';
+  console.log(`${what.padEnd(44)} ${rate.toFixed(3).padStart(8)} GB/s  ${seconds.toFixed(3).padStart(8)} s  ${ratio}`);
+}
+

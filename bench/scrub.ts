@@ -1,0 +1,92 @@
+// Scrub section: a verify pass at --intensity max over a >= 1 GiB rs:4+2 pool,
+// beside `cat` and single-threaded `b3sum` over the very same shard files in
+// the same run (page cache warm), as ratios; then a repair pass after two
+// shards of every extent are deleted, in GB/s of extent data.
+//
+//   node dist/bench/run.js scrub        (DFS_BENCH_BYTES, DFS_BENCH_REPEAT, TMPDIR)
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { envInt, GiB, gbps, makeRandomFile, median, timed } from './measure';
+
+const CLI = (name: string) => path.resolve(__dirname, '..', 'src', 'cli', `${name}.js`);
+
+function shardFiles(pool: string): string[] {
+  const out: string[] = [];
+  for (const d of fs.readdirSync(path.join(pool, 'disks'))) {
+    const ext = path.join(pool, 'disks', d, 'extents');
+    for (const x of fs.readdirSync(ext)) for (const f of fs.readdirSync(path.join(ext, x))) out.push(path.join(ext, x, f));
+  }
+  return out;
+}
+
+/** Median seconds of `repeat` runs of a command over the files (xargs keeps argv in bounds). */
+async function overFiles(cmd: string, args: string[], listFile: string, repeat: number): Promise<number> {
+  const runs: number[] = [];
+  for (let i = 0; i < repeat; i++) runs.push(await timed('sh', ['-c', `xargs -a '${listFile}' ${cmd} ${args.join(' ')} > /dev/null`]));
+  return median(runs);
+}
+
+function scrubJson(pool: string, extra: string[]): { seconds: number; report: { exitCode: number; durationSeconds: number; bytesRead: number } } {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, [CLI('dfs-scrub'), '--pool', pool, '--intensity', 'max', '--json', ...extra], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status === null || r.status >= 8) throw new Error(`dfs-scrub ${extra.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  return { seconds, report: JSON.parse(r.stdout) };
+}
+
+export async function scrubBench(): Promise<void> {
+  const bytes = envInt('DFS_BENCH_BYTES', GiB);
+  const repeat = envInt('DFS_BENCH_REPEAT', 3);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-bench-scrub-'));
+  try {
+    const pool = path.join(dir, 'pool');
+    const data = path.join(dir, 'data');
+    spawnSync(process.execPath, [CLI('dfs-pool'), 'create', '--pool', pool, '--disks', '6', '--redundancy', 'rs:4+2'], { stdio: 'inherit' });
+    makeRandomFile(data, bytes);
+    const put = spawnSync(process.execPath, [CLI('dfs-pool'), 'put', data, 'data', '--pool', pool], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (put.status !== 0) throw new Error('put failed');
+    fs.rmSync(data);
+    const files = shardFiles(pool);
+    const list = path.join(dir, 'files');
+    fs.writeFileSync(list, files.join('\n') + '\n');
+    const shardBytes = files.reduce((n, f) => n + fs.statSync(f).size, 0);
+    console.log(`${files.length} shard files, ${(shardBytes / GiB).toFixed(2)} GiB (rs:4+2 of ${(bytes / GiB).toFixed(2)} GiB); ${os.cpus().length} CPUs; GB/s = 1e9 bytes/s`);
+
+    await overFiles('cat', [], list, 1); // warm the page cache
+    const cat = await overFiles('cat', [], list, repeat);
+    const haveB3 = spawnSync('b3sum', ['--version']).status === 0;
+    const b3 = haveB3 ? await overFiles('b3sum', ['--num-threads', '1'], list, repeat) : NaN;
+    const passes = Array.from({ length: repeat }, () => scrubJson(pool, []));
+    const wall = median(passes.map((p) => p.seconds));
+    const pass = median(passes.map((p) => p.report.durationSeconds));
+    const line = (what: string, s: number) =>
+      console.log(`${what.padEnd(46)} ${gbps(shardBytes, s).toFixed(2).padStart(6)} GB/s ${s.toFixed(3).padStart(7)} s`);
+    line('cat (same files)', cat);
+    if (haveB3) line('b3sum --num-threads 1 (same files)', b3);
+    else console.log('b3sum: not installed (make deps installs it)');
+    line('dfs-scrub --intensity max, whole command', wall);
+    line('dfs-scrub --intensity max, the pass itself', pass);
+    console.log(`verify vs cat:   ${(cat / wall).toFixed(2)}x whole command, ${(cat / pass).toFixed(2)}x pass (target >= 0.6x)`);
+    if (haveB3) console.log(`verify vs b3sum: ${(b3 / wall).toFixed(2)}x whole command, ${(b3 / pass).toFixed(2)}x pass (target >= 1.5x)`);
+
+    // Repair: two shards of every extent gone (one data, one parity), rebuilt from the other four.
+    let deleted = 0;
+    for (const f of files) {
+      const idx = Number(f.slice(f.lastIndexOf('.') + 1));
+      if (idx === 1 || idx === 4) {
+        fs.unlinkSync(f);
+        deleted++;
+      }
+    }
+    const rep = scrubJson(pool, ['--repair']);
+    if (rep.report.exitCode !== 1) throw new Error(`repair pass exited ${rep.report.exitCode}, expected 1`);
+    console.log(
+      `repair: ${deleted} shards rebuilt; ${gbps(bytes, rep.report.durationSeconds).toFixed(2)} GB/s of extent data (pass ${rep.report.durationSeconds.toFixed(2)} s, whole command ${rep.seconds.toFixed(2)} s; target >= 0.5)`,
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
