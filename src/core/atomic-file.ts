@@ -24,23 +24,49 @@ export function fsyncDir(dir: string): void {
  * fsync of the directory. A crash leaves the old file or the new one, never a
  * torn one. Writing never follows a symlink at finalPath: rename replaces the link.
  */
+export class AtomicWriter {
+  private fd: number | undefined;
+  readonly tempPath: string;
+
+  constructor(
+    readonly finalPath: string,
+    opts: { mode?: number; tempPath?: string } = {},
+  ) {
+    this.tempPath = opts.tempPath ?? tempPathFor(finalPath);
+    const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+    this.fd = fs.openSync(this.tempPath, flags, opts.mode ?? 0o644);
+    // The mode is the file's, whatever the umask of the service that writes it.
+    fs.fchmodSync(this.fd, opts.mode ?? 0o644);
+  }
+
+  write(chunk: Uint8Array): void {
+    let off = 0;
+    while (off < chunk.length) off += fs.writeSync(this.fd!, chunk, off, chunk.length - off);
+  }
+
+  commit(): void {
+    fs.fsyncSync(this.fd!);
+    fs.closeSync(this.fd!);
+    this.fd = undefined;
+    fs.renameSync(this.tempPath, this.finalPath);
+    fsyncDir(path.dirname(this.finalPath));
+  }
+
+  abort(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+    fs.rmSync(this.tempPath, { force: true });
+  }
+}
+
 export function writeFileAtomic(finalPath: string, chunks: Uint8Array | Uint8Array[], mode = 0o644): void {
-  const tmp = tempPathFor(finalPath);
-  let fd: number | undefined;
+  let w: AtomicWriter | undefined;
   try {
-    fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, mode);
-    for (const c of Array.isArray(chunks) ? chunks : [chunks]) {
-      let off = 0;
-      while (off < c.length) off += fs.writeSync(fd, c, off, c.length - off);
-    }
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, finalPath);
-    fsyncDir(path.dirname(finalPath));
+    w = new AtomicWriter(finalPath, { mode });
+    for (const c of Array.isArray(chunks) ? chunks : [chunks]) w.write(c);
+    w.commit();
   } catch (err) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
+    w?.abort();
     throw fsFailure('cannot write', finalPath, err);
   }
 }

@@ -9,7 +9,7 @@ import { formatScheme, minShards, parseScheme, Scheme, shardCount } from './sche
 import { assembleExtent, encodeExtent, rebuildShards } from './erasure';
 import { checkShardFile, shardHeaderFor, writeShardFile } from './shard-file';
 import { rankDisks } from './placement';
-import { tempPathFor, fsyncDir } from './atomic-file';
+import { AtomicWriter, fsyncDir } from './atomic-file';
 
 export interface PutResult {
   name: string;
@@ -195,23 +195,13 @@ export async function getObject(pool: Pool, name: string, out: string | NodeJS.W
     }
     return m;
   }
-  const tmp = tempPathFor(finalPath);
-  let fd: number | undefined;
+  let w: AtomicWriter | undefined;
   try {
-    fd = fs.openSync(tmp, 'wx', 0o644);
-    for (const e of m.extents) {
-      const data = await readExtent(pool, scheme, e.id, e.length, findings);
-      let off = 0;
-      while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-    }
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, finalPath);
-    fsyncDir(path.dirname(finalPath));
+    w = new AtomicWriter(finalPath);
+    for (const e of m.extents) w.write(await readExtent(pool, scheme, e.id, e.length, findings));
+    w.commit();
   } catch (err) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
+    w?.abort();
     if (err instanceof DfsError) throw err;
     throw fsFailure('cannot write', finalPath, err);
   }

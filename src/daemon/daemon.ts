@@ -16,6 +16,7 @@ import { notifyReady, notifyStatus, notifyStopping, notifyWatchdog, watchdogInte
 import { ioPressureSome10 } from './pressure';
 import { deadlineAchievable, deadlineDelayMs } from './deadline';
 import { log } from './log';
+import { Alarm } from '../scrub/alarm';
 
 export interface DaemonOptions {
   pool: string;
@@ -43,7 +44,7 @@ export class ScrubDaemon {
   private throttled: string | null = null;
   private achievable = true;
   private nextPassAt: number | null = null;
-  private wake: (() => void) | undefined;
+  private readonly alarm = new Alarm();
   private readonly startedAt = new Date().toISOString();
   private lastStatusSent = 0;
   private timers: NodeJS.Timeout[] = [];
@@ -228,22 +229,11 @@ export class ScrubDaemon {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
+    return this.alarm.sleep(ms);
   }
 
   private wakeUp(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    this.alarm.ring();
   }
 
   private startTimers(): void {

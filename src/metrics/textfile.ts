@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fsyncDir } from '../core/atomic-file';
+import { AtomicWriter } from '../core/atomic-file';
 import { DfsError, fsFailure } from '../core/errors';
 import { readSnapshots } from './snapshot';
 import { renderMetrics } from './registry';
@@ -20,24 +20,16 @@ export const textfileTempPath = (final: string) => path.join(path.dirname(final)
 export function writeTextfile(dir: string, name: string, text: string): string {
   const final = path.join(dir, name);
   const tmp = textfileTempPath(final);
-  let fd: number | undefined;
+  let w: AtomicWriter | undefined;
   try {
     fs.rmSync(tmp, { force: true }); // ours by name: left by a killed writer with a recycled pid
-    fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
-    // node_exporter runs as another user; a service UMask=0077 must not hide the file from it.
-    fs.fchmodSync(fd, 0o644);
-    const buf = Buffer.from(text, 'utf8');
-    let off = 0;
-    while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, final);
-    fsyncDir(dir);
+    // node_exporter runs as another user: the file is 0644 whatever the service's UMask.
+    w = new AtomicWriter(final, { mode: 0o644, tempPath: tmp });
+    w.write(Buffer.from(text, 'utf8'));
+    w.commit();
     return final;
   } catch (err) {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
+    w?.abort();
     throw fsFailure('cannot write textfile', final, err);
   }
 }

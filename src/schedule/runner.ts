@@ -1,3 +1,4 @@
+import { pidAlive } from '../daemon/info';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -46,16 +47,6 @@ export function scrubCommand(): string[] {
   const override = process.env.DFS_SCRUB_COMMAND;
   if (override) return [override];
   return [process.execPath, path.join(__dirname, '../cli/dfs-scrub.js')];
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === 'EPERM';
-  }
 }
 
 export interface RunnerOptions {

@@ -12,6 +12,7 @@ import { Finding } from './finding';
 import { isBroken, repairExtent, repairManifestCopy } from './repair';
 import { Intensity, Pacing, pacingFor } from './pacing';
 import { VerifyWorkers } from './workers';
+import { Alarm } from './alarm';
 import {
   CurrentPass,
   loadState,
@@ -93,7 +94,7 @@ export class ScrubPass {
   status: 'idle' | 'running' | 'paused' | 'cancelling' | 'done' = 'idle';
   private intensity: Intensity;
   private maxRate: number;
-  private wake: (() => void) | undefined;
+  private readonly alarm = new Alarm();
   private readonly issues: Finding[] = [];
   private readonly info: Finding[] = [];
   private state!: ScrubState;
@@ -184,29 +185,17 @@ export class ScrubPass {
   }
 
   private wakeUp(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    this.alarm.ring();
   }
 
   private sleep(ms: number): Promise<void> {
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
+    return ms > 0 ? this.alarm.sleep(ms) : Promise.resolve();
   }
 
   private async waitWhilePaused(): Promise<void> {
     while (this.status === 'paused') {
       this.stopClock();
-      await new Promise<void>((r) => (this.wake = r));
+      await this.alarm.sleep();
     }
     this.startClock();
   }
