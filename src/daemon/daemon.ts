@@ -206,7 +206,10 @@ export class ScrubDaemon {
       const cur = this.pass.currentPass();
       if (deadline && cur) {
         const p = this.pass.progress();
-        const dp = { startedAtMs: Date.parse(cur.startedAt), nowMs: Date.now(), bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond };
+        // The rate cap bounds the rate from the start, before any operation has been measured.
+        const cap = this.settings.maxRate ?? Infinity;
+        const rate = p.bytesPerSecond > 0 ? Math.min(p.bytesPerSecond, cap) : Number.isFinite(cap) ? cap : 0;
+        const dp = { startedAtMs: Date.parse(cur.startedAt), nowMs: Date.now(), bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: rate };
         this.achievable = deadlineAchievable(deadline, dp);
         const delay = deadlineDelayMs(deadline, dp);
         if (delay > 0) {
@@ -333,8 +336,9 @@ export class ScrubDaemon {
 /** One line for systemd's STATUS=. */
 export function statusLine(s: DaemonStatus): string {
   if (s.phase === 'stopping') return 'Stopping';
+  if (!s.pass && !s.paused && s.phase !== 'waiting') return `Starting a pass, intensity ${s.intensity}`;
   const pass = s.pass ? `${s.pass.percent.toFixed(1)}% (${s.pass.extentsDone}/${s.pass.extentsTotal} extents)` : '';
-  if (s.paused) return `Paused${pass ? ` at ${pass}` : ''}`;
+  if (s.paused) return `Paused${s.pass ? ` at ${pass}` : ''}`;
   if (s.phase === 'waiting') return `Idle until ${s.nextPassAt}; last pass ${s.lastPass?.outcome ?? 'none'}`;
   const rate = s.pass ? `, ${(s.pass.bytesPerSecond / 1048576).toFixed(1)} MiB/s` : '';
   const eta = s.pass?.etaSeconds != null ? `, ETA ${Math.round(s.pass.etaSeconds)}s` : '';

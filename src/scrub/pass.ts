@@ -127,6 +127,8 @@ export class ScrubPass {
   cancel(): void {
     if (this.status !== 'done') {
       this.status = 'cancelling';
+      // A worker sleeping out the rate cap stops at once; its unfinished batch is dropped, the cursor stays before it.
+      this.workers?.abort();
       this.wakeUp();
     }
   }
@@ -326,7 +328,7 @@ export class ScrubPass {
       }
       return out;
     };
-    const inFlight: Promise<{ plans: ExtentPlan[]; verdicts: ExtentVerdict[] }>[] = [];
+    const inFlight: Promise<{ plans: ExtentPlan[]; verdicts: ExtentVerdict[] | null }>[] = [];
     for (;;) {
       if (this.cancelling()) {
         // Finish what is in hand, so the cursor stays exact.
@@ -336,6 +338,8 @@ export class ScrubPass {
       await this.waitWhilePaused();
       if (this.cancelling()) continue;
       if (this.opts.beforeOperation) await this.opts.beforeOperation();
+      // A pause or stop that came while held back takes effect before the next operation.
+      if ((this.status as string) === 'paused' || this.cancelling()) continue;
       const pacing = pacingFor(this.intensity);
       const parallel = Math.min(pacing.parallel, workers.size);
       while (!exhausted && inFlight.length < parallel) {
@@ -369,7 +373,8 @@ export class ScrubPass {
   }
 
   /** Folds one operation's verdicts into findings, repairs, counters and the cursor, in id order. */
-  private async process({ plans, verdicts }: { plans: ExtentPlan[]; verdicts: ExtentVerdict[] }): Promise<void> {
+  private async process({ plans, verdicts }: { plans: ExtentPlan[]; verdicts: ExtentVerdict[] | null }): Promise<void> {
+    if (!verdicts) return; // aborted by cancel: redone on resume
     for (let i = 0; i < verdicts.length; i++) {
       const v = verdicts[i];
       const plan = plans[i];

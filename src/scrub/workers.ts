@@ -11,9 +11,12 @@ export class VerifyWorkers {
   private all: Worker[] = [];
   private seq = 0;
 
+  /** Set to 1 to make every worker drop its batch and stop sleeping. */
+  private readonly abortFlag = new Int32Array(new SharedArrayBuffer(4));
+
   constructor(count: number) {
     for (let i = 0; i < count; i++) {
-      const w = new Worker(path.join(__dirname, 'verify-worker.js'));
+      const w = new Worker(path.join(__dirname, 'verify-worker.js'), { workerData: { abortFlag: this.abortFlag } });
       w.unref();
       this.all.push(w);
       this.idle.push(w);
@@ -35,12 +38,18 @@ export class VerifyWorkers {
     else this.idle.push(w);
   }
 
-  async verify(plans: ExtentPlan[], bytesPerSecond: number): Promise<ExtentVerdict[]> {
+  abort(): void {
+    Atomics.store(this.abortFlag, 0, 1);
+    Atomics.notify(this.abortFlag, 0);
+  }
+
+  /** The verdicts, or null when abort() cut the batch short. */
+  async verify(plans: ExtentPlan[], bytesPerSecond: number): Promise<ExtentVerdict[] | null> {
     const w = await this.take();
     const seq = ++this.seq;
     try {
-      return await new Promise<ExtentVerdict[]>((resolve, reject) => {
-        const onMessage = (m: { seq: number; verdicts: ExtentVerdict[] }) => {
+      return await new Promise<ExtentVerdict[] | null>((resolve, reject) => {
+        const onMessage = (m: { seq: number; verdicts: ExtentVerdict[] | null }) => {
           if (m.seq !== seq) return;
           w.off('error', onError);
           w.off('message', onMessage);
