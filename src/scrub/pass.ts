@@ -277,19 +277,20 @@ export class ScrubPass {
     if (this.cancelling()) {
       return this.finish(true, resumed, []);
     }
-    const catalog = takeCatalog(pool);
-    this.current.extentsTotal = catalog.extents.size;
-    this.current.bytesTotal = catalog.bytes;
-
-    const countPrelude = !this.current.preludeCounted;
-    await this.checkDisksAndManifests(catalog.objects, countPrelude);
-    this.current.preludeCounted = true;
-    this.checkpoint(true);
-
-    const strays = topLevelStrays(pool);
-    const orphans: ExtentPlan[] = [];
+    // Workers boot (load their modules) while this thread reads the manifests.
     this.workers = new VerifyWorkers(pacingFor(this.intensity).parallel > 1 ? pacingFor('max').parallel : 1);
+    let catalog: Catalog;
+    const strays: StrayFile[] = [];
+    const orphans: ExtentPlan[] = [];
     try {
+      catalog = takeCatalog(pool);
+      this.current.extentsTotal = catalog.extents.size;
+      this.current.bytesTotal = catalog.bytes;
+      const countPrelude = !this.current.preludeCounted;
+      await this.checkDisksAndManifests(catalog.objects, countPrelude);
+      this.current.preludeCounted = true;
+      this.checkpoint(true);
+      strays.push(...topLevelStrays(pool));
       await this.scrubExtents(catalog, strays, orphans);
     } finally {
       await this.workers.close();
