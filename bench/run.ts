@@ -27,6 +27,8 @@ export const sections: Record<string, () => Promise<void>> = {
   pool: poolBench,
   // verify pass vs cat and b3sum over the same shard files; repair GB/s.
   scrub: scrubBench,
+  // daemon RSS after passes over 10k and 200k extents, paused CPU, foreground p99 with fio.
+  daemon: script('daemon.js'),
   // /metrics and /health scrape latency on a state of a million extents.
   metrics: script('metrics-scrape.js'),
 };

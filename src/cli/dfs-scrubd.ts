@@ -98,6 +98,7 @@ async function runForeground(root: string, overrides: Partial<DaemonSettings>, g
 async function detach(root: string): Promise<number> {
   const logFile = path.join(stateDir(root), DAEMON_LOG);
   const out = fs.openSync(logFile, 'a', 0o640);
+  const logStart = fs.fstatSync(out).size;
   const args = process.argv.slice(2).filter((a) => a !== '--foreground');
   const child = spawn(process.execPath, [process.argv[1], ...args, '--foreground'], {
     detached: true,
@@ -111,8 +112,12 @@ async function detach(root: string): Promise<number> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (exited !== null) {
-      const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-1)[0] ?? '';
-      throw new DfsError(exited === EXIT.USAGE ? EXIT.USAGE : EXIT.OPERATIONAL, `daemon exited before it was ready (exit ${exited}): ${tail} (log: ${logFile})`);
+      // Another start may have won the race: name the daemon that holds the pool.
+      const h = holder(root);
+      if (h) throw operationalError(`pool ${root} is already held by ${h.owner} (PID ${h.pid})`);
+      // The log is shared with other daemons' lines: only our child's own error line counts.
+      const ours = fs.readFileSync(logFile, 'utf8').slice(logStart).split('\n').filter((l) => l.startsWith('dfs-scrubd: ')).pop();
+      throw new DfsError(exited === EXIT.USAGE ? EXIT.USAGE : EXIT.OPERATIONAL, `daemon exited before it was ready (exit ${exited})${ours ? `: ${ours.slice(12)}` : ''} (log: ${logFile})`);
     }
     try {
       const r = await sendControl(socket, { cmd: 'status' }, 2000);
@@ -255,7 +260,7 @@ const startOptions = [
   { flag: '--max-rate', value: 'BYTES', description: 'Cap reads at BYTES per second (K, M, G suffixes)' },
   { flag: '--foreground', description: 'Stay in the foreground (implied under systemd)' },
   { flag: '--deadline', value: 'DURATION', description: 'Pace each pass to finish within DURATION, e.g. 7d' },
-  { flag: '--pass-interval', value: 'DURATION', description: 'Start passes no more often than every DURATION' },
+  { flag: '--pass-interval', value: 'DURATION', description: 'Start passes no more often than every DURATION (default 60s)' },
   { flag: '--io-pressure-limit', value: 'PCT', description: 'Hold back while /proc/pressure/io some avg10 exceeds PCT (0 = off; default 20)' },
   { flag: '--socket-group', value: 'GROUP', description: 'Let GROUP use the control socket (mode 0660)' },
 ];

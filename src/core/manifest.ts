@@ -57,7 +57,10 @@ export function decodeManifest(data: Buffer): Manifest | string {
 export interface ManifestCopy {
   disk: Disk;
   path: string;
+  /** The parsed copy (scanManifests keeps it on the best copy only, to save memory). */
   manifest?: Manifest;
+  /** When a valid copy was written: an older one than the best is stale. */
+  created?: string;
   /** Why this copy is unusable (missing, unreadable, damaged). */
   problem?: string;
 }
@@ -78,7 +81,7 @@ function readCopy(disk: Disk, file: string): ManifestCopy {
     return { disk, path: file, problem: `unreadable (${readFailure(err)})` };
   }
   const m = decodeManifest(data);
-  return typeof m === 'string' ? { disk, path: file, problem: m } : { disk, path: file, manifest: m };
+  return typeof m === 'string' ? { disk, path: file, problem: m } : { disk, path: file, manifest: m, created: m.created };
 }
 
 /** Every online disk's copy of one object's manifest. */
@@ -124,6 +127,8 @@ export function scanManifests(pool: Pool): ObjectEntry[] {
   for (const fileName of [...names].sort()) {
     const copies = disks.map((d) => readCopy(d, path.join(objectsDir(d.path), fileName)));
     const manifest = bestCopy(copies);
+    // One parsed manifest per object is enough; the other copies keep their verdict and date.
+    for (const c of copies) if (c.manifest !== manifest) delete c.manifest;
     out.push({ name: manifest?.name ?? `?${fileName}`, fileName, manifest, copies });
   }
   return out;

@@ -27,6 +27,9 @@ export interface DaemonOptions {
 }
 
 const INFO_EVERY_MS = 10_000;
+/** Passes start at most this often unless --pass-interval says otherwise. */
+export const DEFAULT_PASS_INTERVAL_S = 60;
+const MIN_PASS_INTERVAL_S = 1;
 const STATUS_EVERY_MS = 1_000;
 
 /**
@@ -172,7 +175,8 @@ export class ScrubDaemon {
       this.pass = undefined;
       if (report.outcome === 'cancelled') break;
       log(report.exitCode >= 4 ? 'warning' : 'info', `pass ${report.pass} finished: ${report.outcome}, ${report.extents.scanned} extents, ${report.issues.length} issues, ${report.repairs.successful} repaired`);
-      const interval = this.settings.passIntervalSeconds ?? 0;
+      // A pass over a tiny pool takes milliseconds: without a floor the daemon would spin.
+      const interval = Math.max(this.settings.passIntervalSeconds ?? DEFAULT_PASS_INTERVAL_S, MIN_PASS_INTERVAL_S);
       const nextAt = Date.parse(report.startedAt) + interval * 1000;
       if (nextAt > Date.now()) {
         this.phase = 'waiting';

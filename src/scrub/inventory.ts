@@ -42,8 +42,10 @@ export interface StrayFile {
 /** Every extent the manifests name, bucketed by fan-out prefix. */
 export interface Catalog {
   objects: ObjectEntry[];
-  /** id -> [scheme, length] */
-  extents: Map<string, { scheme: string; length: number }>;
+  /** The schemes in use; an extent's entry names one by index. */
+  schemes: string[];
+  /** id -> scheme index * 2^32 + length: one number per extent keeps the catalog small. */
+  extents: Map<string, number>;
   /** 256 sorted id lists, one per first byte. */
   byPrefix: string[][];
   bytes: number;
@@ -60,21 +62,24 @@ export function expectedBytes(scheme: string | undefined, length: number | undef
 
 export function takeCatalog(pool: Pool): Catalog {
   const objects = scanManifests(pool);
-  const extents = new Map<string, { scheme: string; length: number }>();
+  const extents = new Map<string, number>();
+  const schemes: string[] = [];
   const byPrefix: string[][] = PREFIXES.map(() => []);
   let bytes = 0;
   for (const o of objects) {
     const m = o.manifest;
     if (!m) continue;
+    let si = schemes.indexOf(m.scheme);
+    if (si < 0) si = schemes.push(m.scheme) - 1;
     for (const e of m.extents) {
       if (extents.has(e.id)) continue;
-      extents.set(e.id, { scheme: m.scheme, length: e.length });
+      extents.set(e.id, si * 2 ** 32 + e.length);
       byPrefix[parseInt(e.id.slice(0, 2), 16)].push(e.id);
       bytes += expectedBytes(m.scheme, e.length);
     }
   }
   for (const list of byPrefix) list.sort();
-  return { objects, extents, byPrefix, bytes };
+  return { objects, schemes, extents, byPrefix, bytes };
 }
 
 const FANOUT_RE = /^[0-9a-f]{2}$/;
@@ -111,8 +116,8 @@ export function topLevelStrays(pool: Pool): StrayFile[] {
 export function listPrefix(pool: Pool, catalog: Catalog, prefix: string, strays: StrayFile[]): ExtentPlan[] {
   const byId = new Map<string, ExtentPlan>();
   for (const id of catalog.byPrefix[parseInt(prefix, 16)]) {
-    const c = catalog.extents.get(id)!;
-    byId.set(id, { id, scheme: c.scheme, length: c.length, files: [] });
+    const v = catalog.extents.get(id)!;
+    byId.set(id, { id, scheme: catalog.schemes[Math.floor(v / 2 ** 32)], length: v % 2 ** 32, files: [] });
   }
   for (const disk of onlineDisks(pool)) {
     const dir = path.join(extentsDir(disk.path), prefix);

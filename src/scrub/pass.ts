@@ -473,7 +473,7 @@ export class ScrubPass {
       }
       const best = o.manifest;
       for (const c of o.copies) {
-        const stale = c.manifest && c.manifest.created < best.created;
+        const stale = !c.problem && c.created !== undefined && c.created < best.created;
         if (!c.problem && !stale) continue;
         const kind = c.problem === 'missing' ? 'manifest-copy-missing' : stale ? 'manifest-stale' : 'manifest-damaged';
         const canRepair = this.opts.mode === 'repair' && writable.has(c.disk.index);

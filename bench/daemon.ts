@@ -1,0 +1,316 @@
+// Daemon section of the benchmarks: what dfs-scrubd costs the machine.
+//
+//   rss      resident memory (VmRSS, VmHWM) of a daemon after a full pass over
+//            pools of 10k and 200k extents (4 KiB extents, rs:4+2: 60k and
+//            1.2M shard files), and the worst control-socket answer time
+//            during the pass (an event loop blocked by a big inventory shows
+//            here, and would miss systemd watchdog pings).
+//            Target: RSS < 120 MB and not growing with the extent count.
+//   paused   CPU time (utime+stime from /proc/PID/stat) of a daemon paused in
+//            the middle of a pass, over 60 s. Target: ~0.
+//   latency  p50/p99/p99.9 of a foreground 4 KiB random-read load
+//            (fio --rw=randread --bs=4k --direct=1, queue depth 1) alone, and
+//            beside a daemon at low intensity scrubbing a cold 1 GiB pool of
+//            4 MiB extents on the same disk: with its default I/O-pressure
+//            back-off, and with the back-off off (pacing alone).
+//            Target: p99 rises by <= 10%.
+//
+//   node dist/bench/daemon.js [rss] [paused] [latency]      (default: all)
+//   node dist/bench/run.js daemon                           (once registered)
+//
+// Environment:
+//   DFS_BENCH_DAEMON_EXTENTS  extent counts for rss (default 10000,200000)
+//   DFS_BENCH_PAUSED_SECONDS  measuring time for paused (default 60)
+//   DFS_BENCH_FIO_SECONDS     each fio run (default 20)
+//   DFS_BENCH_FAST_DIR        where the many-small-file pools go (default
+//                             /dev/shm when writable: building 1.2M files on a
+//                             disk with fsync takes ~20 min; memory, not disk,
+//                             is what rss measures)
+//   TMPDIR                    the disk for the latency part (a real disk: the
+//                             point is I/O contention)
+// Dropping the page cache before the latency runs needs root; without it the
+// daemon reads from the cache and the comparison says less (it is printed).
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sendControl } from '../src/daemon/control-client';
+import { controlSocketPath } from '../src/daemon/socket-path';
+import type { ControlRequest, DaemonStatus } from '../src/daemon/protocol';
+
+const MiB = 1024 * 1024;
+const CLI = path.resolve(__dirname, '..', 'src', 'cli');
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const now = () => Number(process.hrtime.bigint()) / 1e9;
+
+function envNum(name: string, dflt: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v}: expected a positive number`);
+  return n;
+}
+
+function run(cli: string, args: string[]): string {
+  const r = spawnSync(process.execPath, [path.join(CLI, `${cli}.js`), ...args], { encoding: 'utf8', maxBuffer: 64 * MiB, env: { ...process.env, NO_COLOR: '1' } });
+  if (r.status !== 0) throw new Error(`${cli} ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function randomFile(file: string, bytes: number): void {
+  const buf = Buffer.allocUnsafe(Math.min(bytes, 16 * MiB));
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (let done = 0; done < bytes; ) {
+      const n = Math.min(buf.length, bytes - done);
+      randomFillSync(buf, 0, n);
+      let off = 0;
+      while (off < n) off += fs.writeSync(fd, buf, off, n - off);
+      done += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A pool of `extents` extents of `extentSize` bytes, stored as objects of at most 10k extents each. */
+function buildPool(root: string, extents: number, extentSize: number, redundancy = 'rs:4+2'): number {
+  const t0 = now();
+  run('dfs-pool', ['create', '--pool', root, '--disks', '6', '--redundancy', redundancy, '--extent-size', String(extentSize)]);
+  const per = Math.min(extents, Math.max(1, Math.floor((40 * MiB) / extentSize)));
+  const src = path.join(path.dirname(root), 'object.bin');
+  for (let i = 0, left = extents; left > 0; i++, left -= per) {
+    randomFile(src, Math.min(per, left) * extentSize); // fresh bytes: no extent is stored twice
+    run('dfs-pool', ['put', src, `obj-${i}`, '--pool', root]);
+  }
+  fs.rmSync(src);
+  return now() - t0;
+}
+
+function procStatus(pid: number): { rss: number; hwm: number } {
+  const t = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(t)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+const CLK_TCK = (() => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  return Number(r.stdout.trim()) || 100;
+})();
+
+/** utime + stime of a process and all its threads, in seconds. */
+function cpuSeconds(pid: number): number {
+  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+async function control(root: string, req: ControlRequest): Promise<DaemonStatus> {
+  const r = await sendControl(controlSocketPath(root), req, 30_000);
+  if (!r.ok) throw new Error(r.error);
+  return r.status;
+}
+
+interface Daemon {
+  child: ChildProcess;
+  pid: number;
+  stop: () => Promise<void>;
+}
+
+async function startDaemon(root: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+  const child = spawn(process.execPath, [path.join(CLI, 'dfs-scrubd.js'), 'start', '--pool', root, '--foreground', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, NOTIFY_SOCKET: '', INVOCATION_ID: '', ...env },
+  });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-4000)));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const until = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`daemon exited ${child.exitCode}: ${err}`);
+    try {
+      if ((await control(root, { cmd: 'status' })).pid === child.pid) break;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > until) throw new Error(`daemon not ready: ${err}`);
+    await sleep(50);
+  }
+  return {
+    child,
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+
+async function rssPart(fastDir: string): Promise<void> {
+  const counts = (process.env.DFS_BENCH_DAEMON_EXTENTS || '10000,200000').split(',').map((s) => Number(s.trim()));
+  console.log(`rss: pools in ${fastDir}, 4 KiB extents, rs:4+2; daemon --intensity max, first pass then idle`);
+  for (const n of counts) {
+    const dir = fs.mkdtempSync(path.join(fastDir, 'dfs-bench-daemon-'));
+    try {
+      const root = path.join(dir, 'pool');
+      const build = buildPool(root, n, 4096);
+      const d = await startDaemon(root, ['--intensity', 'max', '--pass-interval', '1h', '--io-pressure-limit', '0']);
+      let peakRss = 0;
+      let worstAnswer = 0;
+      let st: DaemonStatus;
+      for (;;) {
+        const t0 = now();
+        st = await control(root, { cmd: 'status' });
+        worstAnswer = Math.max(worstAnswer, now() - t0);
+        peakRss = Math.max(peakRss, procStatus(d.pid).rss);
+        if (st.phase === 'waiting' && st.lastPass) break;
+        await sleep(200);
+      }
+      await sleep(1000);
+      const after = procStatus(d.pid);
+      console.log(
+        `  ${String(n).padStart(7)} extents (${(n * 6).toLocaleString('en')} files, built in ${build.toFixed(0)} s): pass ${st.lastPass!.durationSeconds.toFixed(1)} s ` +
+          `(${(n / st.lastPass!.durationSeconds).toFixed(0)} extents/s); RSS after pass ${mb(after.rss)}, peak sampled ${mb(peakRss)}, VmHWM ${mb(after.hwm)}; ` +
+          `slowest status answer during the pass ${(worstAnswer * 1000).toFixed(0)} ms`,
+      );
+      await d.stop();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function pausedPart(fastDir: string): Promise<void> {
+  const secs = envNum('DFS_BENCH_PAUSED_SECONDS', 60);
+  const dir = fs.mkdtempSync(path.join(fastDir, 'dfs-bench-daemon-'));
+  try {
+    const root = path.join(dir, 'pool');
+    buildPool(root, 10_000, 4096);
+    const d = await startDaemon(root, ['--intensity', 'low']);
+    await sleep(3000);
+    await control(root, { cmd: 'pause' });
+    await sleep(1000);
+    const c0 = cpuSeconds(d.pid);
+    const done0 = (await control(root, { cmd: 'status' })).counters.extentsScanned;
+    await sleep(secs * 1000);
+    const c1 = cpuSeconds(d.pid);
+    const s = await control(root, { cmd: 'status' });
+    console.log(
+      `paused: CPU ${((c1 - c0) * 1000).toFixed(0)} ms over ${secs} s (${((100 * (c1 - c0)) / secs).toFixed(3)}% of a core); ` +
+        `extents scanned meanwhile ${s.counters.extentsScanned - done0}; RSS ${mb(procStatus(d.pid).rss)}`,
+    );
+    await d.stop();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface FioResult {
+  p50: number;
+  p99: number;
+  p999: number;
+  iops: number;
+}
+
+function fio(file: string, seconds: number): FioResult {
+  const r = spawnSync('fio', ['--name=fg', `--filename=${file}`, '--rw=randread', '--bs=4k', '--direct=1', '--ioengine=psync', '--size=1G', `--runtime=${seconds}`, '--time_based', '--output-format=json'], {
+    encoding: 'utf8',
+    maxBuffer: 64 * MiB,
+  });
+  if (r.status !== 0) throw new Error(`fio: ${r.stderr}`);
+  const j = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
+  const rd = j.jobs[0].read;
+  const pc = rd.clat_ns.percentile;
+  return { p50: pc['50.000000'] / 1000, p99: pc['99.000000'] / 1000, p999: pc['99.900000'] / 1000, iops: rd.iops };
+}
+
+function dropCaches(): boolean {
+  try {
+    spawnSync('sync');
+    fs.writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function latencyPart(): Promise<void> {
+  if (spawnSync('fio', ['--version']).status !== 0) {
+    console.log('latency: SKIPPED: fio is not installed (make deps installs it)');
+    return;
+  }
+  const secs = envNum('DFS_BENCH_FIO_SECONDS', 20);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-bench-daemon-'));
+  try {
+    const target = path.join(dir, 'fio.dat');
+    const root = path.join(dir, 'pool');
+    buildPool(root, 256, 4 * MiB); // 1 GiB of data, 1.5 GB of shards
+    fio(target, 2); // lays the file out, warms up
+    const line = (name: string, r: FioResult, base?: FioResult, extra = '') =>
+      console.log(
+        `  ${name.padEnd(34)} p50 ${r.p50.toFixed(0).padStart(5)} us  p99 ${r.p99.toFixed(0).padStart(6)} us  p99.9 ${r.p999.toFixed(0).padStart(6)} us  ${r.iops.toFixed(0).padStart(6)} IOPS` +
+          (base ? `  p99 ${r.p99 >= base.p99 ? '+' : ''}${((100 * (r.p99 - base.p99)) / base.p99).toFixed(0)}%` : '') +
+          extra,
+      );
+    const dropped = dropCaches();
+    console.log(`latency: fio 4 KiB randread O_DIRECT QD1, ${secs} s each, in ${dir}; pool 1 GiB of 4 MiB extents rs:4+2 on the same disk; page cache ${dropped ? 'dropped before each run' : 'NOT dropped (not root): the daemon reads from cache'}`);
+    const alone = fio(target, secs);
+    line('alone', alone, undefined, `  (I/O pressure after it: some avg10 ${/some avg10=([\d.]+)/.exec(fs.existsSync('/proc/pressure/io') ? fs.readFileSync('/proc/pressure/io', 'utf8') : '')?.[1] ?? 'n/a'}%)`);
+    for (const [name, args] of [
+      ['beside daemon low (default back-off)', ['--intensity', 'low']],
+      ['beside daemon low, back-off off', ['--intensity', 'low', '--io-pressure-limit', '0']],
+      ['beside daemon low, off, 10M/s cap', ['--intensity', 'low', '--io-pressure-limit', '0', '--max-rate', '10M']],
+      ['beside daemon high, back-off off', ['--intensity', 'high', '--io-pressure-limit', '0']],
+    ] as [string, string[]][]) {
+      // A fresh pass over cold data, and only this run's options (start keeps saved ones).
+      fs.rmSync(path.join(root, '.dynamicfs', 'scrub-state.json'), { force: true });
+      fs.rmSync(path.join(root, '.dynamicfs', 'daemon-settings.json'), { force: true });
+      dropCaches();
+      const d = await startDaemon(root, args, { DFS_PSI_IO_FILE: '' });
+      const b0 = (await control(root, { cmd: 'status' })).counters.bytesRead;
+      const t0 = now();
+      const r = fio(target, secs);
+      const s = await control(root, { cmd: 'status' });
+      const rate = (s.counters.bytesRead - b0) / (now() - t0);
+      const cached = s.counters.scrubsCompleted > 0 ? ', passes after the first served from the page cache' : '';
+      line(name, r, alone, `  (daemon read ${(rate / 1e6).toFixed(1)} MB/s${s.throttled ? `, throttled: ${s.throttled}` : ''}${cached})`);
+      await d.stop();
+    }
+    line('alone, again (noise)', fio(target, secs), alone);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function fastDir(): string {
+  const wanted = process.env.DFS_BENCH_FAST_DIR || '/dev/shm';
+  try {
+    fs.accessSync(wanted, fs.constants.W_OK);
+    return wanted;
+  } catch {
+    return os.tmpdir();
+  }
+}
+
+export async function daemonBench(parts: string[] = []): Promise<void> {
+  const all = ['rss', 'paused', 'latency'];
+  const chosen = parts.length ? parts : all;
+  for (const p of chosen) if (!all.includes(p)) throw new Error(`unknown part ${p} (parts: ${all.join(', ')})`);
+  if (chosen.includes('rss')) await rssPart(fastDir());
+  if (chosen.includes('paused')) await pausedPart(fastDir());
+  if (chosen.includes('latency')) await latencyPart();
+}
+
+if (require.main === module) {
+  daemonBench(process.argv.slice(2)).then(
+    () => undefined,
+    (err) => {
+      process.stderr.write(`bench daemon: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

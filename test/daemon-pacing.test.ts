@@ -1,0 +1,250 @@
+// How dfs-scrubd paces itself: --deadline spreads a pass over the deadline
+// (progress ~ elapsed/deadline, throttled 'deadline') and says when it cannot
+// be met; --pass-interval leaves the daemon waiting with a next pass time;
+// I/O pressure (PSI "some avg10", simulated through DFS_PSI_IO_FILE) above
+// --io-pressure-limit holds it back until the pressure falls; without PSI it
+// logs one notice and carries on. A pause given while the daemon is held back
+// (deadline or pressure) must still hold once the reason to wait is gone.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import { cli } from './helpers';
+import {
+  control,
+  daemonEnv,
+  liveStatus,
+  makePool,
+  reapDaemons,
+  signalAndWait,
+  sleep,
+  startDetached,
+  startForeground,
+  stopDaemon,
+  TestPool,
+  waitFor,
+  waitGone,
+  waitReady,
+  writePsi,
+} from './daemon-fixtures';
+
+// 600 extents of 4 KiB (rs:4+2): many small steps, so pacing is fine-grained.
+const many = makePool({ extentSize: '4K', objects: [{ name: 'many', bytes: 600 * 4096 }] });
+
+let maxRateDaemon: ReturnType<typeof startForeground> | undefined;
+let deadlineDaemon: ReturnType<typeof startForeground> | undefined;
+
+async function startFg(pool: TestPool, args: string[], env: Record<string, string | undefined> = {}) {
+  const fg = startForeground(pool, args, env);
+  const first = await waitReady(pool, fg.child.pid!);
+  return { fg, first };
+}
+
+test('--deadline 2m --intensity max: progress follows elapsed/deadline, throttled "deadline"', async () => {
+  const { fg } = await startFg(many, ['--deadline', '2m', '--intensity', 'max']);
+  const s0 = await waitFor('the pass to start', async () => {
+    const s = await liveStatus(many.root);
+    return s?.pass && s.pass.extentsTotal > 0 ? s : undefined;
+  });
+  const passStart = Date.now() - 200;
+  await sleep(5000);
+  const s = (await liveStatus(many.root))!;
+  const elapsed = (Date.now() - passStart) / 1000;
+  const expected = (100 * elapsed) / 120;
+  assert.ok(s.pass!.percent < 15, `percent ${s.pass!.percent.toFixed(1)} after ${elapsed.toFixed(1)} s of a 2 min deadline: far below 100 (max would finish in ~1 s)`);
+  assert.ok(Math.abs(s.pass!.percent - expected) < 5, `percent ${s.pass!.percent.toFixed(1)} ~ elapsed/deadline ${expected.toFixed(1)}`);
+  assert.is(s.throttled, 'deadline');
+  assert.equal(s.deadline, { seconds: 120, achievable: true });
+  assert.ok(s0.pass!.id === s.pass!.id);
+  const text = cli('dfs-scrubd', ['status', '--pool', many.root], { env: daemonEnv(many) });
+  assert.match(text.stdout, /Throttled: +deadline/);
+  assert.match(text.stdout, /Deadline: +2m/);
+  deadlineDaemon = fg;
+});
+
+test('a pause given while the deadline holds the daemon back still holds when the schedule lets go', async () => {
+  const fg = deadlineDaemon;
+  assert.ok(fg, 'the daemon of the previous test');
+  deadlineDaemon = undefined;
+  await control(many.root, { cmd: 'pause' });
+  await sleep(300);
+  const a = (await liveStatus(many.root))!;
+  await sleep(3000); // 600 extents in 120 s: the schedule releases an operation every ~0.8 s
+  const b = (await liveStatus(many.root))!;
+  assert.is(b.pass!.extentsDone, a.pass!.extentsDone, `paused while held back by the deadline, yet ${b.pass!.extentsDone - a.pass!.extentsDone} extents were scrubbed`);
+  assert.is((await signalAndWait(fg, 'SIGTERM')).status, 0);
+  // The next start keeps the persisted deadline; leave the pool unpaused for the next test.
+  const s2 = startDetached(many);
+  await control(many.root, { cmd: 'resume' });
+  stopDaemon(many);
+  await waitGone(s2.pid);
+});
+
+test('--deadline 1m --intensity low --max-rate 4096: the deadline is reported as not achievable', async () => {
+  // 512 extents of 4 KiB: ~6.9 KB of shards each, read in ~1.7 s at 4 KiB/s; 3.5 MB in all needs ~14 min.
+  const big = makePool({ extentSize: '4K', objects: [{ name: 'big', bytes: 512 * 4096 }] });
+  const { fg } = await startFg(big, ['--deadline', '1m', '--intensity', 'low', '--max-rate', '4096']);
+  const s = await waitFor('deadline.achievable false', async () => {
+    const st = await liveStatus(big.root);
+    return st?.deadline?.achievable === false ? st : undefined;
+  }, 15_000, 200);
+  assert.is(s.deadline!.seconds, 60);
+  assert.is(s.maxRate, 4096);
+  assert.ok(s.pass!.bytesPerSecond < 16 * 1024, `rate ${s.pass!.bytesPerSecond} B/s honours --max-rate 4096`);
+  const text = cli('dfs-scrubd', ['status', '--pool', big.root], { env: daemonEnv(big) });
+  assert.match(text.stdout, /Deadline: .*cannot be met/);
+  assert.match(text.stdout, /Max rate: +4(\.0)? KiB\/s/);
+  assert.is((await signalAndWait(fg, 'SIGTERM')).status, 0);
+});
+
+test('--max-rate bounds the rate: an unachievable deadline is known before the first (slow) extent completes', async () => {
+  // 32 extents of 64 KiB: one extent is ~99 KB of shards, 24 s at 4 KiB/s; the pass needs ~13 min.
+  // bytesTotal / maxRate > deadline is known at once; a measured rate comes only after the first extent.
+  const big = makePool({ extentSize: '64K', objects: [{ name: 'big64', bytes: 2 << 20 }] });
+  const { fg } = await startFg(big, ['--deadline', '1m', '--intensity', 'low', '--max-rate', '4096']);
+  try {
+    await waitFor('deadline.achievable false within 6 s', async () => (await liveStatus(big.root))?.deadline?.achievable === false, 6000, 200);
+  } finally {
+    maxRateDaemon = fg;
+  }
+});
+
+test('SIGTERM is prompt (< 10 s) even while a --max-rate pause is in hand', async () => {
+  const fg = maxRateDaemon;
+  assert.ok(fg, 'the daemon of the previous test');
+  maxRateDaemon = undefined;
+  const t0 = Date.now();
+  const r = await signalAndWait(fg, 'SIGTERM', 60_000);
+  const ms = Date.now() - t0;
+  assert.is(r.status, 0);
+  assert.ok(ms < 10_000, `SIGTERM took ${(ms / 1000).toFixed(1)} s: the worker sleeps out the rate cap for the whole extent in hand (systemd's TimeoutStopSec, the stop verb's 120 s)`);
+});
+
+test('--pass-interval 1h: after the first pass, phase waiting with nextPassAt, and no second pass', async () => {
+  const small = makePool({ objects: [{ name: 's', bytes: 20 * 16 * 1024 }] });
+  const { fg } = await startFg(small, ['--pass-interval', '1h', '--intensity', 'max']);
+  const s = await waitFor('waiting', async () => {
+    const st = await liveStatus(small.root);
+    return st?.phase === 'waiting' ? st : undefined;
+  }, 15_000);
+  assert.ok(s.lastPass, 'a pass completed');
+  assert.ok(s.nextPassAt, 'nextPassAt set');
+  const lastStart = Date.parse(s.lastPass!.finishedAt) - s.lastPass!.durationSeconds * 1000;
+  const next = Date.parse(s.nextPassAt!);
+  assert.ok(Math.abs(next - (lastStart + 3600_000)) < 5000, `nextPassAt ${s.nextPassAt} is an hour after the pass began`);
+  assert.is(s.pass, null, 'no pass in progress');
+  assert.is(s.counters.scrubsCompleted, 1);
+  const text = cli('dfs-scrubd', ['status', '--pool', small.root], { env: daemonEnv(small) });
+  assert.is(text.status, 0);
+  assert.match(text.stdout, /^Status: Running \(idle between passes\)$/m);
+  assert.match(text.stdout, /next pass at \d{4}-/);
+  await sleep(1500);
+  assert.is((await liveStatus(small.root))!.counters.scrubsCompleted, 1, 'no second pass within the interval');
+  assert.is((await signalAndWait(fg, 'SIGTERM')).status, 0);
+});
+
+test('I/O pressure above --io-pressure-limit holds the daemon back; it resumes when pressure falls', async () => {
+  const p = makePool({ objects: [{ name: 'io', bytes: 64 * 16 * 1024 }] });
+  writePsi(p.psi, 80);
+  const { fg } = await startFg(p, ['--io-pressure-limit', '20', '--intensity', 'high']);
+  const s = await waitFor('throttled io pressure', async () => {
+    const st = await liveStatus(p.root);
+    return st?.throttled === 'io pressure' ? st : undefined;
+  }, 5000);
+  await sleep(2000);
+  const s2 = (await liveStatus(p.root))!;
+  assert.is(s2.throttled, 'io pressure');
+  assert.is(s2.pass?.extentsDone ?? 0, s.pass?.extentsDone ?? 0, 'no progress under pressure');
+  assert.is(s2.pass?.extentsDone ?? 0, 0, 'not one extent read under pressure');
+  writePsi(p.psi, 0);
+  await waitFor('progress after the pressure fell', async () => ((await liveStatus(p.root))?.pass?.extentsDone ?? 0) > 0, 5000);
+  const s3 = (await liveStatus(p.root))!;
+  assert.is(s3.throttled, null);
+  const r = await signalAndWait(fg, 'SIGTERM');
+  assert.is(r.status, 0);
+  assert.match(r.stderr, /holding back: io pressure/);
+});
+
+test('a pause given while held back by I/O pressure still holds when the pressure falls', async () => {
+  const p = makePool({ objects: [{ name: 'io2', bytes: 64 * 16 * 1024 }] });
+  writePsi(p.psi, 80);
+  const { fg } = await startFg(p, ['--intensity', 'high']);
+  await waitFor('throttled io pressure', async () => (await liveStatus(p.root))?.throttled === 'io pressure', 5000);
+  await control(p.root, { cmd: 'pause' });
+  writePsi(p.psi, 0);
+  await sleep(2500);
+  const s = (await liveStatus(p.root))!;
+  assert.is(s.paused, true);
+  assert.is(s.pass?.extentsDone ?? 0, 0, `paused, yet ${s.pass?.extentsDone} extents were scrubbed once the pressure fell`);
+  await control(p.root, { cmd: 'resume' });
+  assert.is((await signalAndWait(fg, 'SIGTERM')).status, 0);
+});
+
+test('--io-pressure-limit 0 turns the back-off off', async () => {
+  const p = makePool({ objects: [{ name: 'io0', bytes: 16 * 16 * 1024 }] });
+  writePsi(p.psi, 95);
+  const { fg } = await startFg(p, ['--io-pressure-limit', '0', '--intensity', 'high']);
+  await waitFor('progress despite pressure', async () => ((await liveStatus(p.root))?.counters.extentsScanned ?? 0) > 0, 5000);
+  assert.is((await signalAndWait(fg, 'SIGTERM')).status, 0);
+});
+
+test('no PSI file: one notice in the log, and scrubbing carries on', async () => {
+  const p = makePool({ objects: [{ name: 'nopsi', bytes: 100 * 16 * 1024 }] });
+  const { fg } = await startFg(p, ['--intensity', 'medium'], { DFS_PSI_IO_FILE: `${p.dir}/no-such-psi-file` });
+  // medium: 5 extents per operation; 60 extents are a dozen operations, each asking for PSI.
+  await waitFor('60 extents scrubbed', async () => ((await liveStatus(p.root))?.counters.extentsScanned ?? 0) >= 60, 15_000);
+  const r = await signalAndWait(fg, 'SIGTERM');
+  assert.is(r.status, 0);
+  const notices = r.stderr.split('\n').filter((l) => /pressure/i.test(l));
+  assert.is(notices.length, 1, `exactly one notice about PSI:\n${notices.join('\n')}`);
+  assert.match(notices[0], /notice: /);
+});
+
+test('an empty pool, or a tiny one: passes do not spin back to back (CPU, log and state writes stay quiet)', async () => {
+  for (const spec of [[], [{ name: 'tiny', bytes: 10 * 1024 }]]) {
+    const p = makePool({ objects: spec });
+    const { fg } = await startFg(p, ['--intensity', 'low']);
+    const pid = fg.child.pid!;
+    await sleep(500);
+    const cpu = () => {
+      const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100; // CLK_TCK is 100 on Linux
+    };
+    const c0 = cpu();
+    const n0 = (await liveStatus(p.root))!.counters.scrubsCompleted;
+    await sleep(3000);
+    const c1 = cpu();
+    const s = (await liveStatus(p.root))!;
+    const r = await signalAndWait(fg, 'SIGTERM');
+    const what = spec.length ? 'a one-extent pool' : 'an empty pool';
+    const passLines = r.stderr.split('\n').filter((l) => /pass .* finished/.test(l)).length;
+    assert.ok(s.counters.scrubsCompleted - n0 <= 2, `${what}: ${s.counters.scrubsCompleted - n0} passes completed in 3 s at low intensity`);
+    assert.ok(c1 - c0 < 0.6, `${what}: ${(c1 - c0).toFixed(2)} s of CPU in 3 s at low intensity`);
+    assert.ok(passLines <= 3, `${what}: ${passLines} 'pass finished' log lines in 3.5 s`);
+  }
+});
+
+test('bad pacing options are usage errors (16) naming the option', () => {
+  const cases: [string[], RegExp][] = [
+    [['--deadline', '30s'], /--deadline/],
+    [['--deadline', 'soon'], /--deadline/],
+    [['--pass-interval', 'often'], /--pass-interval/],
+    [['--io-pressure-limit', '150'], /--io-pressure-limit/],
+    [['--io-pressure-limit', 'x'], /--io-pressure-limit/],
+    [['--max-rate', '10'], /--max-rate/],
+    [['--intensity', 'extreme'], /--intensity/],
+    [['--auto-repair', 'maybe'], /--auto-repair/],
+    [['--socket-group', 'no-such-group-here'], /--socket-group/],
+  ];
+  for (const [args, re] of cases) {
+    const r = cli('dfs-scrubd', ['start', '--pool', many.root, ...args], { env: daemonEnv(many) });
+    assert.is(r.status, 16, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.is(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+  }
+});
+
+test.after(reapDaemons);
+
+test.run();
