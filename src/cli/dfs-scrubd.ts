@@ -41,12 +41,14 @@ function overridesFrom(opts: Opts): Partial<DaemonSettings> {
   const o: Partial<DaemonSettings> = {};
   if (opts.intensity !== undefined) o.intensity = parseIntensity(opts.intensity);
   if (opts['auto-repair'] !== undefined) o.autoRepair = parseBoolean(opts['auto-repair'], '--auto-repair');
-  if (opts['max-rate'] !== undefined) o.maxRate = parseRate(opts['max-rate']);
+  // 'off' clears a persisted setting (an explicit undefined overrides the saved value).
+  const off = (v: unknown) => v === 'off';
+  if (opts['max-rate'] !== undefined) o.maxRate = off(opts['max-rate']) ? undefined : parseRate(opts['max-rate']);
   if (opts.deadline !== undefined) {
-    o.deadlineSeconds = parseDuration(opts.deadline, '--deadline');
-    if (o.deadlineSeconds < 60) throw usageError(`--deadline ${opts.deadline}: must be at least a minute`);
+    o.deadlineSeconds = off(opts.deadline) ? undefined : parseDuration(opts.deadline, '--deadline');
+    if (o.deadlineSeconds !== undefined && o.deadlineSeconds < 60) throw usageError(`--deadline ${opts.deadline}: must be at least a minute`);
   }
-  if (opts['pass-interval'] !== undefined) o.passIntervalSeconds = parseDuration(opts['pass-interval'], '--pass-interval');
+  if (opts['pass-interval'] !== undefined) o.passIntervalSeconds = off(opts['pass-interval']) ? undefined : parseDuration(opts['pass-interval'], '--pass-interval');
   if (opts['io-pressure-limit'] !== undefined) {
     const v = Number(opts['io-pressure-limit']);
     if (!Number.isFinite(v) || v < 0 || v > 100) throw usageError(`--io-pressure-limit ${opts['io-pressure-limit']}: expected a percentage from 0 (off) to 100`);
@@ -257,9 +259,9 @@ async function stop(opts: Opts): Promise<number> {
 const startOptions = [
   { flag: '--intensity', value: 'LEVEL', description: 'low, medium, high or max (default: persisted, else low)' },
   { flag: '--auto-repair', value: 'BOOL', description: 'true or false: repair what passes find (default true)' },
-  { flag: '--max-rate', value: 'BYTES', description: 'Cap reads at BYTES per second (K, M, G suffixes)' },
+  { flag: '--max-rate', value: 'BYTES', description: 'Cap reads at BYTES per second (K, M, G suffixes); off clears a saved cap' },
   { flag: '--foreground', description: 'Stay in the foreground (implied under systemd)' },
-  { flag: '--deadline', value: 'DURATION', description: 'Pace each pass to finish within DURATION, e.g. 7d' },
+  { flag: '--deadline', value: 'DURATION', description: 'Pace each pass to finish within DURATION, e.g. 7d; off clears it' },
   { flag: '--pass-interval', value: 'DURATION', description: 'Start passes no more often than every DURATION (default 60s)' },
   { flag: '--io-pressure-limit', value: 'PCT', description: 'Hold back while /proc/pressure/io some avg10 exceeds PCT (0 = off; default 20)' },
   { flag: '--socket-group', value: 'GROUP', description: 'Let GROUP use the control socket (mode 0660)' },

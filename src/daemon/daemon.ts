@@ -59,6 +59,7 @@ export class ScrubDaemon {
     this.pool = openPool(opts.pool);
     this.socketPath = controlSocketPath(this.pool.root);
     this.settings = { ...DEFAULT_SETTINGS, ...loadSettings(this.pool.root), ...opts.overrides };
+    for (const k of Object.keys(this.settings) as (keyof DaemonSettings)[]) if (this.settings[k] === undefined) delete this.settings[k];
   }
 
   async run(): Promise<number> {
