@@ -358,6 +358,29 @@ export class ScrubPass {
     }
   }
 
+  /** Counts the repairs an interrupted run made on this extent after its last checkpoint. */
+  private countInterruptedRepairs(v: ExtentVerdict): void {
+    const pending = this.current.pendingRepair;
+    if (!pending || pending.extent !== v.id) return;
+    delete this.current.pendingRepair;
+    for (const p of pending.shards) {
+      const now = v.shards.find((s) => s.index === p.index && s.status === 'ok');
+      if (!now) continue; // still broken: this run finds and counts it
+      this.countIssue(true, {
+        kind: p.kind,
+        severity: 'problem',
+        extent: v.id,
+        shard: p.index,
+        disk: now.disk,
+        path: p.path || now.path,
+        detail: 'repaired by the interrupted pass before it stopped',
+        objects: this.objectsOf(v.id),
+        action: 'rebuilt',
+        result: 'repaired',
+      });
+    }
+  }
+
   /** Names of the objects whose manifests reference an extent, for findings (built on first need). */
   private objectsOf(id: string): string[] {
     if (!this.extentObjects) {
@@ -381,7 +404,17 @@ export class ScrubPass {
       const plan = plans[i];
       let health: Health = v.health;
       const broken = v.shards.filter(isBroken);
-      const repairs = this.opts.mode === 'repair' && v.health !== 'unrecoverable' ? await repairExtent(this.pool, v, this.current.id) : new Map();
+      this.countInterruptedRepairs(v);
+      const repairing = this.opts.mode === 'repair' && v.health !== 'unrecoverable' && broken.length > 0;
+      if (repairing) {
+        this.current.pendingRepair = {
+          extent: v.id,
+          shards: broken.map((s) => ({ index: s.index, kind: KIND[s.status] ?? s.status, path: s.path, disk: s.disk >= 0 ? s.disk : undefined })),
+        };
+        this.checkpoint(true);
+      }
+      const repairs = repairing ? await repairExtent(this.pool, v, this.current.id) : new Map();
+      delete this.current.pendingRepair;
       const allMissing = v.shards.every((s) => s.status === 'missing');
       if (allMissing) {
         this.countIssue(true, {

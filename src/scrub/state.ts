@@ -68,6 +68,12 @@ export interface CurrentPass {
   activeSeconds: number;
   /** Disk and manifest checks of this pass are done and counted (not again on resume). */
   preludeCounted?: boolean;
+  /**
+   * The shards a repair was about to rewrite, saved before it wrote them: a
+   * resumed pass counts those it finds intact as repaired, so a kill between
+   * a repair and the next checkpoint loses no count.
+   */
+  pendingRepair?: { extent: string; shards: { index: number; kind: string; path: string; disk?: number }[] };
 }
 
 export interface OpenProblem {
