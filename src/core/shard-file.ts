@@ -4,7 +4,7 @@ import { errnoCode, fsFailure, operationalError } from './errors';
 import { isRealDirectory } from './safe-fs';
 import { checksum64 } from './hash';
 import { decodeShardHeader, encodeShardHeader, HEADER_SIZE, ShardHeader } from './shard-header';
-import { fsyncDir, writeFileAtomic } from './atomic-file';
+import { fsyncDir, tempPathFor, writeFileAtomic } from './atomic-file';
 import { Scheme } from './scheme';
 
 /** What can be wrong with one shard file (DESIGN §2). */
@@ -125,8 +125,8 @@ export function shardHeaderFor(extentId: string, index: number, scheme: Scheme, 
   });
 }
 
-/** Writes a shard atomically (replacing whatever is at the name, link or file). */
-export function writeShardFile(file: string, header: Buffer, payload: Buffer): void {
+/** Makes sure a shard's fan-out directory is a real directory (never a link out of the disk). */
+function prepareShardDir(file: string): void {
   const dir = path.dirname(file);
   const top = path.dirname(dir);
   if (!isRealDirectory(top)) throw operationalError(`cannot write ${file}: ${top} is not a real directory`);
@@ -140,5 +140,46 @@ export function writeShardFile(file: string, header: Buffer, payload: Buffer): v
   // Never write through a symlink that stands where a fan-out directory belongs.
   if (!isRealDirectory(dir)) throw operationalError(`cannot write ${file}: ${dir} is not a real directory`);
   if (made) fsyncDir(top);
+}
+
+/** Writes a shard atomically (replacing whatever is at the name, link or file). */
+export function writeShardFile(file: string, header: Buffer, payload: Buffer): void {
+  prepareShardDir(file);
   writeFileAtomic(file, [header, payload]);
+}
+
+export interface ShardWrite {
+  file: string;
+  header: Buffer;
+  payload: Buffer;
+}
+
+/**
+ * Writes several shards atomically with their fsyncs in flight together
+ * (they are usually on different disks): a repair waits for one fsync, not
+ * one per shard. Returns, per write, undefined or the error that stopped it.
+ */
+export async function writeShardFiles(writes: ShardWrite[]): Promise<(Error | undefined)[]> {
+  return Promise.all(
+    writes.map(async (w) => {
+      const tmp = tempPathFor(w.file);
+      let fh: fs.promises.FileHandle | undefined;
+      try {
+        prepareShardDir(w.file);
+        fh = await fs.promises.open(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
+        await fh.chmod(0o644);
+        await fh.writev([w.header, w.payload]);
+        await fh.sync();
+        await fh.close();
+        fh = undefined;
+        fs.renameSync(tmp, w.file);
+        fsyncDir(path.dirname(w.file));
+        return undefined;
+      } catch (err) {
+        await fh?.close().catch(() => undefined);
+        fs.rmSync(tmp, { force: true });
+        return err instanceof Error ? err : new Error(String(err));
+      }
+    }),
+  );
 }

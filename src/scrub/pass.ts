@@ -399,6 +399,7 @@ export class ScrubPass {
   /** Folds one operation's verdicts into findings, repairs, counters and the cursor, in id order. */
   private async process({ plans, verdicts }: { plans: ExtentPlan[]; verdicts: ExtentVerdict[] | null }): Promise<void> {
     if (!verdicts) return; // aborted by cancel: redone on resume
+    let repaired = false;
     for (let i = 0; i < verdicts.length; i++) {
       const v = verdicts[i];
       const plan = plans[i];
@@ -459,10 +460,11 @@ export class ScrubPass {
       this.state.counters.extentsScanned++;
       this.state.counters.bytesRead += v.bytesRead;
       this.current.cursor = v.id;
-      // A repair changed the disks: its counts and the cursor past it are saved at once,
-      // so a kill cannot lose them (the resumed pass would not find that damage again).
-      if (repairs.size > 0) this.checkpoint(true);
+      if (repairs.size > 0) repaired = true;
     }
+    // Counts of this operation's repairs are saved before the next one; a kill
+    // sooner leaves pendingRepair in the state, which the resumed pass counts.
+    if (repaired) this.checkpoint(true);
   }
 
   /** The disk a shard would normally sit on (placement over all the pool's disks), for naming a missing one. */

@@ -4,10 +4,9 @@ import { Manifest, writeManifestCopy, ManifestCopy } from '../core/manifest';
 import { Pool, writableDisks } from '../core/pool';
 import { parseScheme, shardCount, Scheme } from '../core/scheme';
 import { assembleExtent, rebuildShards } from '../core/erasure';
-import { checkShardFile, shardHeaderFor, writeShardFile } from '../core/shard-file';
+import { checkShardFile, shardHeaderFor, writeShardFiles } from '../core/shard-file';
 import { rankDisks } from '../core/placement';
 import { decodeManifest } from '../core/manifest';
-import { DfsError } from '../core/errors';
 import fs from 'node:fs';
 import { ExtentVerdict, ShardResult } from './verify';
 import { quarantine } from './quarantine';
@@ -76,6 +75,7 @@ export async function repairExtent(pool: Pool, v: ExtentVerdict, passId: string)
   }
   const writable = new Set(writableDisks(pool).map((d) => d.index));
   const occupied = new Set(v.shards.filter((s) => s.disk >= 0).map((s) => s.disk));
+  const jobs: { s: ShardResult; target: string; disk: number; kept?: string }[] = [];
   for (const s of broken) {
     if (s.status === 'index-out-of-range') {
       out.set(s, quarantineOnly(pool, v, s, passId));
@@ -96,28 +96,33 @@ export async function repairExtent(pool: Pool, v: ExtentVerdict, passId: string)
       out.set(s, { ok: false, action: 'rebuilt', path: s.path, disk: s.disk, detail: 'disk is not writable' });
       continue;
     }
-    out.set(s, writeRebuiltShard(pool, v, s, scheme, full[s.index], target, disk, passId));
-  }
-  return out;
-}
-
-function writeRebuiltShard(pool: Pool, v: ExtentVerdict, s: ShardResult, scheme: Scheme, payload: Buffer, target: string, disk: number, passId: string): RepairOutcome {
-  let kept: string | undefined;
-  try {
-    if (s.status !== 'missing') {
-      kept = quarantine(pool.root, s.path, { original: s.path, disk: s.disk, extent: v.id, shard: s.index, problem: s.status, detail: s.detail });
+    // The damaged file is kept before anything replaces it.
+    try {
+      const kept = s.status === 'missing' ? undefined : quarantine(pool.root, s.path, { original: s.path, disk: s.disk, extent: v.id, shard: s.index, problem: s.status, detail: s.detail });
+      jobs.push({ s, target, disk, kept });
+    } catch (err) {
+      out.set(s, { ok: false, action: 'rebuilt', path: target, disk, detail: err instanceof Error ? err.message : String(err) });
     }
-    writeShardFile(target, shardHeaderFor(v.id, s.index, scheme, v.length!, payload), payload);
-    const check = checkShardFile(target, v.id, s.index);
-    const ok = check.ok && check.payload.equals(payload);
-    const detail = ok ? `rebuilt shard ${s.index}` : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}`;
-    appendAudit(pool.root, { pass: passId, action: 'rebuild-shard', extent: v.id, shard: s.index, disk, path: target, problem: s.status, quarantine: kept, result: ok ? 'repaired' : 'failed' });
-    return { ok, action: 'rebuilt', path: target, disk, detail, quarantine: kept };
-  } catch (err) {
-    const detail = err instanceof DfsError || err instanceof Error ? err.message : String(err);
-    appendAudit(pool.root, { pass: passId, action: 'rebuild-shard', extent: v.id, shard: s.index, disk, path: target, problem: s.status, quarantine: kept, result: 'failed', error: detail });
-    return { ok: false, action: 'rebuilt', path: target, disk, detail, quarantine: kept };
   }
+  const errors = await writeShardFiles(
+    jobs.map((j) => ({ file: j.target, header: shardHeaderFor(v.id, j.s.index, scheme, v.length!, full[j.s.index]), payload: full[j.s.index] })),
+  );
+  const audit: Record<string, unknown>[] = [];
+  jobs.forEach((j, i) => {
+    let ok = false;
+    let detail: string;
+    if (errors[i]) detail = errors[i]!.message;
+    else {
+      // Counted as repaired only once the written shard reads back intact.
+      const check = checkShardFile(j.target, v.id, j.s.index);
+      ok = check.ok && check.payload.equals(full[j.s.index]);
+      detail = ok ? `rebuilt shard ${j.s.index}` : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}`;
+    }
+    audit.push({ pass: passId, action: 'rebuild-shard', extent: v.id, shard: j.s.index, disk: j.disk, path: j.target, problem: j.s.status, quarantine: j.kept, result: ok ? 'repaired' : 'failed', ...(ok ? {} : { error: detail }) });
+    out.set(j.s, { ok, action: 'rebuilt', path: j.target, disk: j.disk, detail, quarantine: j.kept });
+  });
+  appendAudit(pool.root, audit);
+  return out;
 }
 
 /** A file named as a shard index the scheme does not have: keep it in quarantine, take it off the disk. */
