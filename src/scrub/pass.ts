@@ -7,9 +7,9 @@ import { scanManifests } from '../core/manifest';
 import { EXIT } from '../core/errors';
 import { Catalog, ExtentPlan, listPrefix, PREFIXES, StrayFile, takeCatalog, topLevelStrays } from './inventory';
 import { ObjectEntry } from '../core/manifest';
-import { ExtentVerdict, Health } from './verify';
+import { ExtentVerdict, Health, ShardResult } from './verify';
 import { Finding } from './finding';
-import { isBroken, repairExtent, repairManifestCopy } from './repair';
+import { isBroken, repairExtent, repairManifestCopy, RepairOutcome } from './repair';
 import { Intensity, Pacing, pacingFor } from './pacing';
 import { VerifyWorkers } from './workers';
 import { Alarm } from './alarm';
@@ -360,9 +360,9 @@ export class ScrubPass {
 
   /** Counts the repairs an interrupted run made on this extent after its last checkpoint. */
   private countInterruptedRepairs(v: ExtentVerdict): void {
-    const pending = this.current.pendingRepair;
-    if (!pending || pending.extent !== v.id) return;
-    delete this.current.pendingRepair;
+    const pending = this.current.pendingRepairs?.find((p) => p.extent === v.id);
+    if (!pending) return;
+    this.current.pendingRepairs = this.current.pendingRepairs!.filter((p) => p !== pending);
     for (const p of pending.shards) {
       const now = v.shards.find((s) => s.index === p.index && s.status === 'ok');
       if (!now) continue; // still broken: this run finds and counts it
@@ -399,23 +399,27 @@ export class ScrubPass {
   /** Folds one operation's verdicts into findings, repairs, counters and the cursor, in id order. */
   private async process({ plans, verdicts }: { plans: ExtentPlan[]; verdicts: ExtentVerdict[] | null }): Promise<void> {
     if (!verdicts) return; // aborted by cancel: redone on resume
-    let repaired = false;
+    for (const v of verdicts) this.countInterruptedRepairs(v);
+    const toRepair = this.opts.mode === 'repair' ? verdicts.filter((v) => v.health !== 'unrecoverable' && v.shards.some(isBroken)) : [];
+    const repairsOf = new Map<string, Map<ShardResult, RepairOutcome>>();
+    if (toRepair.length > 0) {
+      // Saved before anything is written: a kill mid-repair loses no count (see countInterruptedRepairs).
+      // (Entries an interrupted run left for extents not reached yet stay until those are seen.)
+      this.current.pendingRepairs = [...(this.current.pendingRepairs ?? []), ...toRepair.map((v) => ({
+        extent: v.id,
+        shards: v.shards.filter(isBroken).map((s) => ({ index: s.index, kind: KIND[s.status] ?? s.status, path: s.path, disk: s.disk >= 0 ? s.disk : undefined })),
+      }))];
+      this.checkpoint(true);
+      // The operation's extents are repaired together, so their fsyncs overlap.
+      const results = await Promise.all(toRepair.map((v) => repairExtent(this.pool, v, this.current.id)));
+      toRepair.forEach((v, i) => repairsOf.set(v.id, results[i]));
+    }
     for (let i = 0; i < verdicts.length; i++) {
       const v = verdicts[i];
       const plan = plans[i];
       let health: Health = v.health;
       const broken = v.shards.filter(isBroken);
-      this.countInterruptedRepairs(v);
-      const repairing = this.opts.mode === 'repair' && v.health !== 'unrecoverable' && broken.length > 0;
-      if (repairing) {
-        this.current.pendingRepair = {
-          extent: v.id,
-          shards: broken.map((s) => ({ index: s.index, kind: KIND[s.status] ?? s.status, path: s.path, disk: s.disk >= 0 ? s.disk : undefined })),
-        };
-        this.checkpoint(true);
-      }
-      const repairs = repairing ? await repairExtent(this.pool, v, this.current.id) : new Map();
-      delete this.current.pendingRepair;
+      const repairs = repairsOf.get(v.id) ?? new Map<ShardResult, RepairOutcome>();
       const allMissing = v.shards.every((s) => s.status === 'missing');
       if (allMissing) {
         this.countIssue(true, {
@@ -460,11 +464,14 @@ export class ScrubPass {
       this.state.counters.extentsScanned++;
       this.state.counters.bytesRead += v.bytesRead;
       this.current.cursor = v.id;
-      if (repairs.size > 0) repaired = true;
     }
-    // Counts of this operation's repairs are saved before the next one; a kill
-    // sooner leaves pendingRepair in the state, which the resumed pass counts.
-    if (repaired) this.checkpoint(true);
+    // The repairs' counts and the cursor past them are saved together, and the pending record goes.
+    if (toRepair.length > 0) {
+      const left = (this.current.pendingRepairs ?? []).filter((p) => !repairsOf.has(p.extent));
+      if (left.length) this.current.pendingRepairs = left;
+      else delete this.current.pendingRepairs;
+      this.checkpoint(true);
+    }
   }
 
   /** The disk a shard would normally sit on (placement over all the pool's disks), for naming a missing one. */

@@ -73,7 +73,7 @@ export interface CurrentPass {
    * resumed pass counts those it finds intact as repaired, so a kill between
    * a repair and the next checkpoint loses no count.
    */
-  pendingRepair?: { extent: string; shards: { index: number; kind: string; path: string; disk?: number }[] };
+  pendingRepairs?: { extent: string; shards: { index: number; kind: string; path: string; disk?: number }[] }[];
 }
 
 export interface OpenProblem {
