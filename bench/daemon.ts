@@ -32,7 +32,7 @@
 // daemon reads from the cache and the comparison says less (it is printed).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
+import { makeRandomFile } from './measure';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,22 +59,6 @@ function run(cli: string, args: string[]): string {
   return r.stdout;
 }
 
-function randomFile(file: string, bytes: number): void {
-  const buf = Buffer.allocUnsafe(Math.min(bytes, 16 * MiB));
-  const fd = fs.openSync(file, 'w');
-  try {
-    for (let done = 0; done < bytes; ) {
-      const n = Math.min(buf.length, bytes - done);
-      randomFillSync(buf, 0, n);
-      let off = 0;
-      while (off < n) off += fs.writeSync(fd, buf, off, n - off);
-      done += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** A pool of `extents` extents of `extentSize` bytes, stored as objects of at most 10k extents each. */
 function buildPool(root: string, extents: number, extentSize: number, redundancy = 'rs:4+2'): number {
   const t0 = now();
@@ -82,7 +66,7 @@ function buildPool(root: string, extents: number, extentSize: number, redundancy
   const per = Math.min(extents, Math.max(1, Math.floor((40 * MiB) / extentSize)));
   const src = path.join(path.dirname(root), 'object.bin');
   for (let i = 0, left = extents; left > 0; i++, left -= per) {
-    randomFile(src, Math.min(per, left) * extentSize); // fresh bytes: no extent is stored twice
+    makeRandomFile(src, Math.min(per, left) * extentSize); // fresh bytes: no extent is stored twice
     run('dfs-pool', ['put', src, `obj-${i}`, '--pool', root]);
   }
   fs.rmSync(src);
