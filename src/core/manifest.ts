@@ -34,17 +34,32 @@ export function encodeManifest(m: Manifest): Buffer {
 }
 
 /** A manifest, or a one-line reason the copy is bad. */
-export function decodeManifest(data: Buffer): Manifest | string {
-  let outer: { manifest?: Manifest; checksum?: string };
+const HEAD = '{"manifest":';
+const SUM_KEY = ',"checksum":"';
+
+/**
+ * A copy's manifest text, proven against its checksum without parsing it: the
+ * file is {"manifest":M,"checksum":"blake3:H"} where M is the exact JSON that
+ * was hashed (quotes inside M are escaped, so SUM_KEY only occurs as the key).
+ */
+function provenBody(data: Buffer): { body: string; sum: string } | string {
+  const text = data.toString('utf8').trimEnd();
+  const at = text.lastIndexOf(SUM_KEY);
+  if (!text.startsWith(HEAD) || at < 0 || !text.endsWith('"}')) return 'not a manifest';
+  const body = text.slice(HEAD.length, at);
+  const sum = text.slice(at + SUM_KEY.length, -2);
+  if (sum !== `blake3:${blake3Hex(body)}`) return 'checksum mismatch';
+  return { body, sum };
+}
+
+function parseBody(body: string): Manifest | string {
+  let m: Manifest;
   try {
-    outer = JSON.parse(data.toString('utf8'));
+    m = JSON.parse(body) as Manifest;
   } catch {
     return 'not valid JSON';
   }
-  const m = outer?.manifest;
-  if (!m || typeof outer.checksum !== 'string') return 'not a manifest';
-  if (outer.checksum !== `blake3:${blake3Hex(JSON.stringify(m))}`) return 'checksum mismatch';
-  if (m.format !== MANIFEST_FORMAT || typeof m.name !== 'string' || !Array.isArray(m.extents)) return 'unsupported format';
+  if (!m || m.format !== MANIFEST_FORMAT || typeof m.name !== 'string' || !Array.isArray(m.extents)) return 'unsupported format';
   try {
     parseScheme(m.scheme);
   } catch {
@@ -52,6 +67,12 @@ export function decodeManifest(data: Buffer): Manifest | string {
   }
   if (!m.extents.every((e) => EXTENT_ID_RE.test(e.id) && Number.isInteger(e.length) && e.length > 0)) return 'bad extent list';
   return m;
+}
+
+/** A manifest, or a one-line reason the copy is bad. */
+export function decodeManifest(data: Buffer): Manifest | string {
+  const proven = provenBody(data);
+  return typeof proven === 'string' ? proven : parseBody(proven.body);
 }
 
 export interface ManifestCopy {
@@ -65,28 +86,53 @@ export interface ManifestCopy {
   problem?: string;
 }
 
-function readCopy(disk: Disk, file: string): ManifestCopy {
+/** Reads and proves one copy; `body` is its manifest text when the checksum holds (parsed by the caller). */
+function readRawCopy(disk: Disk, file: string): { copy: ManifestCopy; proven?: { body: string; sum: string } } {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(file);
   } catch (err) {
-    return { disk, path: file, problem: errnoCode(err) === 'ENOENT' ? 'missing' : `unreadable (${errnoCode(err)})` };
+    return { copy: { disk, path: file, problem: errnoCode(err) === 'ENOENT' ? 'missing' : `unreadable (${errnoCode(err)})` } };
   }
-  if (!st.isFile()) return { disk, path: file, problem: 'not a regular file' };
-  if (!isRealDirectory(path.dirname(file))) return { disk, path: file, problem: `${path.dirname(file)} is not a real directory` };
+  if (!st.isFile()) return { copy: { disk, path: file, problem: 'not a regular file' } };
+  if (!isRealDirectory(path.dirname(file))) return { copy: { disk, path: file, problem: `${path.dirname(file)} is not a real directory` } };
   let data: Buffer;
   try {
-    data = readRegularFile(file);
+    data = readRegularFile(file, 1024 * 1024 * 1024);
   } catch (err) {
-    return { disk, path: file, problem: `unreadable (${readFailure(err)})` };
+    return { copy: { disk, path: file, problem: `unreadable (${readFailure(err)})` } };
   }
-  const m = decodeManifest(data);
-  return typeof m === 'string' ? { disk, path: file, problem: m } : { disk, path: file, manifest: m, created: m.created };
+  const proven = provenBody(data);
+  return typeof proven === 'string' ? { copy: { disk, path: file, problem: proven } } : { copy: { disk, path: file }, proven };
+}
+
+/**
+ * Every copy of one manifest file name, each proven; identical copies share
+ * one parse (and one object in memory), so a pool's manifests are parsed once,
+ * not once per disk.
+ */
+function readCopies(disks: Disk[], fileOf: (d: Disk) => string): ManifestCopy[] {
+  const raws = disks.map((d) => readRawCopy(d, fileOf(d)));
+  const parsed = new Map<string, Manifest | string>();
+  for (const r of raws) {
+    if (!r.proven) continue;
+    let m = parsed.get(r.proven.sum);
+    if (m === undefined) {
+      m = parseBody(r.proven.body);
+      parsed.set(r.proven.sum, m);
+    }
+    if (typeof m === 'string') r.copy.problem = m;
+    else {
+      r.copy.manifest = m;
+      r.copy.created = m.created;
+    }
+  }
+  return raws.map((r) => r.copy);
 }
 
 /** Every online disk's copy of one object's manifest. */
 export function readManifestCopies(pool: Pool, name: string): ManifestCopy[] {
-  return onlineDisks(pool).map((d) => readCopy(d, manifestPath(d.path, name)));
+  return readCopies(onlineDisks(pool), (d) => manifestPath(d.path, name));
 }
 
 /** The newest valid copy: after an interrupted replace, copies may differ. */
@@ -125,7 +171,7 @@ export function scanManifests(pool: Pool): ObjectEntry[] {
   }
   const out: ObjectEntry[] = [];
   for (const fileName of [...names].sort()) {
-    const copies = disks.map((d) => readCopy(d, path.join(objectsDir(d.path), fileName)));
+    const copies = readCopies(disks, (d) => path.join(objectsDir(d.path), fileName));
     const manifest = bestCopy(copies);
     // One parsed manifest per object is enough; the other copies keep their verdict and date.
     for (const c of copies) if (c.manifest !== manifest) delete c.manifest;
