@@ -8,13 +8,12 @@ import { parseBoolean, parseDuration } from '../core/units';
 import { stateDir } from '../core/layout';
 import { parseIntensity, parseRate } from '../scrub/pacing';
 import { readLock } from '../scrub/lock';
-import { loadState } from '../scrub/state';
 import { pidAlive, DaemonSettings } from '../daemon/info';
-import { loadSettings, DEFAULT_SETTINGS } from '../daemon/settings';
 import { controlSocketPath } from '../daemon/socket-path';
 import { NoDaemon, sendControl } from '../daemon/control-client';
 import { ControlRequest, DaemonStatus } from '../daemon/protocol';
 import { ScrubDaemon } from '../daemon/daemon';
+import { persistedStatus } from '../daemon/status';
 import { underSystemd } from '../daemon/notify';
 import { log } from '../daemon/log';
 import { jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
@@ -187,43 +186,6 @@ function renderStatus(s: DaemonStatus): string {
   return lines.join('\n');
 }
 
-/** What `status` shows with no daemon: the persisted state. */
-function persistedStatus(root: string): DaemonStatus {
-  const pool = openPool(root);
-  const st = loadState(pool.root, pool.config.id);
-  const settings = { ...DEFAULT_SETTINGS, ...loadSettings(pool.root) };
-  const cur = st.current;
-  return {
-    pool: pool.root,
-    pid: 0,
-    running: false,
-    paused: settings.paused,
-    intensity: settings.intensity,
-    autoRepair: settings.autoRepair,
-    maxRate: settings.maxRate ?? null,
-    throttled: null,
-    phase: 'waiting',
-    startedAt: '',
-    nextPassAt: null,
-    pass: cur
-      ? {
-          id: cur.id,
-          mode: cur.mode,
-          extentsDone: cur.extentsDone,
-          extentsTotal: cur.extentsTotal,
-          bytesDone: cur.bytesDone,
-          bytesTotal: cur.bytesTotal,
-          bytesPerSecond: cur.activeSeconds > 0 ? cur.bytesDone / cur.activeSeconds : 0,
-          etaSeconds: null,
-          percent: cur.bytesTotal > 0 ? (100 * cur.bytesDone) / cur.bytesTotal : 0,
-        }
-      : null,
-    deadline: settings.deadlineSeconds ? { seconds: settings.deadlineSeconds, achievable: true } : null,
-    counters: { ...st.counters },
-    lastPass: st.lastPass ? { finishedAt: st.lastPass.finishedAt, outcome: st.lastPass.outcome, durationSeconds: st.lastPass.durationSeconds, exitCode: st.lastPass.exitCode } : null,
-  };
-}
-
 async function status(opts: Opts): Promise<number> {
   let s: DaemonStatus;
   let code: number = EXIT.OK;
@@ -231,7 +193,7 @@ async function status(opts: Opts): Promise<number> {
     s = await control(opts, { cmd: 'status' });
   } catch (err) {
     if (!(err instanceof DfsError) || err.code !== EXIT.NOT_RUNNING) throw err;
-    s = persistedStatus(path.resolve(requirePool(opts)));
+    s = persistedStatus(openPool(path.resolve(requirePool(opts))));
     code = EXIT.NOT_RUNNING;
   }
   if (opts.json) printJson({ status: s.running ? (s.paused ? 'paused' : 'running') : 'stopped', ...s });

@@ -1,5 +1,6 @@
 import sade from 'sade';
-import { DfsError, EXIT, usageError } from '../core/errors';
+import { DfsError, EXIT } from '../core/errors';
+import { requirePoolOption } from '../core/pool';
 
 // One declarative table per executable feeds both sade (parsing, --help) and the
 // man-page check, so an option cannot exist in one and not the other.
@@ -40,11 +41,7 @@ export const VERSION = '0.1.0';
 export const poolOption: OptionSpec = { flag: '--pool', value: 'PATH', description: 'The pool directory' };
 export const jsonOption: OptionSpec = { flag: '--json', description: 'One JSON document on stdout, logs on stderr' };
 
-export function requirePool(opts: { pool?: unknown }): string {
-  if (Array.isArray(opts.pool)) throw usageError('--pool given more than once');
-  if (typeof opts.pool !== 'string' || !opts.pool) throw usageError('--pool PATH is required');
-  return opts.pool;
-}
+export const requirePool = (opts: { pool?: unknown }): string => requirePoolOption(opts.pool);
 
 function build(spec: ProgramSpec) {
   const usage = spec.single ? `${spec.name} ${spec.commands[0].usage}`.trim() : spec.name;

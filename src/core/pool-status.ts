@@ -1,6 +1,5 @@
 import { scanManifests } from './manifest';
-import { Pool } from './pool';
-import { DiskState } from './pool';
+import { DiskState, Pool } from './pool';
 
 export interface PoolStatus {
   pool: string;

@@ -124,6 +124,13 @@ export function inspectDisk(poolId: string, cfg: DiskConfig, index: number, root
   return disk;
 }
 
+/** The --pool option's value: given once, not empty. */
+export function requirePoolOption(value: unknown): string {
+  if (Array.isArray(value)) throw usageError('--pool given more than once');
+  if (value === undefined || value === true || value === '') throw usageError('--pool PATH is required');
+  return String(value);
+}
+
 export function openPool(rootArg: string): Pool {
   const root = path.resolve(rootArg);
   const file = poolFile(root);

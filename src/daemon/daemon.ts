@@ -6,7 +6,8 @@ import { writeJsonAtomic } from '../core/atomic-file';
 import { acquireScrubLock } from '../scrub/lock';
 import { ScrubPass } from '../scrub/pass';
 import { applyNice, pacingFor } from '../scrub/pacing';
-import { loadState } from '../scrub/state';
+import { loadState, ScrubState } from '../scrub/state';
+import { lastPassView, passView } from './status';
 import { DaemonInfo, DaemonSettings, daemonFile, Intensity } from './info';
 import { DEFAULT_SETTINGS, loadSettings, saveSettings } from './settings';
 import { controlSocketPath } from './socket-path';
@@ -54,11 +55,14 @@ export class ScrubDaemon {
   private psiWarned = false;
   private release: (() => void) | undefined;
   private readonly socketPath: string;
+  /** The persisted state as of the start and of the end of the latest pass. */
+  private saved: ScrubState;
 
   constructor(private readonly opts: DaemonOptions) {
     this.pool = openPool(opts.pool);
     this.socketPath = controlSocketPath(this.pool.root);
     this.settings = { ...DEFAULT_SETTINGS, ...loadSettings(this.pool.root), ...opts.overrides };
+    this.saved = loadState(this.pool.root, this.pool.config.id);
     for (const k of Object.keys(this.settings) as (keyof DaemonSettings)[]) if (this.settings[k] === undefined) delete this.settings[k];
   }
 
@@ -173,6 +177,7 @@ export class ScrubDaemon {
       if (this.settings.paused) pass.startPaused();
       this.pass = pass;
       const report = await pass.run();
+      this.saved = loadState(this.pool.root, this.pool.config.id);
       this.pass = undefined;
       if (report.outcome === 'cancelled') break;
       log(report.exitCode >= 4 ? 'warning' : 'info', `pass ${report.pass} finished: ${report.outcome}, ${report.extents.scanned} extents, ${report.issues.length} issues, ${report.repairs.successful} repaired`);
@@ -253,10 +258,7 @@ export class ScrubDaemon {
 
   status(): DaemonStatus {
     const pass = this.pass;
-    const state = loadState(this.pool.root, this.pool.config.id);
-    const counters = pass?.counters() ?? state.counters;
     const cur = pass?.currentPass();
-    const p = pass?.progress();
     return {
       pool: this.pool.root,
       pid: process.pid,
@@ -269,25 +271,11 @@ export class ScrubDaemon {
       phase: this.stopping ? 'stopping' : this.settings.paused ? 'paused' : this.phase,
       startedAt: this.startedAt,
       nextPassAt: this.nextPassAt ? new Date(this.nextPassAt).toISOString() : null,
-      pass:
-        cur && p
-          ? {
-              id: cur.id,
-              mode: cur.mode,
-              extentsDone: p.extentsDone,
-              extentsTotal: p.extentsTotal,
-              bytesDone: p.bytesDone,
-              bytesTotal: p.bytesTotal,
-              bytesPerSecond: p.bytesPerSecond,
-              etaSeconds: Number.isFinite(p.etaSeconds) ? p.etaSeconds : null,
-              percent: p.bytesTotal > 0 ? (100 * p.bytesDone) / p.bytesTotal : 0,
-            }
-          : null,
+      pass: cur ? passView(cur, pass!.progress()) : null,
       deadline: this.settings.deadlineSeconds ? { seconds: this.settings.deadlineSeconds, achievable: this.achievable } : null,
-      counters: { ...counters },
-      lastPass: state.lastPass
-        ? { finishedAt: state.lastPass.finishedAt, outcome: state.lastPass.outcome, durationSeconds: state.lastPass.durationSeconds, exitCode: state.lastPass.exitCode }
-        : null,
+      // Live from the pass; between passes from the state read once after the last one (no disk read per STATUS=).
+      counters: { ...(pass?.counters() ?? this.saved.counters) },
+      lastPass: lastPassView(this.saved.lastPass),
     };
   }
 

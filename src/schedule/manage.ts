@@ -2,9 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { usageError } from '../core/errors';
 import { formatTimestamp, nextElapses, parseSystemdCalendar } from './calendar';
-import { formatCron } from './cron';
 import { executePlan, existingRemovals, Plan } from './plan';
-import { buildRequest, RawScheduleOptions, requirePool } from './request';
+import { buildRequest, describeRequest, RawScheduleOptions, requirePool } from './request';
 import { planStandaloneApply, planStandaloneRemove } from './standalone';
 import { lastRun, readRuns, readSchedule, scheduleFile } from './store';
 import { listSystemdConfigs, planSystemdApply, planSystemdRemove, systemdRunning, SystemdTarget } from './systemd';
@@ -111,15 +110,8 @@ export function applySchedule(o: RawScheduleOptions, where: Where, dryRun: boole
   const next = nextElapses(f.spec, now, 3);
   const result: ApplyResult = {
     dryRun,
-    pool: req.root,
+    ...describeRequest(req),
     backend: where.backend,
-    frequency: f.name,
-    calendar: f.calendar,
-    cron: formatCron(f.spec),
-    utc: f.spec.utc,
-    randomizedDelaySec: req.randomizedDelaySec,
-    intensity: req.intensity,
-    autoRepair: req.autoRepair,
     ...extra,
     files: files(plan),
     removes: existingRemovals(plan),

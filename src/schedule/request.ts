@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { usageError } from '../core/errors';
-import { openPool } from '../core/pool';
+import { openPool, requirePoolOption } from '../core/pool';
+import { formatCron } from './cron';
 import { Frequency, parseFrequency } from './frequency';
 import { parseDelay, parseScheduleIntensity, ScheduleIntensity } from './settings';
 import { parseBoolean } from '../core/units';
@@ -29,9 +29,21 @@ export interface RawScheduleOptions {
   'randomized-delay'?: unknown;
 }
 
-export function requirePool(value: unknown): string {
-  if (value === undefined || value === true || value === '') throw usageError('--pool PATH is required');
-  return path.resolve(String(value));
+export const requirePool = (value: unknown): string => path.resolve(requirePoolOption(value));
+
+/** The fields a schedule shows wherever it is described: the stored schedule and a dry run alike. */
+export function describeRequest(req: ScheduleRequest) {
+  const f = req.frequency;
+  return {
+    pool: req.root,
+    frequency: f.name,
+    calendar: f.calendar,
+    cron: formatCron(f.spec),
+    utc: f.spec.utc,
+    randomizedDelaySec: req.randomizedDelaySec,
+    intensity: req.intensity,
+    autoRepair: req.autoRepair,
+  };
 }
 
 export function buildRequest(o: RawScheduleOptions, now = new Date()): ScheduleRequest {

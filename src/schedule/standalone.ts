@@ -1,7 +1,6 @@
 import fs from 'node:fs';
-import { formatCron } from './cron';
 import { emptyPlan, Plan } from './plan';
-import { ScheduleRequest } from './request';
+import { describeRequest, ScheduleRequest } from './request';
 import { readSchedule, SCHEDULE_FORMAT, scheduleFile, StoredSchedule } from './store';
 
 // The backend for hosts without systemd (containers, minimal VMs): the
@@ -25,16 +24,9 @@ export function planStandaloneApply(req: ScheduleRequest, now: Date): Standalone
   const f = req.frequency;
   const schedule: StoredSchedule = {
     format: SCHEDULE_FORMAT,
-    pool: req.root,
+    ...describeRequest(req),
     poolId: req.poolId,
-    frequency: f.name,
     source: f.source,
-    calendar: f.calendar,
-    cron: formatCron(f.spec),
-    utc: f.spec.utc,
-    randomizedDelaySec: req.randomizedDelaySec,
-    intensity: req.intensity,
-    autoRepair: req.autoRepair,
     updatedAt: now.toISOString(),
     // Re-applying the same calendar must not forget a slot missed meanwhile.
     calendarSince: previous && previous.calendar === f.calendar ? previous.calendarSince : now.toISOString(),

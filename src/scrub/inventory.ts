@@ -7,7 +7,7 @@ import { scanManifests, ObjectEntry } from '../core/manifest';
 import { onlineDisks, Pool } from '../core/pool';
 import { HEADER_SIZE } from '../core/shard-header';
 import { isRealDirectory } from '../core/safe-fs';
-import { parseScheme, shardCount } from '../core/scheme';
+import { parseScheme, Scheme, shardCount } from '../core/scheme';
 import { shardPayloadLength } from '../core/erasure';
 
 // A pass walks the pool one fan-out directory (extents/XX) at a time, in id
@@ -54,10 +54,8 @@ export interface Catalog {
 export const PREFIXES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /** What reading every shard of an extent costs, from its scheme (no stat per file). */
-export function expectedBytes(scheme: string | undefined, length: number | undefined, files = 0): number {
-  if (!scheme || !length) return files * HEADER_SIZE;
-  const s = parseScheme(scheme);
-  return shardCount(s) * (HEADER_SIZE + shardPayloadLength(s, length));
+function expectedBytes(scheme: Scheme, length: number): number {
+  return shardCount(scheme) * (HEADER_SIZE + shardPayloadLength(scheme, length));
 }
 
 export function takeCatalog(pool: Pool): Catalog {
@@ -71,11 +69,12 @@ export function takeCatalog(pool: Pool): Catalog {
     if (!m) continue;
     let si = schemes.indexOf(m.scheme);
     if (si < 0) si = schemes.push(m.scheme) - 1;
+    const scheme = parseScheme(m.scheme);
     for (const e of m.extents) {
       if (extents.has(e.id)) continue;
       extents.set(e.id, si * 2 ** 32 + e.length);
       byPrefix[parseInt(e.id.slice(0, 2), 16)].push(e.id);
-      bytes += expectedBytes(m.scheme, e.length);
+      bytes += expectedBytes(scheme, e.length);
     }
   }
   for (const list of byPrefix) list.sort();

@@ -163,9 +163,6 @@ export class ScrubPass {
 
   progress(): PassProgress {
     const c = this.current;
-    if (!c) {
-      return { passId: '', extentsDone: 0, extentsTotal: 0, bytesDone: 0, bytesTotal: 0, issuesFound: 0, repairsSuccessful: 0, activeSeconds: 0, bytesPerSecond: 0, etaSeconds: NaN };
-    }
     const active = c.activeSeconds + (this.status === 'running' && this.activeSince ? (Date.now() - this.activeSince) / 1000 : 0);
     const rate = active > 0 ? c.bytesDone / active : 0;
     return {

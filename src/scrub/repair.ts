@@ -22,20 +22,8 @@ export interface RepairOutcome {
   quarantine?: string;
 }
 
-const BROKEN: ReadonlySet<ShardResult['status']> = new Set([
-  'missing',
-  'not-regular',
-  'unreadable',
-  'header-damaged',
-  'truncated',
-  'oversized',
-  'checksum-mismatch',
-  'wrong-extent',
-  'wrong-index',
-  'scheme-mismatch',
-]);
-
-export const isBroken = (r: ShardResult) => BROKEN.has(r.status) || r.status === 'index-out-of-range';
+/** Every verdict on a file but a valid shard or a spare valid copy of one needs repair. */
+export const isBroken = (r: ShardResult) => r.status !== 'ok' && r.status !== 'duplicate';
 
 /** Re-reads the valid shards and rebuilds every payload, proven against the extent id. */
 async function rebuildExtent(v: ExtentVerdict, scheme: Scheme): Promise<Buffer[]> {

@@ -1,0 +1,50 @@
+import { Pool } from '../core/pool';
+import { CurrentPass, loadState, PassSummary } from '../scrub/state';
+import { PassProgress } from '../scrub/pass';
+import { DaemonStatus } from './protocol';
+import { DEFAULT_SETTINGS, loadSettings } from './settings';
+
+/** A pass as status shows it: live progress when running, else what its checkpoint says. */
+export function passView(cur: CurrentPass, live?: PassProgress): NonNullable<DaemonStatus['pass']> {
+  const bytesDone = live?.bytesDone ?? cur.bytesDone;
+  const bytesTotal = live?.bytesTotal ?? cur.bytesTotal;
+  const eta = live?.etaSeconds;
+  return {
+    id: cur.id,
+    mode: cur.mode,
+    extentsDone: live?.extentsDone ?? cur.extentsDone,
+    extentsTotal: live?.extentsTotal ?? cur.extentsTotal,
+    bytesDone,
+    bytesTotal,
+    bytesPerSecond: live?.bytesPerSecond ?? (cur.activeSeconds > 0 ? cur.bytesDone / cur.activeSeconds : 0),
+    etaSeconds: eta !== undefined && Number.isFinite(eta) ? eta : null,
+    percent: bytesTotal > 0 ? (100 * bytesDone) / bytesTotal : 0,
+  };
+}
+
+export function lastPassView(s: PassSummary | undefined): DaemonStatus['lastPass'] {
+  return s ? { finishedAt: s.finishedAt, outcome: s.outcome, durationSeconds: s.durationSeconds, exitCode: s.exitCode } : null;
+}
+
+/** What `status` shows with no daemon running: the persisted state and settings. */
+export function persistedStatus(pool: Pool): DaemonStatus {
+  const st = loadState(pool.root, pool.config.id);
+  const settings = { ...DEFAULT_SETTINGS, ...loadSettings(pool.root) };
+  return {
+    pool: pool.root,
+    pid: 0,
+    running: false,
+    paused: settings.paused,
+    intensity: settings.intensity,
+    autoRepair: settings.autoRepair,
+    maxRate: settings.maxRate ?? null,
+    throttled: null,
+    phase: 'waiting',
+    startedAt: '',
+    nextPassAt: null,
+    pass: st.current ? passView(st.current) : null,
+    deadline: settings.deadlineSeconds ? { seconds: settings.deadlineSeconds, achievable: true } : null,
+    counters: { ...st.counters },
+    lastPass: lastPassView(st.lastPass),
+  };
+}
