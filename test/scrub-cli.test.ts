@@ -7,6 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cli, cliAsync, collect, scratchDir } from './helpers';
@@ -24,6 +25,7 @@ import {
   scrubExpect,
   shardOf,
   sleep,
+  summarize,
   assertUnchanged,
 } from './scrub-fixtures.test';
 import { diffFingerprints, fingerprintTree } from './helpers';
@@ -221,6 +223,27 @@ test('state counters add up across passes (verify, repair, verify)', () => {
   // A refused run (usage error, lock) counts nothing.
   cli('dfs-scrub', ['--pool', fx.pool, '--intensity', 'extreme']);
   assert.equal(readState(fx.pool).counters, st.counters);
+});
+
+test('the extent index: an extent two objects share is counted once and names both; junk left by a killed pass is rebuilt; nothing stays behind', () => {
+  const data = randomBytes(200 * 1024);
+  const fx = makePool({ extentSize: '64K', objects: [{ name: 'first', size: data.length, data }, { name: 'second', size: data.length, data }] });
+  const ids = fx.objects[0].extents;
+  assert.equal(fx.objects[1].extents, ids, 'the same data gives the same extents');
+  // What a pass killed mid-way leaves: bucket files, one of them torn mid-record.
+  const index = path.join(fx.pool, '.dynamicfs', 'extent-index');
+  fs.mkdirSync(index, { recursive: true });
+  fs.writeFileSync(path.join(index, ids[0].slice(0, 2)), randomBytes(41 * 3 + 7));
+  fs.writeFileSync(path.join(index, 'ff'), randomBytes(41));
+  flipBit(shardOf(fx, 'first', 1, 3).path, HEADER + 9);
+  const r = scrubExpect(fx.pool, [], 4, 'verify');
+  assert.is(r.extents.total, ids.length, 'shared extents counted once');
+  assert.is(r.extents.scanned, ids.length);
+  assert.is(r.extents.degraded, 1);
+  assert.is(r.objects.total, 2);
+  assert.is(r.issues.length, 1, summarize(r.issues));
+  assert.equal([...(r.issues[0].objects ?? [])].sort(), ['first', 'second'], 'the finding names both objects');
+  assert.not.ok(fs.existsSync(index), 'the index is removed when the pass ends');
 });
 
 test('a corrupt scrub-state.json: exit 8 naming the file, and it is not silently reset', () => {

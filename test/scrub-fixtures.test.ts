@@ -219,6 +219,7 @@ export interface Finding {
   result: string;
   quarantine?: string;
   health?: string;
+  objects?: string[];
 }
 
 export interface Report {

@@ -20,6 +20,8 @@ export const shardDir = (disk: string, extentId: string) => path.join(disk, EXTE
 export const shardFileName = (extentId: string, index: number) => `${extentId}.${index}`;
 export const shardPath = (disk: string, extentId: string, index: number) =>
   path.join(shardDir(disk, extentId), shardFileName(extentId, index));
+/** The 256 fan-out directory names under extents/, in id order. */
+export const PREFIXES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 export const objectsDir = (disk: string) => path.join(disk, OBJECTS_DIR);
 
 /** Manifest file names are a hash of the object name: any name is safe on disk. */

@@ -112,22 +112,23 @@ function readRawCopy(disk: Disk, file: string): { copy: ManifestCopy; proven?: {
  * not once per disk.
  */
 function readCopies(disks: Disk[], fileOf: (d: Disk) => string): ManifestCopy[] {
-  const raws = disks.map((d) => readRawCopy(d, fileOf(d)));
   const parsed = new Map<string, Manifest | string>();
-  for (const r of raws) {
-    if (!r.proven) continue;
-    let m = parsed.get(r.proven.sum);
+  // One copy's text in memory at a time: a big manifest is not held once per disk.
+  return disks.map((d) => {
+    const { copy, proven } = readRawCopy(d, fileOf(d));
+    if (!proven) return copy;
+    let m = parsed.get(proven.sum);
     if (m === undefined) {
-      m = parseBody(r.proven.body);
-      parsed.set(r.proven.sum, m);
+      m = parseBody(proven.body);
+      parsed.set(proven.sum, m);
     }
-    if (typeof m === 'string') r.copy.problem = m;
+    if (typeof m === 'string') copy.problem = m;
     else {
-      r.copy.manifest = m;
-      r.copy.created = m.created;
+      copy.manifest = m;
+      copy.created = m.created;
     }
-  }
-  return raws.map((r) => r.copy);
+    return copy;
+  });
 }
 
 /** Every online disk's copy of one object's manifest. */
@@ -152,10 +153,12 @@ export interface ObjectEntry {
 }
 
 /**
- * Every object known to any online disk, with all its copies. Damaged copies
- * are grouped by file name, so an object whose every copy is damaged still shows.
+ * Every object known to any online disk, with all its copies, one at a time in
+ * file-name order (a pass over a big pool never holds every manifest at once).
+ * Damaged copies are grouped by file name, so an object whose every copy is
+ * damaged still shows.
  */
-export function scanManifests(pool: Pool): ObjectEntry[] {
+export function eachObject(pool: Pool, fn: (o: ObjectEntry) => void): void {
   const disks = onlineDisks(pool);
   const names = new Set<string>();
   for (const d of disks) {
@@ -169,14 +172,19 @@ export function scanManifests(pool: Pool): ObjectEntry[] {
     }
     for (const e of entries) if (MANIFEST_NAME_RE.test(e)) names.add(e);
   }
-  const out: ObjectEntry[] = [];
   for (const fileName of [...names].sort()) {
     const copies = readCopies(disks, (d) => path.join(objectsDir(d.path), fileName));
     const manifest = bestCopy(copies);
     // One parsed manifest per object is enough; the other copies keep their verdict and date.
     for (const c of copies) if (c.manifest !== manifest) delete c.manifest;
-    out.push({ name: manifest?.name ?? `?${fileName}`, fileName, manifest, copies });
+    fn({ name: manifest?.name ?? `?${fileName}`, fileName, manifest, copies });
   }
+}
+
+/** Every object at once (listings and status, not passes). */
+export function scanManifests(pool: Pool): ObjectEntry[] {
+  const out: ObjectEntry[] = [];
+  eachObject(pool, (o) => out.push(o));
   return out;
 }
 

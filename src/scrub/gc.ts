@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import { Pool, writableDisks } from '../core/pool';
 import { fsyncDir } from '../core/atomic-file';
-import { takeInventory } from './inventory';
+import { listPrefix, StrayFile, topLevelStrays } from './inventory';
+import { buildExtentIndex, readBucket, removeExtentIndex } from './extent-index';
+import { PREFIXES } from '../core/layout';
+import { ObjectEntry } from '../core/manifest';
 import { quarantine } from './quarantine';
 import { appendAudit } from './audit';
 import path from 'node:path';
@@ -24,20 +27,28 @@ export interface GcResult {
  */
 export function collectGarbage(pool: Pool, minAgeSeconds: number, dryRun: boolean): GcResult[] {
   const cutoff = Date.now() - minAgeSeconds * 1000;
-  const inv = takeInventory(pool);
   // An object whose every manifest copy is damaged still owns its extents: they only look orphaned.
-  const lost = inv.catalog.objects.find((o) => !o.manifest);
-  if (lost) {
-    throw operationalError(`refusing gc: every copy of manifest ${lost.fileName} is damaged, so its extents would look orphaned (see dfs-scrub)`);
-  }
-  const named = inv.catalog.extents;
-  const writable = new Set(writableDisks(pool).map((d) => d.index));
+  let lost = undefined as ObjectEntry | undefined;
+  const index = buildExtentIndex(pool, (o) => {
+    if (!o.manifest) lost ??= o;
+  });
   const candidates: Omit<GcResult, 'result'>[] = [];
-  for (const e of inv.extents) {
-    if (e.scheme || named.has(e.id)) continue;
-    for (const f of e.files) candidates.push({ path: f.path, disk: f.disk, kind: 'orphan-shard', extent: e.id });
+  const strays: StrayFile[] = topLevelStrays(pool);
+  try {
+    if (lost) {
+      throw operationalError(`refusing gc: every copy of manifest ${lost.fileName} is damaged, so its extents would look orphaned (see dfs-scrub)`);
+    }
+    for (const prefix of PREFIXES) {
+      for (const e of listPrefix(pool, readBucket(index, prefix), prefix, strays)) {
+        if (e.scheme) continue;
+        for (const f of e.files) candidates.push({ path: f.path, disk: f.disk, kind: 'orphan-shard', extent: e.id });
+      }
+    }
+  } finally {
+    removeExtentIndex(index);
   }
-  for (const s of inv.strays) if (s.kind === 'stale-temp-file') candidates.push({ path: s.path, disk: s.disk, kind: 'stale-temp-file' });
+  for (const s of strays) if (s.kind === 'stale-temp-file') candidates.push({ path: s.path, disk: s.disk, kind: 'stale-temp-file' });
+  const writable = new Set(writableDisks(pool).map((d) => d.index));
   const out: GcResult[] = [];
   for (const c of candidates) {
     let st: fs.Stats;

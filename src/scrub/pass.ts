@@ -3,10 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { Pool, writableDisks } from '../core/pool';
 import { shardPath } from '../core/layout';
 import { rankDisks } from '../core/placement';
-import { scanManifests } from '../core/manifest';
+import { eachObject, ObjectEntry } from '../core/manifest';
+import { PREFIXES } from '../core/layout';
 import { EXIT } from '../core/errors';
-import { Catalog, ExtentPlan, listPrefix, PREFIXES, StrayFile, takeCatalog, topLevelStrays } from './inventory';
-import { ObjectEntry } from '../core/manifest';
+import { ExtentPlan, listPrefix, StrayFile, topLevelStrays } from './inventory';
+import { buildExtentIndex, ExtentIndex, readBucket, removeExtentIndex } from './extent-index';
 import { ExtentVerdict, Health, ShardResult } from './verify';
 import { Finding } from './finding';
 import { isBroken, repairExtent, repairManifestCopy, RepairOutcome } from './repair';
@@ -102,8 +103,7 @@ export class ScrubPass {
   private lastCheckpoint = 0;
   private activeSince = 0;
   private workers: VerifyWorkers | undefined;
-  private objectEntries: ObjectEntry[] = [];
-  private extentObjects: Map<string, string[]> | undefined;
+  private objects = { total: 0, unreadable: 0 };
 
   constructor(
     private readonly pool: Pool,
@@ -272,40 +272,42 @@ export class ScrubPass {
     // A paused daemon restarted stays paused before it reads anything.
     await this.waitWhilePaused();
     if (this.cancelling()) {
-      return this.finish(true, resumed, []);
+      return this.finish(true, resumed);
     }
     // Workers boot (load their modules) while this thread reads the manifests.
     this.workers = new VerifyWorkers(pacingFor(this.intensity).parallel > 1 ? pacingFor('max').parallel : 1);
-    let catalog: Catalog;
+    let index: ExtentIndex | undefined;
     const strays: StrayFile[] = [];
     const orphans: ExtentPlan[] = [];
     try {
-      catalog = takeCatalog(pool);
-      this.current.extentsTotal = catalog.extents.size;
-      this.current.bytesTotal = catalog.bytes;
       const countPrelude = !this.current.preludeCounted;
-      await this.checkDisksAndManifests(catalog.objects, countPrelude);
+      this.checkDisks(countPrelude);
+      const writable = new Set(writableDisks(pool).map((d) => d.index));
+      index = buildExtentIndex(pool, (o) => this.checkManifest(o, countPrelude, writable));
+      this.current.extentsTotal = index.extents;
+      this.current.bytesTotal = index.bytes;
       this.current.preludeCounted = true;
       this.checkpoint(true);
       strays.push(...topLevelStrays(pool));
-      await this.scrubExtents(catalog, strays, orphans);
+      await this.scrubExtents(index, strays, orphans);
     } finally {
       await this.workers.close();
       this.workers = undefined;
+      if (index) removeExtentIndex(index);
     }
     this.stopClock();
 
     const cancelled = this.cancelling();
     if (!cancelled) this.reportOrphansAndStrays(orphans, strays, startedMs);
-    return this.finish(cancelled, resumed, catalog.objects);
+    return this.finish(cancelled, resumed);
   }
 
   /** Plans in id order, one fan-out directory listed at a time, from just after the cursor. */
-  private *plans(catalog: Catalog, strays: StrayFile[], orphans: ExtentPlan[]): Generator<ExtentPlan> {
+  private *plans(index: ExtentIndex, strays: StrayFile[], orphans: ExtentPlan[]): Generator<ExtentPlan> {
     const cursor = this.current.cursor;
     for (const prefix of PREFIXES) {
       if (cursor && prefix < cursor.slice(0, 2)) continue;
-      for (const plan of listPrefix(this.pool, catalog, prefix, strays)) {
+      for (const plan of listPrefix(this.pool, readBucket(index, prefix), prefix, strays)) {
         if (plan.id <= cursor) continue;
         if (plan.scheme) yield plan;
         else if (orphans.length < MAX_REPORTED) orphans.push(plan);
@@ -313,9 +315,9 @@ export class ScrubPass {
     }
   }
 
-  private async scrubExtents(catalog: Catalog, strays: StrayFile[], orphans: ExtentPlan[]): Promise<void> {
+  private async scrubExtents(index: ExtentIndex, strays: StrayFile[], orphans: ExtentPlan[]): Promise<void> {
     const workers = this.workers!;
-    const source = this.plans(catalog, strays, orphans);
+    const source = this.plans(index, strays, orphans);
     let exhausted = false;
     const take = (n: number): ExtentPlan[] => {
       const out: ExtentPlan[] = [];
@@ -356,7 +358,7 @@ export class ScrubPass {
   }
 
   /** Counts the repairs an interrupted run made on this extent after its last checkpoint. */
-  private countInterruptedRepairs(v: ExtentVerdict): void {
+  private countInterruptedRepairs(v: ExtentVerdict, plan: ExtentPlan): void {
     const pending = this.current.pendingRepairs?.find((p) => p.extent === v.id);
     if (!pending) return;
     this.current.pendingRepairs = this.current.pendingRepairs!.filter((p) => p !== pending);
@@ -371,32 +373,17 @@ export class ScrubPass {
         disk: now.disk,
         path: p.path || now.path,
         detail: 'repaired by the interrupted pass before it stopped',
-        objects: this.objectsOf(v.id),
+        objects: plan.objects,
         action: 'rebuilt',
         result: 'repaired',
       });
     }
   }
 
-  /** Names of the objects whose manifests reference an extent, for findings (built on first need). */
-  private objectsOf(id: string): string[] {
-    if (!this.extentObjects) {
-      this.extentObjects = new Map();
-      for (const o of this.objectEntries) {
-        for (const e of o.manifest?.extents ?? []) {
-          const list = this.extentObjects.get(e.id) ?? [];
-          if (list.length < 3 && !list.includes(o.manifest!.name)) list.push(o.manifest!.name);
-          this.extentObjects.set(e.id, list);
-        }
-      }
-    }
-    return this.extentObjects.get(id) ?? [];
-  }
-
   /** Folds one operation's verdicts into findings, repairs, counters and the cursor, in id order. */
   private async process({ plans, verdicts }: { plans: ExtentPlan[]; verdicts: ExtentVerdict[] | null }): Promise<void> {
     if (!verdicts) return; // aborted by cancel: redone on resume
-    for (const v of verdicts) this.countInterruptedRepairs(v);
+    verdicts.forEach((v, i) => this.countInterruptedRepairs(v, plans[i]));
     const toRepair = this.opts.mode === 'repair' ? verdicts.filter((v) => v.health !== 'unrecoverable' && v.shards.some(isBroken)) : [];
     const repairsOf = new Map<string, Map<ShardResult, RepairOutcome>>();
     if (toRepair.length > 0) {
@@ -424,8 +411,8 @@ export class ScrubPass {
           severity: 'problem',
           extent: v.id,
           path: plan.files[0]?.path ?? this.expectedPath(v.id, 0),
-          detail: `no shard of this extent exists on any online disk; named by ${this.objectsOf(v.id).join(', ')}`,
-          objects: this.objectsOf(v.id),
+          detail: `no shard of this extent exists on any online disk; named by ${(plan.objects ?? []).join(', ')}`,
+          objects: plan.objects,
           health: 'unrecoverable',
           action: 'none',
           result: 'left',
@@ -446,7 +433,7 @@ export class ScrubPass {
             disk: r && r.disk >= 0 ? r.disk : s.disk >= 0 ? s.disk : this.expectedDisk(v.id, s.index),
             path: s.path || r?.path || this.expectedPath(v.id, s.index),
             detail: r && !r.ok ? `${s.detail ?? ''}; repair failed: ${r.detail}` : (s.detail ?? ''),
-            objects: this.objectsOf(v.id),
+            objects: plan.objects,
             health: v.health,
             action: r ? r.action : 'none',
             result: r ? (r.ok ? 'repaired' : 'failed') : 'left',
@@ -480,9 +467,7 @@ export class ScrubPass {
     return shardPath(this.pool.disks[this.expectedDisk(id, index)].path, id, index);
   }
 
-  private async checkDisksAndManifests(objects: ObjectEntry[], count: boolean): Promise<void> {
-    this.objectEntries = objects;
-    const passId = this.current.id;
+  private checkDisks(count: boolean): void {
     for (const d of this.pool.disks) {
       if (d.state === 'online') continue;
       const kind = `disk-${d.state === 'foreign' ? 'foreign-label' : d.state}`;
@@ -496,39 +481,42 @@ export class ScrubPass {
         result: d.state === 'read-only' ? 'info' : 'left',
       });
     }
-    const writable = new Set(writableDisks(this.pool).map((d) => d.index));
-    for (const o of objects) {
-      if (!o.manifest) {
-        this.countIssue(count, {
-          kind: 'manifest-unrecoverable',
-          severity: 'problem',
-          path: o.copies.find((c) => c.problem !== 'missing')?.path ?? o.fileName,
-          detail: `every copy of this manifest is damaged: ${o.copies.map((c) => `disk ${c.disk.index}: ${c.problem}`).join('; ')}`,
-          health: 'unrecoverable',
-          action: 'none',
-          result: 'left',
-        });
-        continue;
-      }
-      const best = o.manifest;
-      for (const c of o.copies) {
-        const stale = !c.problem && c.created !== undefined && c.created < best.created;
-        if (!c.problem && !stale) continue;
-        const kind = c.problem === 'missing' ? 'manifest-copy-missing' : stale ? 'manifest-stale' : 'manifest-damaged';
-        const canRepair = this.opts.mode === 'repair' && writable.has(c.disk.index);
-        const r = canRepair ? repairManifestCopy(this.pool, c, best, passId) : undefined;
-        this.countIssue(count, {
-          kind,
-          severity: 'problem',
-          disk: c.disk.index,
-          path: c.path,
-          detail: `manifest of ${best.name}: ${c.problem ?? 'older than another copy'}${r && !r.ok ? `; repair failed: ${r.detail}` : ''}`,
-          objects: [best.name],
-          action: r ? r.action : 'none',
-          result: r ? (r.ok ? 'repaired' : 'failed') : 'left',
-          quarantine: r?.quarantine,
-        });
-      }
+  }
+
+  /** Judges (and in repair mode mends) the copies of one object's manifest. */
+  private checkManifest(o: ObjectEntry, count: boolean, writable: Set<number>): void {
+    this.objects.total++;
+    if (!o.manifest) {
+      this.objects.unreadable++;
+      this.countIssue(count, {
+        kind: 'manifest-unrecoverable',
+        severity: 'problem',
+        path: o.copies.find((c) => c.problem !== 'missing')?.path ?? o.fileName,
+        detail: `every copy of this manifest is damaged: ${o.copies.map((c) => `disk ${c.disk.index}: ${c.problem}`).join('; ')}`,
+        health: 'unrecoverable',
+        action: 'none',
+        result: 'left',
+      });
+      return;
+    }
+    const best = o.manifest;
+    for (const c of o.copies) {
+      const stale = !c.problem && c.created !== undefined && c.created < best.created;
+      if (!c.problem && !stale) continue;
+      const kind = c.problem === 'missing' ? 'manifest-copy-missing' : stale ? 'manifest-stale' : 'manifest-damaged';
+      const canRepair = this.opts.mode === 'repair' && writable.has(c.disk.index);
+      const r = canRepair ? repairManifestCopy(this.pool, c, best, this.current.id) : undefined;
+      this.countIssue(count, {
+        kind,
+        severity: 'problem',
+        disk: c.disk.index,
+        path: c.path,
+        detail: `manifest of ${best.name}: ${c.problem ?? 'older than another copy'}${r && !r.ok ? `; repair failed: ${r.detail}` : ''}`,
+        objects: [best.name],
+        action: r ? r.action : 'none',
+        result: r ? (r.ok ? 'repaired' : 'failed') : 'left',
+        quarantine: r?.quarantine,
+      });
     }
   }
 
@@ -538,7 +526,12 @@ export class ScrubPass {
    */
   private reportOrphansAndStrays(orphans: ExtentPlan[], strays: StrayFile[], startedMs: number): void {
     const named = new Set<string>();
-    if (orphans.length) for (const o of scanManifests(this.pool)) for (const e of o.manifest?.extents ?? []) named.add(e.id);
+    if (orphans.length) {
+      const ids = new Set(orphans.map((o) => o.id));
+      eachObject(this.pool, (o) => {
+        for (const e of o.manifest?.extents ?? []) if (ids.has(e.id)) named.add(e.id);
+      });
+    }
     for (const e of orphans) {
       if (named.has(e.id)) continue;
       const old = e.files.every((f) => {
@@ -558,7 +551,7 @@ export class ScrubPass {
     }
   }
 
-  private finish(cancelled: boolean, resumed: boolean, objects: ObjectEntry[]): PassReport {
+  private finish(cancelled: boolean, resumed: boolean): PassReport {
     const c = this.current;
     const finishedMs = Date.now();
     const problemsLeft = this.issues.some((f) => f.result !== 'repaired') || c.issuesFound > c.repairsSuccessful;
@@ -619,9 +612,9 @@ export class ScrubPass {
         orphaned: new Set(this.info.filter((f) => f.kind === 'orphan-shard').map((f) => f.extent)).size,
       },
       objects: {
-        total: objects.length,
+        total: this.objects.total,
         manifestCopiesBad: this.issues.filter((f) => f.kind.startsWith('manifest-') && f.kind !== 'manifest-unrecoverable').length,
-        unreadable: objects.filter((o) => !o.manifest).length,
+        unreadable: this.objects.unreadable,
       },
       repairs: { attempted: c.repairsAttempted, successful: c.repairsSuccessful },
       issues: this.issues,

@@ -1,0 +1,132 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { eachObject, ObjectEntry } from '../core/manifest';
+import { PREFIXES, stateDir } from '../core/layout';
+import { Pool } from '../core/pool';
+import { parseScheme, Scheme, shardCount } from '../core/scheme';
+import { HEADER_SIZE } from '../core/shard-header';
+import { shardPayloadLength } from '../core/erasure';
+import { fsFailure } from '../core/errors';
+
+// The extents the manifests name, spilled to the pool's state directory in 256
+// bucket files by the first byte of the id. A pass then holds one bucket
+// (1/256 of the pool) in memory at a time, and the daemon's memory does not
+// grow with the extent count. The index is work space of whoever holds the
+// scrub lock: rebuilt by every pass, removed when it ends.
+
+/** id (32 bytes), scheme index (1), extent length (4), object ordinal (4). */
+const RECORD = 41;
+/** Records buffered per bucket before they are appended to its file. */
+const FLUSH_RECORDS = 100;
+/** Object names kept per extent, for findings. */
+const MAX_NAMES = 3;
+
+export interface ExtentIndex {
+  dir: string;
+  schemes: string[];
+  objectNames: string[];
+  /** Distinct extents the manifests name. */
+  extents: number;
+  /** What reading every shard of those extents costs. */
+  bytes: number;
+}
+
+/** One extent as the manifests describe it. */
+export interface IndexedExtent {
+  id: string;
+  scheme: string;
+  length: number;
+  /** Names of (at most three of) the objects that reference it. */
+  objects: string[];
+}
+
+export const extentIndexDir = (root: string) => path.join(stateDir(root), 'extent-index');
+
+/** What reading every shard of an extent costs, from its scheme (no stat per file). */
+function expectedBytes(scheme: Scheme, length: number): number {
+  return shardCount(scheme) * (HEADER_SIZE + shardPayloadLength(scheme, length));
+}
+
+const bucketFile = (dir: string, bucket: number) => path.join(dir, PREFIXES[bucket]);
+
+/**
+ * Reads every manifest once, hands each object to `onObject` (its copies and
+ * verdicts; its extent list is not kept), and writes the index.
+ */
+export function buildExtentIndex(pool: Pool, onObject: (o: ObjectEntry) => void = () => undefined): ExtentIndex {
+  const dir = extentIndexDir(pool.root);
+  try {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw fsFailure('cannot create the extent index', dir, err);
+  }
+  const index: ExtentIndex = { dir, schemes: [], objectNames: [], extents: 0, bytes: 0 };
+  const pending = PREFIXES.map(() => ({ buf: Buffer.alloc(0), n: 0 }));
+  const flush = (bucket: number) => {
+    const p = pending[bucket];
+    if (p.n === 0) return;
+    fs.appendFileSync(bucketFile(dir, bucket), p.buf.subarray(0, p.n * RECORD));
+    p.n = 0;
+  };
+  eachObject(pool, (o) => {
+    onObject(o);
+    const m = o.manifest;
+    if (!m) return;
+    let si = index.schemes.indexOf(m.scheme);
+    if (si < 0) si = index.schemes.push(m.scheme) - 1;
+    const ordinal = index.objectNames.push(m.name) - 1;
+    for (const e of m.extents) {
+      const bucket = parseInt(e.id.slice(0, 2), 16);
+      const p = pending[bucket];
+      if (p.buf.length === 0) p.buf = Buffer.allocUnsafe(FLUSH_RECORDS * RECORD);
+      const at = p.n * RECORD;
+      p.buf.write(e.id, at, 32, 'hex');
+      p.buf.writeUInt8(si, at + 32);
+      p.buf.writeUInt32LE(e.length, at + 33);
+      p.buf.writeUInt32LE(ordinal, at + 37);
+      if (++p.n === FLUSH_RECORDS) flush(bucket);
+    }
+  });
+  for (let b = 0; b < PREFIXES.length; b++) flush(b);
+  // Totals count an extent named by several objects once; one bucket in memory at a time.
+  const schemes = new Map(index.schemes.map((text) => [text, parseScheme(text)]));
+  for (let b = 0; b < PREFIXES.length; b++) {
+    for (const e of readRecords(index, b).values()) {
+      index.extents++;
+      index.bytes += expectedBytes(schemes.get(e.scheme)!, e.length);
+    }
+  }
+  return index;
+}
+
+function readRecords(index: ExtentIndex, bucket: number): Map<string, IndexedExtent> {
+  const out = new Map<string, IndexedExtent>();
+  let data: Buffer;
+  try {
+    data = fs.readFileSync(bucketFile(index.dir, bucket));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    throw fsFailure('cannot read the extent index', bucketFile(index.dir, bucket), err);
+  }
+  for (let at = 0; at + RECORD <= data.length; at += RECORD) {
+    const id = data.toString('hex', at, at + 32);
+    const name = index.objectNames[data.readUInt32LE(at + 37)];
+    const seen = out.get(id);
+    if (seen) {
+      if (seen.objects.length < MAX_NAMES && !seen.objects.includes(name)) seen.objects.push(name);
+      continue;
+    }
+    out.set(id, { id, scheme: index.schemes[data.readUInt8(at + 32)], length: data.readUInt32LE(at + 33), objects: [name] });
+  }
+  return out;
+}
+
+/** The extents the manifests name under one fan-out prefix, by id. */
+export function readBucket(index: ExtentIndex, prefix: string): Map<string, IndexedExtent> {
+  return readRecords(index, parseInt(prefix, 16));
+}
+
+export function removeExtentIndex(index: ExtentIndex): void {
+  fs.rmSync(index.dir, { recursive: true, force: true });
+}
