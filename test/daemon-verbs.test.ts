@@ -39,6 +39,8 @@ import {
   waitReady,
 } from './daemon-fixtures';
 
+import { DAEMON_NODE_FLAGS } from '../src/cli/node-flags';
+
 const sockOf = (p: TestPool) => path.join(p.root, '.dynamicfs', 'scrubd.sock');
 
 // 256 extents of 16 KiB, rs:4+2: a low-intensity pass takes ~25 s, longer than
@@ -65,6 +67,9 @@ test('start detaches: prints the PID of a live daemon in its own session and ret
   const st = await liveStatus(pool.root);
   assert.is(st?.pid, pid, 'it answers on the socket at once');
   assert.ok(fs.existsSync(logFile(pool.root)), 'a detached daemon logs to POOL/.dynamicfs/scrubd.log');
+  // Its node runs with the daemon's memory flags (src/cli/node-flags.ts).
+  const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  for (const f of DAEMON_NODE_FLAGS) assert.ok(argv.indexOf(f) > 0 && argv.indexOf(f) < argv.findIndex((a) => a.endsWith('dfs-scrubd.js')), `node ${f} before the script: ${argv.join(' ')}`);
 });
 
 test('the control socket is a socket of mode 0600', () => {

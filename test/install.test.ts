@@ -12,6 +12,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { diffFingerprints, fingerprintTree, repoRoot, requireTool, scratchDir, which } from './helpers';
+import { DAEMON_NODE_FLAGS } from '../src/cli/node-flags';
 
 const EXECUTABLES = ['dfs-pool', 'dfs-scrub', 'dfs-scrubd', 'dfs-scrub-schedule', 'dfs-metrics', 'dfs-inject', 'dynamicfs'];
 /** The unit templates DESIGN §4 names (dfs-metrics* aside, which are checked against units/). */
@@ -127,6 +128,13 @@ test('executables: a small /bin/sh wrapper each, exec-ing node on the installed 
     assert.ok(exec!.includes('"$@"'), `${BIN}/${n} passes its arguments on`);
     assert.ok(fs.existsSync(S(js)), `${js} is installed`);
   }
+  // The daemon's node flags: on dfs-scrubd, and on the umbrella's scrub-daemon command only.
+  const flags = DAEMON_NODE_FLAGS.join(' ');
+  const execs = (n: string) => fs.readFileSync(S(`${BIN}/${n}`), 'utf8').split('\n').filter((l) => l.includes('exec '));
+  assert.ok(execs('dfs-scrubd')[0].includes(` ${flags} `), `dfs-scrubd runs node ${flags}: ${execs('dfs-scrubd')[0]}`);
+  assert.ok(execs('dynamicfs')[0].startsWith('case "$1" in scrub-daemon) exec ') && execs('dynamicfs')[0].includes(` ${flags} `), `dynamicfs scrub-daemon runs node ${flags}`);
+  assert.not.ok(execs('dynamicfs')[1].includes(flags), 'other dynamicfs commands run without them');
+  assert.not.ok(execs('dfs-pool')[0].includes(flags), 'dfs-pool runs without them');
   const extra = fs.readdirSync(S(BIN)).filter((n) => !EXECUTABLES.includes(n) && n !== 'other-tool');
   assert.equal(extra, [], `unexpected files in ${BIN}`);
 });

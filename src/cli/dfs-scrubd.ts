@@ -18,6 +18,7 @@ import { underSystemd } from '../daemon/notify';
 import { log } from '../daemon/log';
 import { jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
 import { bytes, duration, printJson } from './format';
+import { DAEMON_NODE_FLAGS } from './node-flags';
 
 interface Opts {
   pool?: string;
@@ -101,7 +102,8 @@ async function detach(root: string): Promise<number> {
   const out = fs.openSync(logFile, 'a', 0o640);
   const logStart = fs.fstatSync(out).size;
   const args = process.argv.slice(2).filter((a) => a !== '--foreground');
-  const child = spawn(process.execPath, [process.argv[1], ...args, '--foreground'], {
+  const flags = DAEMON_NODE_FLAGS.filter((f) => !process.execArgv.includes(f));
+  const child = spawn(process.execPath, [...process.execArgv, ...flags, process.argv[1], ...args, '--foreground'], {
     detached: true,
     stdio: ['ignore', out, out],
     env: { ...process.env, NOTIFY_SOCKET: '', INVOCATION_ID: '' },

@@ -16,7 +16,7 @@ export class VerifyWorkers {
 
   constructor(count: number) {
     for (let i = 0; i < count; i++) {
-      const w = new Worker(path.join(__dirname, 'verify-worker.js'), { workerData: { abortFlag: this.abortFlag } });
+      const w = new Worker(path.join(__dirname, 'verify-worker.js'), { workerData: { abortFlag: this.abortFlag }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
       w.unref();
       this.all.push(w);
       this.idle.push(w);
