@@ -254,7 +254,7 @@ async function latencyPart(): Promise<void> {
       ['beside daemon low (default back-off)', ['--intensity', 'low']],
       ['beside daemon low, back-off off', ['--intensity', 'low', '--io-pressure-limit', '0']],
       ['beside daemon low, off, 10M/s cap', ['--intensity', 'low', '--io-pressure-limit', '0', '--max-rate', '10M']],
-      ['beside daemon high, back-off off', ['--intensity', 'high', '--io-pressure-limit', '0']],
+      ['beside daemon medium, back-off off', ['--intensity', 'medium', '--io-pressure-limit', '0']],
     ] as [string, string[]][]) {
       // A fresh pass over cold data, and only this run's options (start keeps saved ones).
       fs.rmSync(path.join(root, '.dynamicfs', 'scrub-state.json'), { force: true });

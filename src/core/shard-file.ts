@@ -47,7 +47,21 @@ const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constant
  * O_NONBLOCK and fstat after, for the race), never throws for a bad shard.
  * With `into`, the payload lives in that reusable buffer until the next call.
  */
-export function checkShardFile(file: string, extentId: string, index: number, into?: ReadBuffer): ShardCheck {
+/**
+ * How a background reader spaces its reads: at most `chunk` bytes per read
+ * (0: the whole file at once), and `after` is called after each with the bytes
+ * and milliseconds it took; it sleeps there, or throws ReadStopped to drop the
+ * read (the file is then not judged).
+ */
+export interface ReadPacing {
+  chunk: number;
+  after: (bytes: number, ms: number) => void;
+}
+
+/** Thrown by a ReadPacing to stop reading (a cancelled pass): never a verdict on the file. */
+export class ReadStopped extends Error {}
+
+export function checkShardFile(file: string, extentId: string, index: number, into?: ReadBuffer, pacing?: ReadPacing): ShardCheck {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(file);
@@ -71,9 +85,12 @@ export function checkShardFile(file: string, extentId: string, index: number, in
     const buf = into ? into.take(size) : Buffer.allocUnsafe(size);
     let got = 0;
     while (got < size) {
-      const n = fs.readSync(fd, buf, got, size - got, got);
+      const want = pacing?.chunk ? Math.min(pacing.chunk, size - got) : size - got;
+      const t0 = pacing ? performance.now() : 0;
+      const n = fs.readSync(fd, buf, got, want, got);
       if (n === 0) break;
       got += n;
+      pacing?.after(n, performance.now() - t0);
     }
     const data = buf.subarray(0, got);
     const header = decodeShardHeader(data);
@@ -99,6 +116,7 @@ export function checkShardFile(file: string, extentId: string, index: number, in
     }
     return { ok: true, header, payload, fileSize: got };
   } catch (err) {
+    if (err instanceof ReadStopped) throw err;
     return { ok: false, problem: 'unreadable', detail: errnoCode(err) ?? String(err) };
   } finally {
     fs.closeSync(fd);

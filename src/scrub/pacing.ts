@@ -12,19 +12,26 @@ export interface Pacing {
   nice: number;
   /** Operations in flight at once (worker threads). */
   parallel: number;
+  /**
+   * Within an operation, reads are 1 MiB at most and each is followed by an
+   * idle spell this many times as long as it took: the scrub then holds at
+   * most 1/(T+1) of the disk's time, on a fast disk or a slow one, and a
+   * foreground request never waits behind a multi-MiB burst (PERF-NOTES).
+   */
+  tranquility: number;
 }
 
 /** The guide's intensity table; `max` is for maintenance windows and benchmarks. */
 export function pacingFor(intensity: Intensity): Pacing {
   switch (intensity) {
     case 'low':
-      return { pauseMs: 100, extentsPerOp: 1, nice: 10, parallel: 1 };
+      return { pauseMs: 100, extentsPerOp: 1, nice: 10, parallel: 1, tranquility: 20 };
     case 'medium':
-      return { pauseMs: 50, extentsPerOp: 5, nice: 5, parallel: 1 };
+      return { pauseMs: 50, extentsPerOp: 5, nice: 5, parallel: 1, tranquility: 4 };
     case 'high':
-      return { pauseMs: 10, extentsPerOp: 20, nice: 1, parallel: 1 };
+      return { pauseMs: 10, extentsPerOp: 20, nice: 1, parallel: 1, tranquility: 0 };
     case 'max':
-      return { pauseMs: 0, extentsPerOp: 4, nice: 0, parallel: Math.max(1, os.cpus().length) };
+      return { pauseMs: 0, extentsPerOp: 4, nice: 0, parallel: Math.max(1, os.cpus().length), tranquility: 0 };
   }
 }
 

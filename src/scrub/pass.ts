@@ -346,7 +346,7 @@ export class ScrubPass {
         const plans = take(pacing.extentsPerOp);
         if (plans.length === 0) break;
         const perWorker = this.maxRate > 0 ? this.maxRate / parallel : 0;
-        inFlight.push(workers.verify(plans, perWorker).then((verdicts) => ({ plans, verdicts })));
+        inFlight.push(workers.verify(plans, perWorker, pacing.tranquility).then((verdicts) => ({ plans, verdicts })));
       }
       const head = inFlight.shift();
       if (!head) break;

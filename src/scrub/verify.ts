@@ -1,4 +1,4 @@
-import { checkShardFile, ReadBuffer, ShardProblem } from '../core/shard-file';
+import { checkShardFile, ReadBuffer, ReadPacing, ShardProblem } from '../core/shard-file';
 import { formatScheme, minShards, parseScheme, shardCount } from '../core/scheme';
 import { ExtentPlan } from './inventory';
 
@@ -25,21 +25,17 @@ export interface ExtentVerdict {
   bytesRead: number;
 }
 
-/** Called after each file read with its size: the rate cap sleeps here. */
-export type ReadPacer = (bytes: number) => void;
-
 /**
  * Reads and proves every file of one extent and classifies the extent
  * (DESIGN §2). Pure reading: never writes, never throws for bad data.
  */
-export function verifyExtent(plan: ExtentPlan, buf: ReadBuffer, pace?: ReadPacer): ExtentVerdict {
+export function verifyExtent(plan: ExtentPlan, buf: ReadBuffer, pacing?: ReadPacing): ExtentVerdict {
   const results: ShardResult[] = [];
   const valid = new Set<number>();
   let bytesRead = 0;
   const checks = plan.files.map((f) => {
-    const r = checkShardFile(f.path, plan.id, f.index, buf);
+    const r = checkShardFile(f.path, plan.id, f.index, buf, pacing);
     bytesRead += r.fileSize ?? 0;
-    if (pace && r.fileSize) pace(r.fileSize);
     return { f, r };
   });
   // An orphan has no manifest: its scheme comes from its own valid headers.

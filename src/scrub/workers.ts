@@ -44,7 +44,7 @@ export class VerifyWorkers {
   }
 
   /** The verdicts, or null when abort() cut the batch short. */
-  async verify(plans: ExtentPlan[], bytesPerSecond: number): Promise<ExtentVerdict[] | null> {
+  async verify(plans: ExtentPlan[], bytesPerSecond: number, tranquility: number): Promise<ExtentVerdict[] | null> {
     const w = await this.take();
     const seq = ++this.seq;
     try {
@@ -61,7 +61,7 @@ export class VerifyWorkers {
         };
         w.on('message', onMessage);
         w.once('error', onError);
-        const req: VerifyRequest = { seq, plans, bytesPerSecond };
+        const req: VerifyRequest = { seq, plans, bytesPerSecond, tranquility };
         w.postMessage(req);
       });
     } finally {
