@@ -66,7 +66,11 @@ export function buildExtentIndex(pool: Pool, onObject: (o: ObjectEntry) => void 
   const flush = (bucket: number) => {
     const p = pending[bucket];
     if (p.n === 0) return;
-    fs.appendFileSync(bucketFile(dir, bucket), p.buf.subarray(0, p.n * RECORD));
+    try {
+      fs.appendFileSync(bucketFile(dir, bucket), p.buf.subarray(0, p.n * RECORD));
+    } catch (err) {
+      throw fsFailure('cannot write the extent index', bucketFile(dir, bucket), err);
+    }
     p.n = 0;
   };
   eachObject(pool, (o) => {
