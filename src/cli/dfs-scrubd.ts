@@ -102,8 +102,8 @@ async function detach(root: string): Promise<number> {
   const out = fs.openSync(logFile, 'a', 0o640);
   const logStart = fs.fstatSync(out).size;
   const args = process.argv.slice(2).filter((a) => a !== '--foreground');
-  const flags = DAEMON_NODE_FLAGS.filter((f) => !process.execArgv.includes(f));
-  const child = spawn(process.execPath, [...process.execArgv, ...flags, process.argv[1], ...args, '--foreground'], {
+  // Only the daemon's own flags: an --inspect given to this short command must not stick to the daemon.
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, process.argv[1], ...args, '--foreground'], {
     detached: true,
     stdio: ['ignore', out, out],
     env: { ...process.env, NOTIFY_SOCKET: '', INVOCATION_ID: '' },

@@ -18,13 +18,17 @@ import { fsFailure } from '../core/errors';
 const RECORD = 41;
 /** Records buffered per bucket before they are appended to its file. */
 const FLUSH_RECORDS = 100;
-/** Object names kept per extent, for findings. */
+/** Objects kept per extent, for findings. */
 const MAX_NAMES = 3;
+/** Every this many object names, the names file's offset is kept in memory. */
+const NAME_BLOCK = 1024;
 
 export interface ExtentIndex {
   dir: string;
   schemes: string[];
-  objectNames: string[];
+  /** Offsets in the names file of object ordinals 0, NAME_BLOCK, 2*NAME_BLOCK, ... */
+  nameBlocks: number[];
+  objectCount: number;
   /** Distinct extents the manifests name. */
   extents: number;
   /** What reading every shard of those extents costs. */
@@ -36,8 +40,8 @@ export interface IndexedExtent {
   id: string;
   scheme: string;
   length: number;
-  /** Names of (at most three of) the objects that reference it. */
-  objects: string[];
+  /** Ordinals of (at most three of) the objects that reference it: objectNames() names them. */
+  objects: number[];
 }
 
 export const extentIndexDir = (root: string) => path.join(stateDir(root), 'extent-index');
@@ -48,6 +52,15 @@ function expectedBytes(scheme: Scheme, length: number): number {
 }
 
 const bucketFile = (dir: string, bucket: number) => path.join(dir, PREFIXES[bucket]);
+const namesFile = (dir: string) => path.join(dir, 'names');
+
+function append(file: string, data: string | Buffer): void {
+  try {
+    fs.appendFileSync(file, data);
+  } catch (err) {
+    throw fsFailure('cannot write the extent index', file, err);
+  }
+}
 
 /**
  * Reads every manifest once, hands each object to `onObject` (its copies and
@@ -61,17 +74,32 @@ export function buildExtentIndex(pool: Pool, onObject: (o: ObjectEntry) => void 
   } catch (err) {
     throw fsFailure('cannot create the extent index', dir, err);
   }
-  const index: ExtentIndex = { dir, schemes: [], objectNames: [], extents: 0, bytes: 0 };
+  const index: ExtentIndex = { dir, schemes: [], nameBlocks: [], objectCount: 0, extents: 0, bytes: 0 };
+  try {
+    fillIndex(pool, index, onObject);
+  } catch (err) {
+    // Half an index is of no use to anyone, and may be what filled the disk.
+    removeExtentIndex(index);
+    throw err;
+  }
+  return index;
+}
+
+function fillIndex(pool: Pool, index: ExtentIndex, onObject: (o: ObjectEntry) => void): void {
+  const dir = index.dir;
   const pending = PREFIXES.map(() => ({ buf: Buffer.alloc(0), n: 0 }));
   const flush = (bucket: number) => {
     const p = pending[bucket];
     if (p.n === 0) return;
-    try {
-      fs.appendFileSync(bucketFile(dir, bucket), p.buf.subarray(0, p.n * RECORD));
-    } catch (err) {
-      throw fsFailure('cannot write the extent index', bucketFile(dir, bucket), err);
-    }
+    append(bucketFile(dir, bucket), p.buf.subarray(0, p.n * RECORD));
     p.n = 0;
+  };
+  // Object names go to a names file (one JSON string per line), not memory.
+  let names = '';
+  let namesAt = 0;
+  const flushNames = () => {
+    if (names) append(namesFile(dir), names);
+    names = '';
   };
   eachObject(pool, (o) => {
     onObject(o);
@@ -79,7 +107,12 @@ export function buildExtentIndex(pool: Pool, onObject: (o: ObjectEntry) => void 
     if (!m) return;
     let si = index.schemes.indexOf(m.scheme);
     if (si < 0) si = index.schemes.push(m.scheme) - 1;
-    const ordinal = index.objectNames.push(m.name) - 1;
+    const ordinal = index.objectCount++;
+    if (ordinal % NAME_BLOCK === 0) index.nameBlocks.push(namesAt);
+    const line = JSON.stringify(m.name) + '\n';
+    names += line;
+    namesAt += Buffer.byteLength(line);
+    if (names.length > 64 * 1024) flushNames();
     for (const e of m.extents) {
       const bucket = parseInt(e.id.slice(0, 2), 16);
       const p = pending[bucket];
@@ -93,6 +126,7 @@ export function buildExtentIndex(pool: Pool, onObject: (o: ObjectEntry) => void 
     }
   });
   for (let b = 0; b < PREFIXES.length; b++) flush(b);
+  flushNames();
   // Totals count an extent named by several objects once; one bucket in memory at a time.
   const schemes = new Map(index.schemes.map((text) => [text, parseScheme(text)]));
   for (let b = 0; b < PREFIXES.length; b++) {
@@ -101,7 +135,6 @@ export function buildExtentIndex(pool: Pool, onObject: (o: ObjectEntry) => void 
       index.bytes += expectedBytes(schemes.get(e.scheme)!, e.length);
     }
   }
-  return index;
 }
 
 function readRecords(index: ExtentIndex, bucket: number): Map<string, IndexedExtent> {
@@ -115,13 +148,13 @@ function readRecords(index: ExtentIndex, bucket: number): Map<string, IndexedExt
   }
   for (let at = 0; at + RECORD <= data.length; at += RECORD) {
     const id = data.toString('hex', at, at + 32);
-    const name = index.objectNames[data.readUInt32LE(at + 37)];
+    const object = data.readUInt32LE(at + 37);
     const seen = out.get(id);
     if (seen) {
-      if (seen.objects.length < MAX_NAMES && !seen.objects.includes(name)) seen.objects.push(name);
+      if (seen.objects.length < MAX_NAMES && !seen.objects.includes(object)) seen.objects.push(object);
       continue;
     }
-    out.set(id, { id, scheme: index.schemes[data.readUInt8(at + 32)], length: data.readUInt32LE(at + 33), objects: [name] });
+    out.set(id, { id, scheme: index.schemes[data.readUInt8(at + 32)], length: data.readUInt32LE(at + 33), objects: [object] });
   }
   return out;
 }
@@ -131,6 +164,35 @@ export function readBucket(index: ExtentIndex, prefix: string): Map<string, Inde
   return readRecords(index, parseInt(prefix, 16));
 }
 
+/** The names of objects by ordinal: one block of the names file read per name (findings only). */
+export function objectNames(index: ExtentIndex, ordinals: number[]): string[] {
+  return ordinals.map((ordinal) => {
+    const block = Math.floor(ordinal / NAME_BLOCK);
+    const start = index.nameBlocks[block];
+    const end = index.nameBlocks[block + 1];
+    let text: string;
+    try {
+      const fd = fs.openSync(namesFile(index.dir), 'r');
+      try {
+        const len = end === undefined ? fs.fstatSync(fd).size - start : end - start;
+        const buf = Buffer.alloc(len);
+        fs.readSync(fd, buf, 0, len, start);
+        text = buf.toString('utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (err) {
+      throw fsFailure('cannot read the extent index', namesFile(index.dir), err);
+    }
+    return JSON.parse(text.split('\n')[ordinal % NAME_BLOCK]) as string;
+  });
+}
+
+/** Best effort: a directory that cannot go now makes the next build fail with its name. */
 export function removeExtentIndex(index: ExtentIndex): void {
-  fs.rmSync(index.dir, { recursive: true, force: true });
+  try {
+    fs.rmSync(index.dir, { recursive: true, force: true });
+  } catch {
+    /* reported by the next buildExtentIndex */
+  }
 }

@@ -33,8 +33,9 @@ export function collectGarbage(pool: Pool, minAgeSeconds: number, dryRun: boolea
     if (!o.manifest) lost ??= o;
   });
   const candidates: Omit<GcResult, 'result'>[] = [];
-  const strays: StrayFile[] = topLevelStrays(pool);
+  const strays: StrayFile[] = [];
   try {
+    strays.push(...topLevelStrays(pool));
     if (lost) {
       throw operationalError(`refusing gc: every copy of manifest ${lost.fileName} is damaged, so its extents would look orphaned (see dfs-scrub)`);
     }

@@ -24,8 +24,8 @@ export interface ExtentPlan {
   /** From the manifests; undefined for an extent no manifest names (orphan). */
   scheme?: string;
   length?: number;
-  /** Names of objects that reference it, for findings. */
-  objects?: string[];
+  /** Ordinals in the extent index of objects that reference it, for findings. */
+  objects?: number[];
   files: ShardLocation[];
 }
 

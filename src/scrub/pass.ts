@@ -7,7 +7,7 @@ import { eachObject, ObjectEntry } from '../core/manifest';
 import { PREFIXES } from '../core/layout';
 import { EXIT } from '../core/errors';
 import { ExtentPlan, listPrefix, StrayFile, topLevelStrays } from './inventory';
-import { buildExtentIndex, ExtentIndex, readBucket, removeExtentIndex } from './extent-index';
+import { buildExtentIndex, ExtentIndex, objectNames, readBucket, removeExtentIndex } from './extent-index';
 import { ExtentVerdict, Health, ShardResult } from './verify';
 import { Finding } from './finding';
 import { isBroken, repairExtent, repairManifestCopy, RepairOutcome } from './repair';
@@ -104,6 +104,7 @@ export class ScrubPass {
   private activeSince = 0;
   private workers: VerifyWorkers | undefined;
   private objects = { total: 0, unreadable: 0 };
+  private index: ExtentIndex | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -283,7 +284,7 @@ export class ScrubPass {
       const countPrelude = !this.current.preludeCounted;
       this.checkDisks(countPrelude);
       const writable = new Set(writableDisks(pool).map((d) => d.index));
-      index = buildExtentIndex(pool, (o) => this.checkManifest(o, countPrelude, writable));
+      index = this.index = buildExtentIndex(pool, (o) => this.checkManifest(o, countPrelude, writable));
       this.current.extentsTotal = index.extents;
       this.current.bytesTotal = index.bytes;
       this.current.preludeCounted = true;
@@ -294,6 +295,7 @@ export class ScrubPass {
       await this.workers.close();
       this.workers = undefined;
       if (index) removeExtentIndex(index);
+      this.index = undefined;
     }
     this.stopClock();
 
@@ -373,11 +375,16 @@ export class ScrubPass {
         disk: now.disk,
         path: p.path || now.path,
         detail: 'repaired by the interrupted pass before it stopped',
-        objects: plan.objects,
+        objects: this.objectsOf(plan),
         action: 'rebuilt',
         result: 'repaired',
       });
     }
+  }
+
+  /** Names of the objects that reference an extent, for findings. */
+  private objectsOf(plan: ExtentPlan): string[] {
+    return this.index && plan.objects ? objectNames(this.index, plan.objects) : [];
   }
 
   /** Folds one operation's verdicts into findings, repairs, counters and the cursor, in id order. */
@@ -411,8 +418,8 @@ export class ScrubPass {
           severity: 'problem',
           extent: v.id,
           path: plan.files[0]?.path ?? this.expectedPath(v.id, 0),
-          detail: `no shard of this extent exists on any online disk; named by ${(plan.objects ?? []).join(', ')}`,
-          objects: plan.objects,
+          detail: `no shard of this extent exists on any online disk; named by ${this.objectsOf(plan).join(', ')}`,
+          objects: this.objectsOf(plan),
           health: 'unrecoverable',
           action: 'none',
           result: 'left',
@@ -433,7 +440,7 @@ export class ScrubPass {
             disk: r && r.disk >= 0 ? r.disk : s.disk >= 0 ? s.disk : this.expectedDisk(v.id, s.index),
             path: s.path || r?.path || this.expectedPath(v.id, s.index),
             detail: r && !r.ok ? `${s.detail ?? ''}; repair failed: ${r.detail}` : (s.detail ?? ''),
-            objects: plan.objects,
+            objects: this.objectsOf(plan),
             health: v.health,
             action: r ? r.action : 'none',
             result: r ? (r.ok ? 'repaired' : 'failed') : 'left',

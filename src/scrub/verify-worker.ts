@@ -18,6 +18,7 @@ export interface VerifyRequest {
 
 /** Reads are this small when paced: a foreground request never waits behind a big burst (PERF-NOTES). */
 const PACED_CHUNK = 1024 * 1024;
+const MAX_IDLE_MS = 2000;
 
 const buf = new ReadBuffer();
 /** Shared with the main thread: non-zero means drop the batch (cancel), and wakes a sleeping pacer. */
@@ -43,7 +44,8 @@ function readPacing(req: VerifyRequest): ReadPacing {
   return {
     chunk: PACED_CHUNK,
     after: (bytes, ms) => {
-      sleep(tranquility * ms);
+      // Capped, so a pause or a new intensity waits seconds, not minutes, when reads are very slow.
+      sleep(Math.min(tranquility * ms, MAX_IDLE_MS));
       if (rate <= 0) return;
       const now = performance.now();
       nextFree = Math.max(nextFree, now - 100) + (bytes / rate) * 1000;

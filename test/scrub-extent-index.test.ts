@@ -1,0 +1,77 @@
+// The extent index a pass builds from the manifests (src/scrub/extent-index.ts):
+// every named extent lands in the bucket of its first id byte, once however
+// many objects share it; the names of the objects behind an extent come back
+// from the names file for ordinals past the first in-memory block; totals; a
+// build that fails part-way leaves nothing behind, and removal takes it all.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { scratchDir } from './helpers';
+import { createPool, openPool } from '../src/core/pool';
+import { Manifest, writeManifest, MANIFEST_FORMAT } from '../src/core/manifest';
+import { PREFIXES } from '../src/core/layout';
+import { buildExtentIndex, extentIndexDir, objectNames, readBucket, removeExtentIndex } from '../src/scrub/extent-index';
+
+// More objects than one block of in-memory name offsets (1024), with names a
+// names file must carry intact.
+const OBJECTS = 1100;
+const nameOf = (i: number) => (i % 7 === 0 ? `dir/obj ${i} "quoted"\nline` : `obj-${i}`);
+
+const root = path.join(scratchDir('dfs-extent-index-'), 'pool');
+createPool({ root, diskCount: 2, redundancy: 'mirror:2', extentSize: 4096 });
+const pool = openPool(root);
+const shared = randomBytes(32).toString('hex');
+/** extent id -> names of the objects that reference it. */
+const expected = new Map<string, string[]>();
+const lengths = new Map<string, number>();
+for (let i = 0; i < OBJECTS; i++) {
+  const extents = [{ id: randomBytes(32).toString('hex'), length: 100 + (i % 50) }];
+  if (i === 3 || i === 1090) extents.push({ id: shared, length: 4096 });
+  const m: Manifest = { format: MANIFEST_FORMAT, name: nameOf(i), size: 0, scheme: 'mirror:2', extentSize: 4096, created: new Date().toISOString(), extents };
+  writeManifest(pool, m);
+  for (const e of extents) {
+    expected.set(e.id, [...(expected.get(e.id) ?? []), m.name]);
+    lengths.set(e.id, e.length);
+  }
+}
+
+test('every extent once, in its bucket, with its objects named; totals count a shared extent once', () => {
+  let objects = 0;
+  const index = buildExtentIndex(pool, () => objects++);
+  try {
+    assert.is(objects, OBJECTS, 'every object handed to onObject');
+    assert.is(index.extents, OBJECTS + 1);
+    // mirror:2: two shards per extent, each a 128-byte header and the whole extent.
+    assert.is(index.bytes, [...lengths.values()].reduce((a, len) => a + 2 * (128 + len), 0));
+    let seen = 0;
+    for (const prefix of PREFIXES) {
+      for (const e of readBucket(index, prefix).values()) {
+        seen++;
+        assert.is(e.id.slice(0, 2), prefix, `${e.id} in bucket ${prefix}`);
+        assert.is(e.scheme, 'mirror:2');
+        assert.equal(objectNames(index, e.objects).sort(), [...expected.get(e.id)!].sort(), `names of ${e.id}`);
+      }
+    }
+    assert.is(seen, OBJECTS + 1);
+  } finally {
+    removeExtentIndex(index);
+  }
+  assert.not.ok(fs.existsSync(extentIndexDir(root)), 'removed');
+});
+
+test('a build that fails part-way (here: onObject throws) leaves no index behind', () => {
+  let n = 0;
+  assert.throws(
+    () =>
+      buildExtentIndex(pool, () => {
+        if (++n === 600) throw new Error('boom');
+      }),
+    /boom/,
+  );
+  assert.not.ok(fs.existsSync(extentIndexDir(root)), 'no half-written index');
+});
+
+test.run();
