@@ -6,6 +6,8 @@
 //            1.2M shard files), and the worst control-socket answer time
 //            during the pass (an event loop blocked by a big inventory shows
 //            here, and would miss systemd watchdog pings).
+//            A third pool holds DFS_BENCH_DAEMON_OBJECTS (100k) objects of one
+//            extent each: nothing may grow with the object count either.
 //            Target: RSS < 120 MB and not growing with the extent count.
 //   paused   CPU time (utime+stime from /proc/PID/stat) of a daemon paused in
 //            the middle of a pass, over 60 s. Target: ~0.
@@ -21,6 +23,7 @@
 //
 // Environment:
 //   DFS_BENCH_DAEMON_EXTENTS  extent counts for rss (default 10000,200000)
+//   DFS_BENCH_DAEMON_OBJECTS  one-extent objects for rss (default 100000)
 //   DFS_BENCH_PAUSED_SECONDS  measuring time for paused (default 60)
 //   DFS_BENCH_FIO_SECONDS     each fio run (default 20)
 //   DFS_BENCH_FAST_DIR        where the many-small-file pools go (default
@@ -37,6 +40,9 @@ import { makeRandomFile } from './measure';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createPool } from '../src/core/pool';
+import { putObject } from '../src/core/objects';
 import { sendControl } from '../src/daemon/control-client';
 import { DAEMON_NODE_FLAGS } from '../src/cli/node-flags';
 import { controlSocketPath } from '../src/daemon/socket-path';
@@ -70,6 +76,19 @@ function buildPool(root: string, extents: number, extentSize: number, redundancy
   for (let i = 0, left = extents; left > 0; i++, left -= per) {
     makeRandomFile(src, Math.min(per, left) * extentSize); // fresh bytes: no extent is stored twice
     run('dfs-pool', ['put', src, `obj-${i}`, '--pool', root]);
+  }
+  fs.rmSync(src);
+  return now() - t0;
+}
+
+/** A pool of `objects` objects of one 4 KiB extent each, put through the library (a CLI run per object would take hours). */
+async function buildPoolOfObjects(root: string, objects: number): Promise<number> {
+  const t0 = now();
+  const pool = createPool({ root, diskCount: 6, redundancy: 'rs:4+2', extentSize: 4096 });
+  const src = path.join(path.dirname(root), 'object.bin');
+  for (let i = 0; i < objects; i++) {
+    fs.writeFileSync(src, randomBytes(4096));
+    await putObject(pool, src, `obj-${i}`);
   }
   fs.rmSync(src);
   return now() - t0;
@@ -139,12 +158,17 @@ const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
 
 async function rssPart(fastDir: string): Promise<void> {
   const counts = (process.env.DFS_BENCH_DAEMON_EXTENTS || '10000,200000').split(',').map((s) => Number(s.trim()));
+  const objects = envNum('DFS_BENCH_DAEMON_OBJECTS', 100_000);
   console.log(`rss: pools in ${fastDir}, 4 KiB extents, rs:4+2; daemon --intensity max, first pass then idle`);
-  for (const n of counts) {
+  const cases: [string, (root: string) => Promise<number>][] = [
+    ...counts.map((n): [string, (root: string) => Promise<number>] => [`${String(n).padStart(7)} extents in objects of 10k`, async (root) => buildPool(root, n, 4096)]),
+    [`${String(objects).padStart(7)} objects of one extent`, (root) => buildPoolOfObjects(root, objects)],
+  ];
+  for (const [label, build] of cases) {
     const dir = fs.mkdtempSync(path.join(fastDir, 'dfs-bench-daemon-'));
     try {
       const root = path.join(dir, 'pool');
-      const build = buildPool(root, n, 4096);
+      const built = await build(root);
       const d = await startDaemon(root, ['--intensity', 'max', '--pass-interval', '1h', '--io-pressure-limit', '0']);
       let peakRss = 0;
       let worstAnswer = 0;
@@ -162,8 +186,9 @@ async function rssPart(fastDir: string): Promise<void> {
       // V8 gives memory back once the daemon has been idle a few seconds.
       await sleep(10_000);
       const idle = procStatus(d.pid);
+      const n = st.counters.extentsScanned; // one pass so far
       console.log(
-        `  ${String(n).padStart(7)} extents (${(n * 6).toLocaleString('en')} files, built in ${build.toFixed(0)} s): pass ${st.lastPass!.durationSeconds.toFixed(1)} s ` +
+        `  ${label} (built in ${built.toFixed(0)} s): pass ${st.lastPass!.durationSeconds.toFixed(1)} s ` +
           `(${(n / st.lastPass!.durationSeconds).toFixed(0)} extents/s); RSS 1 s after the pass ${mb(after.rss)}, 11 s after ${mb(idle.rss)}; ` +
           `peak sampled ${mb(peakRss)}, VmHWM ${mb(after.hwm)}; slowest status answer during the pass ${(worstAnswer * 1000).toFixed(0)} ms`,
       );

@@ -1,6 +1,6 @@
 // The extent index a pass builds from the manifests (src/scrub/extent-index.ts):
 // every named extent lands in the bucket of its first id byte, once however
-// many objects share it; the names of the objects behind an extent come back
+// many objects share it; manifests listed in rounds on pools of many objects; the names of the objects behind an extent come back
 // from the names file for ordinals past the first in-memory block; totals; a
 // build that fails part-way leaves nothing behind, and removal takes it all.
 
@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { scratchDir } from './helpers';
 import { createPool, openPool } from '../src/core/pool';
-import { Manifest, writeManifest, MANIFEST_FORMAT } from '../src/core/manifest';
+import { eachObject, Manifest, writeManifest, MANIFEST_FORMAT } from '../src/core/manifest';
 import { PREFIXES } from '../src/core/layout';
 import { buildExtentIndex, extentIndexDir, objectNames, readBucket, removeExtentIndex } from '../src/scrub/extent-index';
 
@@ -60,6 +60,19 @@ test('every extent once, in its bucket, with its objects named; totals count a s
     removeExtentIndex(index);
   }
   assert.not.ok(fs.existsSync(extentIndexDir(root)), 'removed');
+});
+
+test('objects are listed in rounds by leading hex digits past perRound names: same objects, same order', () => {
+  const listed = (perRound?: number) => {
+    const out: string[] = [];
+    eachObject(pool, (o) => out.push(`${o.fileName} ${o.name}`), perRound);
+    return out;
+  };
+  const all = listed();
+  assert.is(all.length, OBJECTS);
+  assert.equal(all, [...all].sort(), 'file-name order');
+  assert.equal(listed(100), all, '16 rounds');
+  assert.equal(listed(3), all, '256 rounds');
 });
 
 test('a build that fails part-way (here: onObject throws) leaves no index behind', () => {

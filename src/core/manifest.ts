@@ -152,32 +152,55 @@ export interface ObjectEntry {
   copies: ManifestCopy[];
 }
 
+/** Manifest file names held in memory at once while listing (~170 bytes each). */
+export const NAMES_PER_ROUND = 65536;
+
+/** Calls `fn` with each manifest file name in one disk's objects/, streamed (no array of the whole directory). */
+function eachManifestName(dir: string, fn: (name: string) => void): void {
+  let handle: fs.Dir;
+  try {
+    if (!isRealDirectory(dir)) return;
+    handle = fs.opendirSync(dir);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw fsFailure('cannot list manifests in', dir, err);
+  }
+  try {
+    for (let e; (e = handle.readSync()) !== null; ) if (MANIFEST_NAME_RE.test(e.name)) fn(e.name);
+  } catch (err) {
+    throw fsFailure('cannot list manifests in', dir, err);
+  } finally {
+    handle.closeSync();
+  }
+}
+
 /**
  * Every object known to any online disk, with all its copies, one at a time in
- * file-name order (a pass over a big pool never holds every manifest at once).
- * Damaged copies are grouped by file name, so an object whose every copy is
- * damaged still shows.
+ * file-name order: a pass over a big pool never holds every manifest, nor
+ * every manifest's name, at once. Past `perRound` objects the names are
+ * listed in 16 or 256 rounds by their leading hex digits. Damaged copies are
+ * grouped by file name, so an object whose every copy is damaged still shows.
  */
-export function eachObject(pool: Pool, fn: (o: ObjectEntry) => void): void {
+export function eachObject(pool: Pool, fn: (o: ObjectEntry) => void, perRound = NAMES_PER_ROUND): void {
   const disks = onlineDisks(pool);
-  const names = new Set<string>();
+  let most = 0;
   for (const d of disks) {
-    let entries: string[];
-    try {
-      if (!isRealDirectory(objectsDir(d.path))) continue;
-      entries = fs.readdirSync(objectsDir(d.path));
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') continue;
-      throw fsFailure('cannot list manifests in', objectsDir(d.path), err);
-    }
-    for (const e of entries) if (MANIFEST_NAME_RE.test(e)) names.add(e);
+    let n = 0;
+    eachManifestName(objectsDir(d.path), () => n++);
+    most = Math.max(most, n);
   }
-  for (const fileName of [...names].sort()) {
-    const copies = readCopies(disks, (d) => path.join(objectsDir(d.path), fileName));
-    const manifest = bestCopy(copies);
-    // One parsed manifest per object is enough; the other copies keep their verdict and date.
-    for (const c of copies) if (c.manifest !== manifest) delete c.manifest;
-    fn({ name: manifest?.name ?? `?${fileName}`, fileName, manifest, copies });
+  const digits = most <= perRound ? 0 : most <= perRound * 16 ? 1 : 2;
+  for (let round = 0; round < 16 ** digits; round++) {
+    const prefix = digits ? round.toString(16).padStart(digits, '0') : '';
+    const names = new Set<string>();
+    for (const d of disks) eachManifestName(objectsDir(d.path), (name) => name.startsWith(prefix) && names.add(name));
+    for (const fileName of [...names].sort()) {
+      const copies = readCopies(disks, (d) => path.join(objectsDir(d.path), fileName));
+      const manifest = bestCopy(copies);
+      // One parsed manifest per object is enough; the other copies keep their verdict and date.
+      for (const c of copies) if (c.manifest !== manifest) delete c.manifest;
+      fn({ name: manifest?.name ?? `?${fileName}`, fileName, manifest, copies });
+    }
   }
 }
 
