@@ -155,8 +155,11 @@ export interface ObjectEntry {
 /** Manifest file names held in memory at once while listing (~170 bytes each). */
 export const NAMES_PER_ROUND = 65536;
 
-/** Calls `fn` with each manifest file name in one disk's objects/, streamed (no array of the whole directory). */
-function eachManifestName(dir: string, fn: (name: string) => void): void {
+/**
+ * Calls `fn` with each manifest file name in one disk's objects/, streamed (no
+ * array of the whole directory); `fn` returns false to stop early.
+ */
+function eachManifestName(dir: string, fn: (name: string) => boolean): void {
   let handle: fs.Dir;
   try {
     if (!isRealDirectory(dir)) return;
@@ -166,7 +169,7 @@ function eachManifestName(dir: string, fn: (name: string) => void): void {
     throw fsFailure('cannot list manifests in', dir, err);
   }
   try {
-    for (let e; (e = handle.readSync()) !== null; ) if (MANIFEST_NAME_RE.test(e.name)) fn(e.name);
+    for (let e; (e = handle.readSync()) !== null; ) if (MANIFEST_NAME_RE.test(e.name) && !fn(e.name)) return;
   } catch (err) {
     throw fsFailure('cannot list manifests in', dir, err);
   } finally {
@@ -174,33 +177,40 @@ function eachManifestName(dir: string, fn: (name: string) => void): void {
   }
 }
 
+/** The manifest file names starting with `prefix` on any disk, sorted; undefined past `limit` of them. */
+function manifestNames(disks: Disk[], prefix: string, limit: number): string[] | undefined {
+  const names = new Set<string>();
+  for (const d of disks) {
+    eachManifestName(objectsDir(d.path), (name) => {
+      if (name.startsWith(prefix)) names.add(name);
+      return names.size <= limit;
+    });
+    if (names.size > limit) return undefined;
+  }
+  return [...names].sort();
+}
+
 /**
  * Every object known to any online disk, with all its copies, one at a time in
  * file-name order: a pass over a big pool never holds every manifest, nor
- * every manifest's name, at once. Past `perRound` objects the names are
- * listed in 16 or 256 rounds by their leading hex digits. Damaged copies are
- * grouped by file name, so an object whose every copy is damaged still shows.
+ * every manifest's name, at once. Past `perRound` names, the names are listed
+ * again in rounds by their next leading hex digit (up to two digits). Damaged
+ * copies are grouped by file name, so an object whose every copy is damaged
+ * still shows.
  */
-export function eachObject(pool: Pool, fn: (o: ObjectEntry) => void, perRound = NAMES_PER_ROUND): void {
+export function eachObject(pool: Pool, fn: (o: ObjectEntry) => void, perRound = NAMES_PER_ROUND, prefix = ''): void {
   const disks = onlineDisks(pool);
-  let most = 0;
-  for (const d of disks) {
-    let n = 0;
-    eachManifestName(objectsDir(d.path), () => n++);
-    most = Math.max(most, n);
+  const names = manifestNames(disks, prefix, prefix.length < 2 ? perRound : Infinity);
+  if (!names) {
+    for (let digit = 0; digit < 16; digit++) eachObject(pool, fn, perRound, prefix + digit.toString(16));
+    return;
   }
-  const digits = most <= perRound ? 0 : most <= perRound * 16 ? 1 : 2;
-  for (let round = 0; round < 16 ** digits; round++) {
-    const prefix = digits ? round.toString(16).padStart(digits, '0') : '';
-    const names = new Set<string>();
-    for (const d of disks) eachManifestName(objectsDir(d.path), (name) => name.startsWith(prefix) && names.add(name));
-    for (const fileName of [...names].sort()) {
-      const copies = readCopies(disks, (d) => path.join(objectsDir(d.path), fileName));
-      const manifest = bestCopy(copies);
-      // One parsed manifest per object is enough; the other copies keep their verdict and date.
-      for (const c of copies) if (c.manifest !== manifest) delete c.manifest;
-      fn({ name: manifest?.name ?? `?${fileName}`, fileName, manifest, copies });
-    }
+  for (const fileName of names) {
+    const copies = readCopies(disks, (d) => path.join(objectsDir(d.path), fileName));
+    const manifest = bestCopy(copies);
+    // One parsed manifest per object is enough; the other copies keep their verdict and date.
+    for (const c of copies) if (c.manifest !== manifest) delete c.manifest;
+    fn({ name: manifest?.name ?? `?${fileName}`, fileName, manifest, copies });
   }
 }
 

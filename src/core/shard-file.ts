@@ -42,12 +42,6 @@ export const MAX_SHARD_FILE = HEADER_SIZE + 256 * 1024 * 1024;
 const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 
 /**
- * Reads and proves one shard file against the name it was found under. Never
- * follows a symlink, never opens a FIFO or device (lstat first, O_NOFOLLOW |
- * O_NONBLOCK and fstat after, for the race), never throws for a bad shard.
- * With `into`, the payload lives in that reusable buffer until the next call.
- */
-/**
  * How a background reader spaces its reads: at most `chunk` bytes per read
  * (0: the whole file at once), and `after` is called after each with the bytes
  * and milliseconds it took; it sleeps there, or throws ReadStopped to drop the
@@ -61,6 +55,12 @@ export interface ReadPacing {
 /** Thrown by a ReadPacing to stop reading (a cancelled pass): never a verdict on the file. */
 export class ReadStopped extends Error {}
 
+/**
+ * Reads and proves one shard file against the name it was found under. Never
+ * follows a symlink, never opens a FIFO or device (lstat first, O_NOFOLLOW |
+ * O_NONBLOCK and fstat after, for the race), never throws for a bad shard.
+ * With `into`, the payload lives in that reusable buffer until the next call.
+ */
 export function checkShardFile(file: string, extentId: string, index: number, into?: ReadBuffer, pacing?: ReadPacing): ShardCheck {
   let st: fs.Stats;
   try {

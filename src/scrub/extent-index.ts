@@ -28,7 +28,6 @@ export interface ExtentIndex {
   schemes: string[];
   /** Offsets in the names file of object ordinals 0, NAME_BLOCK, 2*NAME_BLOCK, ... */
   nameBlocks: number[];
-  objectCount: number;
   /** Distinct extents the manifests name. */
   extents: number;
   /** What reading every shard of those extents costs. */
@@ -51,7 +50,8 @@ function expectedBytes(scheme: Scheme, length: number): number {
   return shardCount(scheme) * (HEADER_SIZE + shardPayloadLength(scheme, length));
 }
 
-const bucketFile = (dir: string, bucket: number) => path.join(dir, PREFIXES[bucket]);
+/** One bucket file per fan-out prefix, named by it. */
+const bucketFile = (dir: string, prefix: string) => path.join(dir, prefix);
 const namesFile = (dir: string) => path.join(dir, 'names');
 
 function append(file: string, data: string | Buffer): void {
@@ -74,7 +74,7 @@ export function buildExtentIndex(pool: Pool, onObject: (o: ObjectEntry) => void 
   } catch (err) {
     throw fsFailure('cannot create the extent index', dir, err);
   }
-  const index: ExtentIndex = { dir, schemes: [], nameBlocks: [], objectCount: 0, extents: 0, bytes: 0 };
+  const index: ExtentIndex = { dir, schemes: [], nameBlocks: [], extents: 0, bytes: 0 };
   try {
     fillIndex(pool, index, onObject);
   } catch (err) {
@@ -91,12 +91,13 @@ function fillIndex(pool: Pool, index: ExtentIndex, onObject: (o: ObjectEntry) =>
   const flush = (bucket: number) => {
     const p = pending[bucket];
     if (p.n === 0) return;
-    append(bucketFile(dir, bucket), p.buf.subarray(0, p.n * RECORD));
+    append(bucketFile(dir, PREFIXES[bucket]), p.buf.subarray(0, p.n * RECORD));
     p.n = 0;
   };
   // Object names go to a names file (one JSON string per line), not memory.
   let names = '';
   let namesAt = 0;
+  let objects = 0;
   const flushNames = () => {
     if (names) append(namesFile(dir), names);
     names = '';
@@ -107,7 +108,7 @@ function fillIndex(pool: Pool, index: ExtentIndex, onObject: (o: ObjectEntry) =>
     if (!m) return;
     let si = index.schemes.indexOf(m.scheme);
     if (si < 0) si = index.schemes.push(m.scheme) - 1;
-    const ordinal = index.objectCount++;
+    const ordinal = objects++;
     if (ordinal % NAME_BLOCK === 0) index.nameBlocks.push(namesAt);
     const line = JSON.stringify(m.name) + '\n';
     names += line;
@@ -129,22 +130,24 @@ function fillIndex(pool: Pool, index: ExtentIndex, onObject: (o: ObjectEntry) =>
   flushNames();
   // Totals count an extent named by several objects once; one bucket in memory at a time.
   const schemes = new Map(index.schemes.map((text) => [text, parseScheme(text)]));
-  for (let b = 0; b < PREFIXES.length; b++) {
-    for (const e of readRecords(index, b).values()) {
+  for (const prefix of PREFIXES) {
+    for (const e of readBucket(index, prefix).values()) {
       index.extents++;
       index.bytes += expectedBytes(schemes.get(e.scheme)!, e.length);
     }
   }
 }
 
-function readRecords(index: ExtentIndex, bucket: number): Map<string, IndexedExtent> {
+/** The extents the manifests name under one fan-out prefix, by id. */
+export function readBucket(index: ExtentIndex, prefix: string): Map<string, IndexedExtent> {
   const out = new Map<string, IndexedExtent>();
+  const file = bucketFile(index.dir, prefix);
   let data: Buffer;
   try {
-    data = fs.readFileSync(bucketFile(index.dir, bucket));
+    data = fs.readFileSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
-    throw fsFailure('cannot read the extent index', bucketFile(index.dir, bucket), err);
+    throw fsFailure('cannot read the extent index', file, err);
   }
   for (let at = 0; at + RECORD <= data.length; at += RECORD) {
     const id = data.toString('hex', at, at + 32);
@@ -157,11 +160,6 @@ function readRecords(index: ExtentIndex, bucket: number): Map<string, IndexedExt
     out.set(id, { id, scheme: index.schemes[data.readUInt8(at + 32)], length: data.readUInt32LE(at + 33), objects: [object] });
   }
   return out;
-}
-
-/** The extents the manifests name under one fan-out prefix, by id. */
-export function readBucket(index: ExtentIndex, prefix: string): Map<string, IndexedExtent> {
-  return readRecords(index, parseInt(prefix, 16));
 }
 
 /** The names of objects by ordinal: one block of the names file read per name (findings only). */

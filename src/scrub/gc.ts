@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import { Pool, writableDisks } from '../core/pool';
 import { fsyncDir } from '../core/atomic-file';
-import { listPrefix, StrayFile, topLevelStrays } from './inventory';
-import { buildExtentIndex, readBucket, removeExtentIndex } from './extent-index';
-import { PREFIXES } from '../core/layout';
+import { listPrefixes, StrayFile, topLevelStrays } from './inventory';
+import { buildExtentIndex, removeExtentIndex } from './extent-index';
 import { ObjectEntry } from '../core/manifest';
 import { quarantine } from './quarantine';
 import { appendAudit } from './audit';
@@ -39,8 +38,8 @@ export function collectGarbage(pool: Pool, minAgeSeconds: number, dryRun: boolea
     if (lost) {
       throw operationalError(`refusing gc: every copy of manifest ${lost.fileName} is damaged, so its extents would look orphaned (see dfs-scrub)`);
     }
-    for (const prefix of PREFIXES) {
-      for (const e of listPrefix(pool, readBucket(index, prefix), prefix, strays)) {
+    for (const plans of listPrefixes(pool, index, strays)) {
+      for (const e of plans) {
         if (e.scheme) continue;
         for (const f of e.files) candidates.push({ path: f.path, disk: f.disk, kind: 'orphan-shard', extent: e.id });
       }

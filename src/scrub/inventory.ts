@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../core/errors';
-import { extentsDir, SHARD_NAME_RE } from '../core/layout';
+import { extentsDir, PREFIXES, SHARD_NAME_RE } from '../core/layout';
 import { TEMP_FILE_RE } from '../core/atomic-file';
 import { onlineDisks, Pool } from '../core/pool';
 import { isRealDirectory } from '../core/safe-fs';
-import { IndexedExtent } from './extent-index';
+import { ExtentIndex, IndexedExtent, readBucket } from './extent-index';
 
 // A pass walks the pool one fan-out directory (extents/XX) at a time, in id
 // order, beside the matching bucket of the extent index: memory holds 1/256
@@ -105,4 +105,9 @@ export function listPrefix(pool: Pool, named: Map<string, IndexedExtent>, prefix
     }
   }
   return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** The plans of every fan-out prefix from `from` on, in id order, one prefix listed at a time. */
+export function* listPrefixes(pool: Pool, index: ExtentIndex, strays: StrayFile[], from = ''): Generator<ExtentPlan[]> {
+  for (const prefix of PREFIXES) if (prefix >= from) yield listPrefix(pool, readBucket(index, prefix), prefix, strays);
 }

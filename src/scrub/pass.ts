@@ -4,10 +4,9 @@ import { Pool, writableDisks } from '../core/pool';
 import { shardPath } from '../core/layout';
 import { rankDisks } from '../core/placement';
 import { eachObject, ObjectEntry } from '../core/manifest';
-import { PREFIXES } from '../core/layout';
 import { EXIT } from '../core/errors';
-import { ExtentPlan, listPrefix, StrayFile, topLevelStrays } from './inventory';
-import { buildExtentIndex, ExtentIndex, objectNames, readBucket, removeExtentIndex } from './extent-index';
+import { ExtentPlan, listPrefixes, StrayFile, topLevelStrays } from './inventory';
+import { buildExtentIndex, ExtentIndex, objectNames, removeExtentIndex } from './extent-index';
 import { ExtentVerdict, Health, ShardResult } from './verify';
 import { Finding } from './finding';
 import { isBroken, repairExtent, repairManifestCopy, RepairOutcome } from './repair';
@@ -277,14 +276,13 @@ export class ScrubPass {
     }
     // Workers boot (load their modules) while this thread reads the manifests.
     this.workers = new VerifyWorkers(pacingFor(this.intensity).parallel > 1 ? pacingFor('max').parallel : 1);
-    let index: ExtentIndex | undefined;
     const strays: StrayFile[] = [];
     const orphans: ExtentPlan[] = [];
     try {
       const countPrelude = !this.current.preludeCounted;
       this.checkDisks(countPrelude);
       const writable = new Set(writableDisks(pool).map((d) => d.index));
-      index = this.index = buildExtentIndex(pool, (o) => this.checkManifest(o, countPrelude, writable));
+      const index = (this.index = buildExtentIndex(pool, (o) => this.checkManifest(o, countPrelude, writable)));
       this.current.extentsTotal = index.extents;
       this.current.bytesTotal = index.bytes;
       this.current.preludeCounted = true;
@@ -294,7 +292,7 @@ export class ScrubPass {
     } finally {
       await this.workers.close();
       this.workers = undefined;
-      if (index) removeExtentIndex(index);
+      if (this.index) removeExtentIndex(this.index);
       this.index = undefined;
     }
     this.stopClock();
@@ -307,9 +305,8 @@ export class ScrubPass {
   /** Plans in id order, one fan-out directory listed at a time, from just after the cursor. */
   private *plans(index: ExtentIndex, strays: StrayFile[], orphans: ExtentPlan[]): Generator<ExtentPlan> {
     const cursor = this.current.cursor;
-    for (const prefix of PREFIXES) {
-      if (cursor && prefix < cursor.slice(0, 2)) continue;
-      for (const plan of listPrefix(this.pool, readBucket(index, prefix), prefix, strays)) {
+    for (const plans of listPrefixes(this.pool, index, strays, cursor.slice(0, 2))) {
+      for (const plan of plans) {
         if (plan.id <= cursor) continue;
         if (plan.scheme) yield plan;
         else if (orphans.length < MAX_REPORTED) orphans.push(plan);
@@ -412,14 +409,17 @@ export class ScrubPass {
       const broken = v.shards.filter(isBroken);
       const repairs = repairsOf.get(v.id) ?? new Map<ShardResult, RepairOutcome>();
       const allMissing = v.shards.every((s) => s.status === 'missing');
+      // Named from the index's names file once, and only when a finding needs them.
+      let names: string[] | undefined;
+      const objects = () => (names ??= this.objectsOf(plan));
       if (allMissing) {
         this.countIssue(true, {
           kind: 'extent-missing',
           severity: 'problem',
           extent: v.id,
           path: plan.files[0]?.path ?? this.expectedPath(v.id, 0),
-          detail: `no shard of this extent exists on any online disk; named by ${this.objectsOf(plan).join(', ')}`,
-          objects: this.objectsOf(plan),
+          detail: `no shard of this extent exists on any online disk; named by ${objects().join(', ')}`,
+          objects: objects(),
           health: 'unrecoverable',
           action: 'none',
           result: 'left',
@@ -440,7 +440,7 @@ export class ScrubPass {
             disk: r && r.disk >= 0 ? r.disk : s.disk >= 0 ? s.disk : this.expectedDisk(v.id, s.index),
             path: s.path || r?.path || this.expectedPath(v.id, s.index),
             detail: r && !r.ok ? `${s.detail ?? ''}; repair failed: ${r.detail}` : (s.detail ?? ''),
-            objects: this.objectsOf(plan),
+            objects: objects(),
             health: v.health,
             action: r ? r.action : 'none',
             result: r ? (r.ok ? 'repaired' : 'failed') : 'left',
