@@ -4,7 +4,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { cliAsync, collect, requireTool, type CliResult } from './helpers';
 import { createPool, Pool } from '../src/core/pool';
 import { writeJsonAtomic } from '../src/core/atomic-file';
 import { diskLabelPath } from '../src/core/layout';
@@ -98,3 +99,51 @@ export function sample(text: string, name: string, labels: Record<string, string
 export const typeOf = (text: string, name: string) => new RegExp(`^# TYPE ${name} (\\w+)$`, 'm').exec(text)?.[1];
 
 export const removeDiskLabel = (pool: Pool, index: number) => fs.rmSync(diskLabelPath(pool.disks[index].path));
+
+export interface Served {
+  child: ChildProcess;
+  url: string;
+  done: Promise<CliResult>;
+  stop(): Promise<CliResult>;
+}
+
+/** Starts the exporter on a free port and waits for its "serving ... at URL" line. */
+export async function serve(args: string[], name = 'dfs-metrics', pre: string[] = []): Promise<Served> {
+  const child = cliAsync(name, [...pre, ...args, '--port', '0']);
+  const done = collect(child);
+  let seen = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "serving" line within 15 s: ${seen}`)), 15_000);
+    child.stderr!.on('data', (s: Buffer | string) => {
+      seen += s.toString();
+      const m = /serving .* at (http:\/\/\S+)\/metrics/.exec(seen);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    void done.then((r) => reject(new Error(`exited ${r.status} before serving: ${r.stderr}`)));
+  });
+  return {
+    child,
+    url,
+    done,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return done;
+    },
+  };
+}
+
+const GUIDE_COUNTER_COMPLAINT = /^dynamicfs_(scrubs_completed|scrub_issues_found|scrub_repairs_attempted|scrub_repairs_successful) counter metrics should have "_total" suffix$/;
+
+/**
+ * What `promtool check metrics` says of exposition text, less its complaints
+ * about the guide's four counters (their names are kept without `_total`);
+ * undefined when promtool is not installed (requireTool said so).
+ */
+export function promtoolComplaints(text: string): string[] | undefined {
+  if (!requireTool('promtool')) return undefined;
+  const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  return (check.stdout + check.stderr).split('\n').filter((l) => l.trim() && !GUIDE_COUNTER_COMPLAINT.test(l));
+}

@@ -7,47 +7,12 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { cli, cliAsync, collect, repoRoot, requireTool, scratchDir, type CliResult } from './helpers';
-import { cleanState, makePool, sample, typeOf, unrecoverableState, writeState } from './metrics-fixtures';
+import { spawnSync } from 'node:child_process';
+import { cli, repoRoot, requireTool, scratchDir } from './helpers';
+import { cleanState, makePool, sample, serve, typeOf, unrecoverableState, writeState } from './metrics-fixtures';
 import type { HealthDocument } from '../src/metrics/health';
 
 const health = async (res: Response): Promise<HealthDocument> => (await res.json()) as HealthDocument;
-
-interface Served {
-  child: ChildProcess;
-  url: string;
-  done: Promise<CliResult>;
-  stop(): Promise<CliResult>;
-}
-
-/** Starts the exporter on a free port and waits for its "serving ... at URL" line. */
-async function serve(args: string[], name = 'dfs-metrics', pre: string[] = []): Promise<Served> {
-  const child = cliAsync(name, [...pre, ...args, '--port', '0']);
-  const done = collect(child);
-  let seen = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "serving" line within 15 s: ${seen}`)), 15_000);
-    child.stderr!.on('data', (s: Buffer | string) => {
-      seen += s.toString();
-      const m = /serving .* at (http:\/\/\S+)\/metrics/.exec(seen);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    void done.then((r) => reject(new Error(`exited ${r.status} before serving: ${r.stderr}`)));
-  });
-  return {
-    child,
-    url,
-    done,
-    stop: async () => {
-      child.kill('SIGTERM');
-      return done;
-    },
-  };
-}
 
 const pool = () => makePool(scratchDir('dfs-metrics-http-'));
 

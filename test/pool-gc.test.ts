@@ -1,5 +1,5 @@
 // dfs-pool gc: orphan shards (no manifest names their extent) and stale temp
-// files move into POOL/.dynamicfs/quarantine, never deleted; young files (a put
+// files move into their disk's DISK/.dynamicfs/quarantine, never deleted; young files (a put
 // may be in flight) and referenced shards stay; --dry-run moves nothing.
 
 import { test } from 'uvu';
@@ -85,11 +85,12 @@ test('orphans and stale temp files: kept while young or with --dry-run, quaranti
     assert.is(r.kind, r.path === temp ? 'stale-temp-file' : 'orphan-shard');
     assert.not.ok(fs.existsSync(r.path), `${r.path} is gone from the disk`);
   }
-  const qdir = path.join(env.pool, '.dynamicfs', 'quarantine');
-  const quarantined = fs.readdirSync(qdir);
   for (const f of [...env.lostShards, temp]) {
-    const copy = quarantined.find((q) => q.endsWith(path.basename(f)) && fs.statSync(path.join(qdir, q)).isFile() && fs.statSync(path.join(qdir, q)).size > 0);
-    assert.ok(copy, `a copy of ${path.basename(f)} is in the quarantine`);
+    // Moved into its own disk's quarantine (DISK/.dynamicfs/quarantine), not copied elsewhere.
+    const disk = path.dirname(path.dirname(path.dirname(f)));
+    const qdir = path.join(disk, '.dynamicfs', 'quarantine');
+    const kept = fs.existsSync(qdir) ? fs.readdirSync(qdir).find((q) => q.endsWith(path.basename(f)) && fs.statSync(path.join(qdir, q)).isFile() && fs.statSync(path.join(qdir, q)).size > 0) : undefined;
+    assert.ok(kept, `${path.basename(f)} is in its disk's quarantine ${qdir}`);
   }
   // What an object references is untouched, and still reads back.
   for (const f of env.keepShards) assert.ok(fs.existsSync(f), `${f} referenced by keep`);

@@ -12,7 +12,18 @@
 //                               guide's own unit the README defines
 //   make ...                    not run: the target must exist in the Makefile
 //
+//   mkdir [-p] DIR...           made in the scratch area (paths substituted as above)
+//
 // Anything else fails: teach this file about it, or keep it out of ```bash.
+//
+// One block is not run here: the ```bash block right after the line
+// `<!-- drill: replace-disk -->` (replacing a dead disk: mkfs.ext4, mount, a
+// pool at /srv/pool over drives at /mnt/disk0..5) needs real drives and root.
+// test/real-drives.test.ts runs it verbatim on loop-mounted filesystems at
+// those very paths, /dev/sdX standing for a loop device. A test below checks
+// that the marked block exists and that test/real-drives.test.ts names it, so
+// the skip cannot hide a block nobody runs; any other `<!-- drill: NAME -->`
+// marker fails until DRILLS says which test runs it.
 // The ```ini unit's ExecStart=/ExecStop= commands run like the others, and the
 // ```yaml Prometheus config passes `promtool check config` with the shipped
 // alert rules.
@@ -44,6 +55,8 @@ interface Block {
   /** 1-based line number of the block's first content line. */
   line: number;
   lines: string[];
+  /** NAME when the line right before the opening fence is `<!-- drill: NAME -->`. */
+  drill?: string;
 }
 
 function blocks(md: string): Block[] {
@@ -52,12 +65,18 @@ function blocks(md: string): Block[] {
   for (let i = 0; i < lines.length; i++) {
     const open = /^```(\w*)\s*$/.exec(lines[i]);
     if (!open) continue;
+    const drill = i > 0 ? /^<!--\s*drill:\s*(\S+)\s*-->\s*$/.exec(lines[i - 1])?.[1] : undefined;
     const start = i + 1;
     while (++i < lines.length && !/^```\s*$/.test(lines[i]));
-    out.push({ lang: open[1], line: start + 1, lines: lines.slice(start, i) });
+    out.push({ lang: open[1], line: start + 1, lines: lines.slice(start, i), ...(drill ? { drill } : {}) });
   }
   return out;
 }
+
+/** Drill blocks run by another test (they need root and real drives): drill name -> that test's file. */
+const DRILLS: Record<string, string> = {
+  'replace-disk': 'test/real-drives.test.ts',
+};
 
 interface Command {
   line: number;
@@ -128,7 +147,8 @@ function commands(b: Block): Command[] {
   return out;
 }
 
-const BASH = blocks(text).filter((b) => b.lang === 'bash' || b.lang === 'sh');
+/** The ```bash blocks this file runs: every one but the drills. */
+const BASH = blocks(text).filter((b) => (b.lang === 'bash' || b.lang === 'sh') && !b.drill);
 
 // ---------------------------------------------------------------------------
 // The scratch world the commands run in
@@ -363,6 +383,17 @@ function makeCommand(c: Command, words: string[]): void {
   }
 }
 
+/** `mkdir [-p] DIR...`: made in the scratch area, like every path a command touches. */
+function mkdirCommand(c: Command, words: string[]): void {
+  const parents = words.includes('-p');
+  const dirs = words.slice(1).filter((w) => !w.startsWith('-'));
+  assert.ok(dirs.length > 0, `README:${c.line}: ${c.source}: names no directory`);
+  for (const d of dirs.map(substitute)) {
+    assert.ok(d.startsWith(root + '/'), `README:${c.line}: ${c.source}: ${d} is outside the scratch area (teach test/readme.test.ts a substitution)`);
+    fs.mkdirSync(d, { recursive: parents });
+  }
+}
+
 /** `$(systemd-escape --path P)` as the shell would expand it. */
 function expandEscapes(line: string): string {
   return line.replace(/\$\(systemd-escape --path ([^)\s]+)\)/g, (_, p: string) => {
@@ -383,6 +414,7 @@ async function exercise(c: Command): Promise<void> {
   if (cmd === 'curl') return fetchCommand(c, words);
   if (cmd === 'systemctl') return systemctlCommand(c, words);
   if (cmd === 'make') return makeCommand(c, words);
+  if (cmd === 'mkdir') return mkdirCommand(c, words);
   assert.unreachable(`README:${c.line}: ${c.source}: test/readme.test.ts does not know how to exercise ${cmd}`);
 }
 
@@ -408,7 +440,31 @@ test('README.md shows commands for every executable, directly or through dynamic
   assert.equal(missing, [], `executables no README command uses: ${missing.join(' ')}`);
 });
 
+test('README.md: the replace-disk drill is there, and test/real-drives.test.ts runs it', () => {
+  const all = blocks(text);
+  const drills = all.filter((b) => b.drill);
+  for (const b of drills) {
+    assert.ok(DRILLS[b.drill!], `README:${b.line}: <!-- drill: ${b.drill} --> names no test that runs it (add it to DRILLS in test/readme.test.ts)`);
+  }
+  const drill = drills.filter((b) => b.drill === 'replace-disk');
+  assert.is(drill.length, 1, 'exactly one ```bash block right after the line <!-- drill: replace-disk -->');
+  const b = drill[0];
+  assert.is(b.lang, 'bash', `README:${b.line}: the drill is a \`\`\`bash block`);
+  // Real commands only: the one placeholder is /dev/sdX, which the other test replaces by a loop device.
+  const body = b.lines.filter((l) => !/^\s*(#|$)/.test(l)).join('\n');
+  assert.not.match(body, /\.\.\.|<[A-Za-z]|\b(NEW|OLD|DISK|ENTRY|POOL)\b/, `README:${b.line}: the drill has a placeholder other than /dev/sdX`);
+  for (const l of ['mkfs.ext4 /dev/sdX', 'mount /dev/sdX /mnt/disk3-new', 'dfs-pool replace-disk --pool /srv/pool 3 /mnt/disk3-new', 'dfs-scrub --pool /srv/pool --repair']) {
+    assert.ok(b.lines.some((x) => x.trim().startsWith(l)), `README:${b.line}: the drill runs ${l}`);
+  }
+  for (const [name, file] of Object.entries(DRILLS)) {
+    const runner = path.join(repoRoot, file);
+    assert.ok(fs.existsSync(runner), `${file} (runs the README's ${name} drill) exists`);
+    assert.ok(fs.readFileSync(runner, 'utf8').includes(`drill: ${name}`), `${file} mentions "drill: ${name}": it must run the README block this file skips`);
+  }
+});
+
 for (const b of blocks(text)) {
+  if (b.drill) continue; // run by DRILLS[b.drill], checked above
   if (b.lang === 'bash' || b.lang === 'sh') {
     for (const c of commands(b)) test(`README:${c.line}: ${c.source}`, () => exercise(c));
   } else if (b.lang === 'ini') {

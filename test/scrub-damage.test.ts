@@ -306,7 +306,7 @@ test('repair of a sparse 256 MiB oversized file keeps it in quarantine without w
   const allocated = fs.statSync(kept).blocks * 512;
   assert.ok(
     allocated < 32 * 1024 ** 2,
-    `quarantining a sparse 256 MiB file allocated ${(allocated / 1024 ** 2).toFixed(0)} MiB in POOL/.dynamicfs/quarantine (copyFileSync writes the holes): a huge bogus file can fill the pool's filesystem`,
+    `quarantining a sparse 256 MiB file allocated ${(allocated / 1024 ** 2).toFixed(0)} MiB in the quarantine: a huge bogus file can fill the pool's filesystem`,
   );
 });
 

@@ -301,7 +301,11 @@ export function assertIssues(report: Report, expected: Expected[], what: string)
 // ---------------------------------------------------------------------------
 // What a repair leaves behind
 
-export const quarantineDir = (pool: string) => path.join(pool, '.dynamicfs', 'quarantine');
+/** Where repairs keep damaged files: each disk's own DISK/.dynamicfs/quarantine (as pool.json names the disks). */
+export function quarantineDirs(pool: string): string[] {
+  const config = JSON.parse(fs.readFileSync(path.join(pool, 'pool.json'), 'utf8')) as { disks: { path: string }[] };
+  return config.disks.map((d) => path.join(path.resolve(pool, d.path), '.dynamicfs', 'quarantine'));
+}
 
 export interface QuarantineNote {
   file: string;
@@ -309,13 +313,15 @@ export interface QuarantineNote {
 }
 
 export function quarantineNotes(pool: string): QuarantineNote[] {
-  const dir = quarantineDir(pool);
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.json') && !f.startsWith('.tmp-'))
-    .sort()
-    .map((f) => ({ file: path.join(dir, f), note: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) }));
+  return quarantineDirs(pool).flatMap((dir) =>
+    !fs.existsSync(dir)
+      ? []
+      : fs
+          .readdirSync(dir)
+          .filter((f) => f.endsWith('.json') && !f.startsWith('.tmp-'))
+          .sort()
+          .map((f) => ({ file: path.join(dir, f), note: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) })),
+  );
 }
 
 export function auditLines(pool: string): Record<string, unknown>[] {
@@ -339,9 +345,12 @@ export function assertQuarantined(pool: string, original: string, what: string, 
   const notes = quarantineNotes(pool).filter((n) => n.note.original === original);
   assert.ok(notes.length >= 1, `${what}: no quarantine note for ${original}; notes: ${quarantineNotes(pool).map((n) => n.note.original).join(', ')}`);
   const n = notes[notes.length - 1];
+  // Kept on the damaged file's own disk, never copied onto another filesystem.
+  const disk = quarantineDirs(pool).map((q) => path.dirname(path.dirname(q))).find((d) => original.startsWith(d + path.sep));
+  assert.is(path.dirname(path.dirname(path.dirname(n.file))), disk, `${what}: ${original} is kept in its own disk's quarantine, not ${path.dirname(n.file)}`);
   if (damagedBytes) {
     assert.type(n.note.content, 'string', `${what}: quarantine note of a regular file names its kept content`);
-    const kept = path.join(quarantineDir(pool), n.note.content!);
+    const kept = path.join(path.dirname(n.file), n.note.content!);
     assert.ok(fs.readFileSync(kept).equals(damagedBytes), `${what}: the quarantined copy of ${original} is not the damaged bytes`);
   }
   return n;

@@ -22,7 +22,7 @@ import {
   flipBit,
   listShards,
   makePool,
-  quarantineDir,
+  quarantineDirs,
   quarantineNotes,
   readState,
   scrubExpect,
@@ -85,7 +85,7 @@ function damagedTemplate() {
     }
     damage.set(s.path, { kind, bytes: kind === 'missing-shard' ? undefined : fs.readFileSync(s.path) });
   });
-  fs.mkdirSync(quarantineDir(fx.pool), { recursive: true });
+  for (const q of quarantineDirs(fx.pool)) fs.mkdirSync(q, { recursive: true });
   template = { fx, damage };
   return template;
 }
@@ -115,9 +115,12 @@ async function oneIteration(iter: number): Promise<void> {
     const skip = Math.floor(Math.random() * 12);
     const delay = Math.random() * 25;
     let seen = 0;
-    watcher = fs.watch(quarantineDir(fx.pool), () => {
-      if (++seen === skip + 1) setTimeout(kill, delay);
-    });
+    const watchers = quarantineDirs(fx.pool).map((q) =>
+      fs.watch(q, () => {
+        if (++seen === skip + 1) setTimeout(kill, delay);
+      }),
+    );
+    watcher = { close: () => watchers.forEach((w) => w.close()) } as fs.FSWatcher;
     setTimeout(kill, 6000).unref();
   } else {
     setTimeout(kill, 150 + Math.random() * 3000).unref();
@@ -177,7 +180,7 @@ async function oneIteration(iter: number): Promise<void> {
     const d = damage.get(String(n.note.original));
     assert.ok(d, `${what}: quarantine note for an undamaged file ${n.note.original}`);
     if (n.note.content) {
-      const kept = fs.readFileSync(path.join(quarantineDir(fx.pool), n.note.content));
+      const kept = fs.readFileSync(path.join(path.dirname(n.file), n.note.content));
       assert.ok(d!.bytes && kept.equals(d!.bytes), `${what}: quarantined copy of ${n.note.original} is not the damaged bytes`);
     }
   }

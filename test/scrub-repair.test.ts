@@ -290,8 +290,8 @@ test('rs:4+2 with 3 shards of one extent lost or damaged: unrecoverable, exit 4 
   for (const f of found.slice(0, 3)) assert.is(f.health, 'unrecoverable');
   assert.is(v.extents.unrecoverable, 1);
   assert.is(v.extents.degraded, 1);
-  // Everything but the state directory and the one repairable shard must stay as it is.
-  const keep = (rel: string) => rel.startsWith('.dynamicfs') || rel === path.relative(fx.pool, other.path);
+  // Everything but the state directories (the pool's, and each disk's quarantine) and the one repairable shard must stay as it is.
+  const keep = (rel: string) => rel.startsWith('.dynamicfs') || /^disks\/d\d+\/\.dynamicfs(\/|$)/.test(rel) || rel === path.relative(fx.pool, other.path);
   const extentBefore = fingerprintTree(fx.pool, { exclude: keep });
   const r = scrubExpect(fx.pool, ['--repair'], 4, 'repair');
   const rf = assertIssues(r, expected, 'repair');

@@ -7,7 +7,10 @@ import { poolStatus } from '../core/pool-status';
 import { loadState } from '../scrub/state';
 import { collectGarbage } from '../scrub/gc';
 import { acquireScrubLock, readLock } from '../scrub/lock';
-import { pidAlive } from '../daemon/info';
+import { pidAlive } from '../core/pid';
+import { diskViews, ResilverProgress } from '../scrub/disk-view';
+import { diskCommands } from './pool-disk-commands';
+import { quarantineCommand } from './pool-quarantine-commands';
 import { parseDuration } from '../core/units';
 import { usageError } from '../core/errors';
 import { jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
@@ -27,6 +30,12 @@ function many(v: unknown): string[] {
 
 function reportFindings(findings: ShardFinding[]): void {
   for (const f of findings) process.stderr.write(`dfs-pool: warning: shard ${f.shard} of extent ${f.extent}: ${f.problem} (${f.detail}) at ${f.path}\n`);
+}
+
+function resilverLine(r: ResilverProgress): string {
+  if (!r.pass) return `rebuilding since ${r.since}: waiting for a repair pass (dfs-scrub --repair, or the daemon with auto-repair)`;
+  const eta = r.pass.etaSeconds === undefined ? '' : `, ETA ${duration(r.pass.etaSeconds)}`;
+  return `rebuilding since ${r.since}: ${(r.pass.ratio * 100).toFixed(1)}% (${r.pass.extentsDone}/${r.pass.extentsTotal} extents)${eta}`;
 }
 
 export const poolProgram: ProgramSpec = {
@@ -140,7 +149,8 @@ export const poolProgram: ProgramSpec = {
         const pool = openPool(requirePool(opts));
         const st = poolStatus(pool);
         const scrub = loadState(pool.root, pool.config.id);
-        if (opts.json) return printJson({ ...st, scrub: { lastPass: scrub.lastPass ?? null, health: scrub.health, counters: scrub.counters, current: scrub.current ?? null, openProblems: scrub.openProblems.length } });
+        const disks = diskViews(pool, scrub);
+        if (opts.json) return printJson({ ...st, disks, scrub: { lastPass: scrub.lastPass ?? null, health: scrub.health, counters: scrub.counters, current: scrub.current ?? null, openProblems: scrub.openProblems.length } });
         const lines = [
           `pool:       ${st.pool}`,
           `id:         ${st.id}`,
@@ -151,7 +161,19 @@ export const poolProgram: ProgramSpec = {
           'schemes:',
           ...Object.entries(st.schemes).map(([s, v]) => `  ${s}: ${v.objects} objects, ${v.extents} extents, ${bytes(v.bytes)}`),
           'disks:',
-          ...st.disks.map((d) => `  ${d.index}  ${stateColor(d.state)}  ${d.path}${d.detail && d.state !== 'online' ? `  (${d.detail})` : ''}`),
+          table([
+            ['  DISK', 'STATE', 'READ', 'CKSUM', 'WRITE', 'QUARANTINE', 'PATH'],
+            ...disks.map((d) => [
+              `  ${d.index}`,
+              stateColor(d.state),
+              String(d.errors.read),
+              String(d.errors.checksum),
+              String(d.errors.write),
+              d.quarantine.entries ? `${d.quarantine.entries} (${bytes(d.quarantine.bytes)})` : '-',
+              `${d.path}${d.detail && d.state !== 'online' ? `  (${d.detail})` : ''}`,
+            ]),
+          ]),
+          ...disks.filter((d) => d.resilver).map((d) => `resilver:   disk ${d.index} ${resilverLine(d.resilver!)}`),
         ];
         const last = scrub.lastPass;
         if (last) {
@@ -170,12 +192,17 @@ export const poolProgram: ProgramSpec = {
         console.log(lines.join('\n'));
       },
     },
+    ...diskCommands,
+    quarantineCommand,
     {
       usage: 'probe-disks',
       description: 'Check every disk: state, a write-fsync-read-delete probe, free space, shard count',
       options: [],
       action: (opts: Opts) => {
-        const probes = probeDisks(openPool(requirePool(opts)));
+        const pool = openPool(requirePool(opts));
+        const views = diskViews(pool, loadState(pool.root, pool.config.id));
+        const probes = probeDisks(pool).map((p) => ({ ...p, errors: views[p.index].errors, quarantine: views[p.index].quarantine }));
+        // The exit says whether every disk is usable; error counts are shown, as zpool status shows them, without failing.
         const bad = probes.filter((p) => p.state !== 'online');
         if (opts.json) {
           printJson({ disks: probes });
@@ -183,10 +210,13 @@ export const poolProgram: ProgramSpec = {
         }
         console.log(
           table([
-            ['DISK', 'STATE', 'PROBE', 'FREE', 'TOTAL', 'SHARDS', 'PATH'],
+            ['DISK', 'STATE', 'READ', 'CKSUM', 'WRITE', 'PROBE', 'FREE', 'TOTAL', 'SHARDS', 'PATH'],
             ...probes.map((p) => [
               String(p.index),
               stateColor(p.state),
+              String(p.errors.read),
+              String(p.errors.checksum),
+              String(p.errors.write),
               p.probe === 'ok' ? `ok ${p.probeMicros} us` : p.probe,
               p.freeBytes === undefined ? '-' : bytes(p.freeBytes),
               p.totalBytes === undefined ? '-' : bytes(p.totalBytes),

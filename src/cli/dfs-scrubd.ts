@@ -185,6 +185,9 @@ function renderStatus(s: DaemonStatus): string {
     `  Last completed:     ${s.lastPass ? `${s.lastPass.finishedAt} (${s.lastPass.outcome}, ${duration(s.lastPass.durationSeconds)}, exit ${s.lastPass.exitCode})` : 'never'}`,
   );
   if (s.running) lines.push(`  PID:                ${s.pid}`);
+  for (const r of s.resilver ?? []) {
+    lines.push(`  Resilver:           disk ${r.disk} (${r.path}) ${r.percent === null ? 'waiting for a repair pass' : `${r.percent.toFixed(1)}%, ETA ${r.etaSeconds === null ? '?' : duration(r.etaSeconds)}`}`);
+  }
   return lines.join('\n');
 }
 

@@ -26,7 +26,7 @@ export function duration(seconds: number): string {
 
 export function stateColor(state: string): string {
   if (state === 'online' || state === 'healthy' || state === 'clean' || state === 'ok') return kleur.green(state);
-  if (state === 'degraded' || state === 'read-only' || state === 'repaired' || state === 'missing') return kleur.yellow(state);
+  if (state === 'degraded' || state === 'read-only' || state === 'repaired' || state === 'missing' || state === 'rebuilding') return kleur.yellow(state);
   return kleur.red(state);
 }
 

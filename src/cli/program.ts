@@ -1,6 +1,7 @@
 import sade from 'sade';
 import { DfsError, EXIT } from '../core/errors';
 import { requirePoolOption } from '../core/pool';
+import { onNotice } from '../core/notice';
 
 // One declarative table per executable feeds both sade (parsing, --help) and the
 // man-page check, so an option cannot exist in one and not the other.
@@ -106,6 +107,7 @@ export async function runProgram(spec: ProgramSpec, argv = process.argv): Promis
     console.error = realError;
   }
   if (!parsed) return process.exit(EXIT.OK); // --help or --version was printed
+  onNotice((msg) => process.stderr.write(`${spec.name}: notice: ${msg}\n`));
   let code: number;
   try {
     const r = await parsed.handler(...parsed.args);

@@ -13,7 +13,11 @@ export const MANIFEST_SUFFIX = '.manifest';
 
 export const poolFile = (root: string) => path.join(root, POOL_FILE);
 export const stateDir = (root: string) => path.join(root, STATE_DIR);
-export const quarantineDir = (root: string) => path.join(root, STATE_DIR, 'quarantine');
+/** Where an earlier version kept damaged files (copies on the pool's filesystem): still listed and restorable. */
+export const poolQuarantineDir = (root: string) => path.join(root, STATE_DIR, 'quarantine');
+/** A disk's own state: its quarantine lives on the same filesystem as the files it keeps. */
+export const diskStateDir = (disk: string) => path.join(disk, STATE_DIR);
+export const diskQuarantineDir = (disk: string) => path.join(disk, STATE_DIR, 'quarantine');
 export const diskLabelPath = (disk: string) => path.join(disk, DISK_LABEL);
 export const extentsDir = (disk: string) => path.join(disk, EXTENTS_DIR);
 export const shardDir = (disk: string, extentId: string) => path.join(disk, EXTENTS_DIR, extentId.slice(0, 2));

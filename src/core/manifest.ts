@@ -240,8 +240,9 @@ export function writeManifest(pool: Pool, m: Manifest): void {
 export function writeManifestCopy(disk: Disk, m: Manifest, data = encodeManifest(m)): string {
   const file = manifestPath(disk.path, m.name);
   const dir = path.dirname(file);
-  if (!fs.existsSync(dir)) fs.mkdirSync(dir);
-  if (!isRealDirectory(dir)) throw operationalError(`cannot write ${file}: ${dir} is not a real directory`);
+  // objects/ is made with the disk's label: where it is gone, so is the drive (unmounted mid-pass), and the
+  // empty mount point on the parent filesystem must not be written.
+  if (!isRealDirectory(dir)) throw operationalError(`cannot write ${file}: ${dir} is not a real directory (is the drive still mounted?)`);
   writeFileAtomic(file, data);
   return file;
 }

@@ -238,7 +238,7 @@ export function listObjects(pool: Pool): ObjectInfo[] {
  */
 export function removeObject(pool: Pool, name: string): { name: string; extentsRemoved: number; shardsRemoved: number } {
   // A manifest copy on an absent disk would bring the object back, broken, when the disk returns.
-  const away = pool.disks.find((d) => d.state !== 'online');
+  const away = pool.disks.find((d) => d.state !== 'online' && d.state !== 'rebuilding');
   if (away) throw operationalError(`cannot remove ${name} while disk ${away.index} (${away.path}) is ${away.state}: its manifest copy would survive`);
   const m = loadManifest(pool, name);
   const stillUsed = new Set<string>();

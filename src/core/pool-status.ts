@@ -1,5 +1,5 @@
 import { scanManifests } from './manifest';
-import { DiskState, Pool } from './pool';
+import { DISK_STATES, DiskState, Pool } from './pool';
 
 export interface PoolStatus {
   pool: string;
@@ -41,7 +41,7 @@ export function poolStatus(pool: Pool): PoolStatus {
       extentIds.add(e.id);
     }
   }
-  const disksByState: Record<DiskState, number> = { online: 0, missing: 0, foreign: 0, unreadable: 0, 'read-only': 0 };
+  const disksByState = Object.fromEntries(DISK_STATES.map((s) => [s, 0])) as Record<DiskState, number>;
   for (const d of pool.disks) disksByState[d.state]++;
   return {
     pool: pool.root,

@@ -4,9 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { DfsError, errnoCode, fsFailure, operationalError, usageError } from './errors';
 import { parseScheme, Scheme, shardCount, formatScheme } from './scheme';
 import { writeJsonAtomic, fsyncDir } from './atomic-file';
-import { filesystemReadOnly } from './mounts';
-import { isRealDirectory, readFailure, readRegularFile } from './safe-fs';
+import { readRegularFile } from './safe-fs';
 import { diskLabelPath, poolFile, stateDir, POOL_FILE, DISK_LABEL, extentsDir, objectsDir } from './layout';
+import { DiskMove, findDisks } from './disk-identity';
+import { notice } from './notice';
 
 export const POOL_FORMAT = 1;
 export const DEFAULT_EXTENT_SIZE = 4 * 1024 * 1024;
@@ -15,8 +16,10 @@ const MAX_EXTENT_SIZE = 256 * 1024 * 1024;
 
 export interface DiskConfig {
   id: string;
-  /** Relative paths are relative to the pool directory (demo and test disks). */
+  /** Where the disk was last seen. Relative paths are relative to the pool directory (demo and test disks). */
   path: string;
+  /** Set by replace-disk: a blank disk that the next repair pass fills (the resilver). */
+  rebuilding?: { since: string; replaces?: string };
 }
 
 export interface PoolConfig {
@@ -34,7 +37,8 @@ export interface DiskLabel {
   disk: string;
 }
 
-export type DiskState = 'online' | 'missing' | 'foreign' | 'unreadable' | 'read-only';
+export type DiskState = 'online' | 'missing' | 'foreign' | 'unreadable' | 'read-only' | 'rebuilding';
+export const DISK_STATES: readonly DiskState[] = ['online', 'rebuilding', 'read-only', 'missing', 'foreign', 'unreadable'];
 
 export interface Disk {
   id: string;
@@ -53,8 +57,10 @@ export interface Pool {
   disks: Disk[];
 }
 
-export const onlineDisks = (pool: Pool) => pool.disks.filter((d) => d.state === 'online' || d.state === 'read-only');
-export const writableDisks = (pool: Pool) => pool.disks.filter((d) => d.state === 'online');
+/** Disks that can be read: their label is this pool's and nothing is in doubt. */
+export const onlineDisks = (pool: Pool) => pool.disks.filter((d) => d.state === 'online' || d.state === 'read-only' || d.state === 'rebuilding');
+/** Disks that may be written: a rebuilding disk takes its rebuilt shards and new writes. */
+export const writableDisks = (pool: Pool) => pool.disks.filter((d) => d.state === 'online' || d.state === 'rebuilding');
 
 function readJson(file: string): unknown {
   return JSON.parse(readRegularFile(file, 1024 * 1024).toString('utf8'));
@@ -72,8 +78,11 @@ function validateConfig(raw: unknown, file: string): PoolConfig {
   }
   if (!Array.isArray(c.disks) || c.disks.length === 0) throw bad('no disks');
   for (const d of c.disks) {
-    if (typeof d !== 'object' || d === null || typeof d.id !== 'string' || typeof d.path !== 'string') {
+    if (typeof d !== 'object' || d === null || typeof d.id !== 'string' || !d.id || typeof d.path !== 'string' || !d.path) {
       throw bad('bad disk entry');
+    }
+    if (d.rebuilding !== undefined && (typeof d.rebuilding !== 'object' || d.rebuilding === null || typeof d.rebuilding.since !== 'string')) {
+      throw bad(`bad rebuilding mark on disk ${d.id}`);
     }
   }
   try {
@@ -84,46 +93,6 @@ function validateConfig(raw: unknown, file: string): PoolConfig {
   return c as unknown as PoolConfig;
 }
 
-/** Reads a disk's label and decides its state; never throws. */
-export function inspectDisk(poolId: string, cfg: DiskConfig, index: number, root: string): Disk {
-  const abs = path.resolve(root, cfg.path);
-  const disk: Disk = { id: cfg.id, index, path: abs, state: 'online' };
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(abs);
-  } catch (err) {
-    return { ...disk, state: 'missing', detail: `${abs}: ${errnoCode(err) ?? 'cannot stat'}` };
-  }
-  if (!st.isDirectory()) return { ...disk, state: 'missing', detail: `${abs}: not a directory` };
-  for (const sub of [extentsDir(abs), objectsDir(abs)]) {
-    // A symlinked extents/ or objects/ would lead reads and repairs out of the disk.
-    if (fs.existsSync(sub) && !isRealDirectory(sub)) return { ...disk, state: 'unreadable', detail: `${sub}: not a real directory (symlink?)` };
-  }
-  let label: DiskLabel;
-  try {
-    label = readJson(diskLabelPath(abs)) as DiskLabel;
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'ENOENT') return { ...disk, state: 'missing', detail: `${diskLabelPath(abs)}: no disk label (not mounted?)` };
-    if (code) return { ...disk, state: 'unreadable', detail: `${diskLabelPath(abs)}: ${readFailure(err)}` };
-    return { ...disk, state: 'unreadable', detail: `${diskLabelPath(abs)}: corrupt label` };
-  }
-  if (typeof label !== 'object' || label === null || label.pool !== poolId || label.disk !== cfg.id) {
-    const owner = typeof label === 'object' && label !== null ? label.pool : '?';
-    return { ...disk, state: 'foreign', detail: `${diskLabelPath(abs)}: label of pool ${owner}, disk ${label?.disk}` };
-  }
-  try {
-    fs.accessSync(abs, fs.constants.W_OK);
-  } catch (err) {
-    // EACCES, or EROFS inside a sandbox's read-only view, says what this
-    // process may do, not what the disk is: only a read-only filesystem is.
-    if (errnoCode(err) === 'EROFS' && filesystemReadOnly(abs) !== false) {
-      return { ...disk, state: 'read-only', detail: `${abs}: filesystem mounted read-only` };
-    }
-  }
-  return disk;
-}
-
 /** The --pool option's value: given once, not empty. */
 export function requirePoolOption(value: unknown): string {
   if (Array.isArray(value)) throw usageError('--pool given more than once');
@@ -131,7 +100,12 @@ export function requirePoolOption(value: unknown): string {
   return String(value);
 }
 
-export function openPool(rootArg: string): Pool {
+export interface OpenOptions {
+  /** Write disks' new paths to pool.json when they were found elsewhere (default true; the read-only exporter says false). */
+  record?: boolean;
+}
+
+export function openPool(rootArg: string, opts: OpenOptions = {}): Pool {
   const root = path.resolve(rootArg);
   const file = poolFile(root);
   let raw: unknown;
@@ -146,8 +120,34 @@ export function openPool(rootArg: string): Pool {
     throw operationalError(`corrupt pool config ${file}: not valid JSON`);
   }
   const config = validateConfig(raw, file);
-  const disks = config.disks.map((d, i) => inspectDisk(config.id, d, i, root));
+  const { disks, moves } = findDisks(config.id, config.disks, root);
+  if (moves.length > 0) {
+    for (const m of moves) notice(`disk ${m.index} (${m.id}) found at ${m.to}, recorded at ${m.from}: using it there`);
+    if (opts.record !== false) recordMoves(root, config, moves);
+  }
   return { root, config, scheme: parseScheme(config.redundancy), disks };
+}
+
+/** Brings pool.json's disk paths up to date after disks were found elsewhere (best effort: a read-only pool keeps the old ones). */
+function recordMoves(root: string, config: PoolConfig, moves: DiskMove[]): void {
+  const updated: PoolConfig = { ...config, disks: config.disks.map((d) => ({ ...d })) };
+  for (const m of moves) updated.disks[m.index].path = m.toRecorded;
+  try {
+    writeJsonAtomic(poolFile(root), updated);
+    config.disks = updated.disks;
+    notice(`recorded the new disk paths in ${poolFile(root)}`);
+  } catch (err) {
+    notice(`could not record the new disk paths in ${poolFile(root)}: ${errnoCode(err) ?? String(err)}`);
+  }
+}
+
+/** Writes pool.json anew (disk set changes), atomically. */
+export function savePoolConfig(root: string, config: PoolConfig): void {
+  try {
+    writeJsonAtomic(poolFile(root), config);
+  } catch (err) {
+    throw fsFailure('cannot write', poolFile(root), err);
+  }
 }
 
 export interface CreatePoolOptions {

@@ -33,10 +33,15 @@ export function readRegularFile(file: string, maxBytes = 16 * 1024 * 1024): Buff
     if (fst.size > maxBytes) throw Object.assign(new Error(`${file}: larger than ${maxBytes} bytes`), { code: 'EFBIG' });
     const buf = Buffer.allocUnsafe(fst.size);
     let got = 0;
-    while (got < buf.length) {
-      const n = fs.readSync(fd, buf, got, buf.length - got, got);
-      if (n === 0) break;
-      got += n;
+    try {
+      while (got < buf.length) {
+        const n = fs.readSync(fd, buf, got, buf.length - got, got);
+        if (n === 0) break;
+        got += n;
+      }
+    } catch (err) {
+      // Where the read failed (a bad sector), for the message.
+      throw Object.assign(err as Error, { offset: got });
     }
     return buf.subarray(0, got);
   } finally {
@@ -47,5 +52,6 @@ export function readRegularFile(file: string, maxBytes = 16 * 1024 * 1024): Buff
 /** An errno code, or 'not a regular file', for messages. */
 export function readFailure(err: unknown): string {
   if (err instanceof NotRegularFile) return 'not a regular file';
-  return errnoCode(err) ?? String(err);
+  const offset = (err as { offset?: unknown }).offset;
+  return `${errnoCode(err) ?? String(err)}${typeof offset === 'number' ? ` reading at offset ${offset}` : ''}`;
 }

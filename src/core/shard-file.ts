@@ -75,15 +75,15 @@ export function checkShardFile(file: string, extentId: string, index: number, in
   try {
     fd = fs.openSync(file, OPEN_FLAGS);
   } catch (err) {
-    return { ok: false, problem: 'unreadable', detail: errnoCode(err) ?? String(err) };
+    return { ok: false, problem: 'unreadable', detail: `${errnoCode(err) ?? String(err)} on open` };
   }
+  let got = 0;
   try {
     const fst = fs.fstatSync(fd);
     if (!fst.isFile()) return { ok: false, problem: 'not-regular', detail: describeType(fst) };
     // No shard is larger than this; a bigger file is judged by its header alone.
     const size = Math.min(fst.size, MAX_SHARD_FILE);
     const buf = into ? into.take(size) : Buffer.allocUnsafe(size);
-    let got = 0;
     while (got < size) {
       const want = pacing?.chunk ? Math.min(pacing.chunk, size - got) : size - got;
       const t0 = pacing ? performance.now() : 0;
@@ -117,7 +117,8 @@ export function checkShardFile(file: string, extentId: string, index: number, in
     return { ok: true, header, payload, fileSize: got };
   } catch (err) {
     if (err instanceof ReadStopped) throw err;
-    return { ok: false, problem: 'unreadable', detail: errnoCode(err) ?? String(err) };
+    // A bad sector: say where, as a drive's error log would.
+    return { ok: false, problem: 'unreadable', detail: `${errnoCode(err) ?? String(err)} reading at offset ${got}`, fileSize: got };
   } finally {
     fs.closeSync(fd);
   }

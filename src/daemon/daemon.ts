@@ -7,7 +7,7 @@ import { acquireScrubLock } from '../scrub/lock';
 import { ScrubPass } from '../scrub/pass';
 import { applyNice, pacingFor } from '../scrub/pacing';
 import { loadState, ScrubState } from '../scrub/state';
-import { lastPassView, passView } from './status';
+import { lastPassView, passView, resilverView } from './status';
 import { DaemonInfo, DaemonSettings, daemonFile, Intensity } from './info';
 import { DEFAULT_SETTINGS, loadSettings, saveSettings } from './settings';
 import { controlSocketPath } from './socket-path';
@@ -189,9 +189,20 @@ export class ScrubDaemon {
         this.nextPassAt = nextAt;
         this.sendStatus(true);
         this.publish();
-        while (!this.stopping && Date.now() < nextAt) await this.sleep(Math.min(nextAt - Date.now(), 60_000));
+        // A disk replaced meanwhile is rebuilt now, not at the next scheduled pass.
+        while (!this.stopping && Date.now() < nextAt && !this.resilverWaiting(report.startedAt)) await this.sleep(Math.min(nextAt - Date.now(), 10_000));
         this.nextPassAt = null;
       }
+    }
+  }
+
+  /** A disk replaced since the last pass began waits for a repair pass this daemon would run. */
+  private resilverWaiting(lastPassStartedAt: string): boolean {
+    if (!this.settings.autoRepair || this.settings.paused) return false;
+    try {
+      return openPool(this.pool.root, { record: false }).config.disks.some((d) => d.rebuilding && d.rebuilding.since > lastPassStartedAt);
+    } catch {
+      return false;
     }
   }
 
@@ -259,6 +270,7 @@ export class ScrubDaemon {
   status(): DaemonStatus {
     const pass = this.pass;
     const cur = pass?.currentPass();
+    const view = cur ? passView(cur, pass!.progress()) : null;
     return {
       pool: this.pool.root,
       pid: process.pid,
@@ -271,7 +283,8 @@ export class ScrubDaemon {
       phase: this.stopping ? 'stopping' : this.settings.paused ? 'paused' : this.phase,
       startedAt: this.startedAt,
       nextPassAt: this.nextPassAt ? new Date(this.nextPassAt).toISOString() : null,
-      pass: cur ? passView(cur, pass!.progress()) : null,
+      pass: view,
+      resilver: resilverView(this.pool, view, cur?.startedAt),
       deadline: this.settings.deadlineSeconds ? { seconds: this.settings.deadlineSeconds, achievable: this.achievable } : null,
       // Live from the pass; between passes from the state read once after the last one (no disk read per STATUS=).
       counters: { ...(pass?.counters() ?? this.saved.counters) },

@@ -8,7 +8,11 @@ import { stateDir } from '../core/layout';
 
 export const DAEMON_FILE = 'daemon.json';
 
-export type Intensity = 'low' | 'medium' | 'high' | 'max';
+import type { Intensity } from '../scrub/pacing';
+import { pidAlive } from '../core/pid';
+
+export type { Intensity };
+export { pidAlive };
 
 export interface DaemonSettings {
   intensity: Intensity;
@@ -35,21 +39,6 @@ export interface DaemonInfo extends DaemonSettings {
 
 export const daemonFile = (root: string) => path.join(stateDir(root), DAEMON_FILE);
 
-export function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if (errnoCode(err) !== 'EPERM') return false;
-  }
-  // A killed process its parent has not reaped yet (a zombie) holds nothing.
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
-}
 
 /** The daemon's published info, or undefined when none was ever written. */
 export function readDaemonInfo(root: string): DaemonInfo | undefined {

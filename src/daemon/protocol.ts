@@ -46,4 +46,6 @@ export interface DaemonStatus {
     bytesRead: number;
   };
   lastPass: { finishedAt: string; outcome: string; durationSeconds: number; exitCode: number } | null;
+  /** Replaced disks being rebuilt: progress of the repair pass rebuilding them, null while none has begun. */
+  resilver: { disk: number; id: string; path: string; since: string; percent: number | null; etaSeconds: number | null }[];
 }

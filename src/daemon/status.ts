@@ -22,6 +22,17 @@ export function passView(cur: CurrentPass, live?: PassProgress): NonNullable<Dae
   };
 }
 
+/** Rebuilding disks, with the progress of the repair pass that rebuilds them (one begun after the disk was replaced). */
+export function resilverView(pool: Pool, pass: DaemonStatus['pass'], passStartedAt: string | undefined): DaemonStatus['resilver'] {
+  return pool.disks
+    .filter((d) => pool.config.disks[d.index]?.rebuilding)
+    .map((d) => {
+      const since = pool.config.disks[d.index].rebuilding!.since;
+      const rebuilding = pass && pass.mode === 'repair' && passStartedAt !== undefined && passStartedAt >= since;
+      return { disk: d.index, id: d.id, path: d.path, since, percent: rebuilding ? pass.percent : null, etaSeconds: rebuilding ? pass.etaSeconds : null };
+    });
+}
+
 export function lastPassView(s: PassSummary | undefined): DaemonStatus['lastPass'] {
   return s ? { finishedAt: s.finishedAt, outcome: s.outcome, durationSeconds: s.durationSeconds, exitCode: s.exitCode } : null;
 }
@@ -43,6 +54,7 @@ export function persistedStatus(pool: Pool): DaemonStatus {
     startedAt: '',
     nextPassAt: null,
     pass: st.current ? passView(st.current) : null,
+    resilver: resilverView(pool, st.current ? passView(st.current) : null, st.current?.startedAt),
     deadline: settings.deadlineSeconds ? { seconds: settings.deadlineSeconds, achievable: true } : null,
     counters: { ...st.counters },
     lastPass: lastPassView(st.lastPass),

@@ -1,6 +1,6 @@
 import { DiskState } from '../core/pool';
 import { HealthCounts, PassOutcome } from '../scrub/state';
-import { Intensity } from '../daemon/info';
+import { Intensity } from '../scrub/pacing';
 import { lastCompletedPass, neverScrubbed, PoolSnapshot } from './snapshot';
 
 // The /health document: each pool's worst known state and the overall worst,
@@ -51,6 +51,9 @@ export function poolHealth(snap: PoolSnapshot): PoolHealth {
   } else if (lostDisks > 0) {
     // The last scrub predates the loss: the extents on that disk are degraded now.
     [verdict, reason] = ['degraded', `${lostDisks} disks not online`];
+  } else if (snap.disks.rebuilding > 0) {
+    // A replacement drive holds none of its shards until the resilver is done.
+    [verdict, reason] = ['degraded', `${snap.disks.rebuilding} disks rebuilding`];
   } else if (neverScrubbed(state)) {
     [verdict, reason] = ['unknown', 'never scrubbed'];
   } else {

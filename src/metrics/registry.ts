@@ -1,7 +1,8 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { PassOutcome } from '../scrub/state';
-import { Intensity } from '../daemon/info';
-import { DISK_STATES } from './disk-state';
+import { Intensity } from '../scrub/pacing';
+import { DISK_STATES, onlineDisks } from '../core/pool';
+import { DISK_ERROR_KINDS } from '../scrub/disk-errors';
 import { lastCompletedPass, oldestVerification, PoolSnapshot, ReadableSnapshot } from './snapshot';
 
 // The Prometheus view of pool snapshots. A fresh Registry is built for every
@@ -39,7 +40,8 @@ function declareMetrics(registry: Registry) {
     lazy(() => new Gauge({ name, help, labelNames: ['pool', ...extra], registers }));
   // prom-client's Counter writes `# TYPE ... counter`; inc(value) on a fresh
   // registry sets it to the persisted total.
-  const counter = (name: string, help: string) => lazy(() => new Counter({ name, help, labelNames: ['pool'], registers }));
+  const counter = (name: string, help: string, extra: string[] = []) =>
+    lazy(() => new Counter({ name, help, labelNames: ['pool', ...extra], registers }));
 
   const m = {
     readable: gauge('dynamicfs_pool_readable', '1 if pool.json and the scrub state could be read at this scrape, else 0'),
@@ -73,7 +75,16 @@ function declareMetrics(registry: Registry) {
     daemonDeadline: gauge('dynamicfs_daemon_deadline_achievable', '1 if the running daemon can finish a pass within its --deadline, 0 if not (absent without a deadline)'),
     daemonUpdated: gauge('dynamicfs_daemon_updated_timestamp_seconds', 'When a scrub daemon last published its state for the pool, Unix time'),
 
-    disks: gauge('dynamicfs_disks', 'Disks of the pool by state (online, missing, foreign, unreadable, read-only)', ['state']),
+    disks: gauge('dynamicfs_disks', `Disks of the pool by state (${DISK_STATES.join(', ')})`, ['state']),
+
+    // Per disk, `disk` being its id: stable when its mount point changes, new
+    // when a drive is replaced. dynamicfs_disk_info joins it to index, path and state.
+    diskInfo: gauge('dynamicfs_disk_info', 'A disk of the pool: always 1, labelled with its id, index, path and state', ['disk', 'index', 'path', 'state']),
+    diskErrors: counter('dynamicfs_disk_errors_total', 'Read, checksum and write errors of a disk since its errors were last cleared (dfs-pool clear-errors resets it)', ['disk', 'kind']),
+    diskQuarantineBytes: gauge('dynamicfs_disk_quarantine_bytes', 'Bytes of damaged files kept in a readable disk\'s quarantine', ['disk']),
+    diskQuarantineEntries: gauge('dynamicfs_disk_quarantine_entries', 'Entries in a readable disk\'s quarantine', ['disk']),
+    resilverProgress: gauge('dynamicfs_disk_resilver_progress_ratio', 'Fraction of a rebuilding disk\'s repair pass done, 0 to 1 (0 while no repair pass has begun)', ['disk']),
+    resilverEta: gauge('dynamicfs_disk_resilver_eta_seconds', 'Estimated time left in a rebuilding disk\'s repair pass at its average rate so far', ['disk']),
   };
   return m;
 }
@@ -153,6 +164,28 @@ function addPool(m: Metrics, snap: ReadableSnapshot, now: number): void {
   if (daemon.known) set(m.daemonUpdated, seconds(daemon.updatedAt));
 
   for (const s of DISK_STATES) set(m.disks, snap.disks[s], { state: s });
+
+  // The disks whose quarantine directory is read; the others' is out of reach.
+  const reachable = new Set(onlineDisks(snap.pool).map((d) => d.id));
+  for (const v of snap.diskViews) {
+    const disk = { disk: v.id };
+    set(m.diskInfo, 1, { ...disk, index: String(v.index), path: v.path, state: v.state });
+    // Zeros included: a disk's series exist before its first error, so
+    // increase() sees the first one.
+    for (const kind of DISK_ERROR_KINDS) {
+      const n = v.errors?.[kind];
+      if (Number.isFinite(n) && n >= 0) m.diskErrors().inc({ pool, ...disk, kind }, n);
+    }
+    // A disk that cannot be read has no quarantine to count: left out, not 0.
+    if (reachable.has(v.id)) {
+      set(m.diskQuarantineBytes, v.quarantine.bytes, disk);
+      set(m.diskQuarantineEntries, v.quarantine.entries, disk);
+    }
+    if (v.state === 'rebuilding' && v.resilver) {
+      set(m.resilverProgress, v.resilver.pass?.ratio ?? 0, disk);
+      set(m.resilverEta, v.resilver.pass?.etaSeconds, disk);
+    }
+  }
 }
 
 /** The text exposition format 0.0.4 of the snapshots, and its content type. */

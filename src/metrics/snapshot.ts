@@ -1,14 +1,17 @@
 import path from 'node:path';
-import { DiskState, openPool, Pool } from '../core/pool';
+import { DISK_STATES, DiskState, openPool, Pool } from '../core/pool';
 import { loadState, PassSummary, ScrubState } from '../scrub/state';
 import { DaemonInfo, daemonRunning, readDaemonInfo } from '../daemon/info';
-import { DISK_STATES } from './disk-state';
+import { DiskView, diskViews } from '../scrub/disk-view';
 
 // Everything the metrics and /health say about one pool, read from persisted
-// files only: pool.json, the disk labels, the scrub state and the daemon's
-// info. Nothing walks the extents, so a scrape costs the same for ten extents
-// as for ten million, and the numbers are right whether a daemon runs, a
-// one-shot scrub ran, or nothing runs.
+// files only: pool.json, the disk labels, the scrub state (with the disks'
+// error counts and the clear-errors baseline beside it), the notes in the
+// disks' quarantine directories, and the daemon's info. Nothing is written:
+// the exporter runs unprivileged under ProtectSystem=strict, so disks found at
+// new paths are not recorded in pool.json. Nothing walks the extents, so a
+// scrape costs the same for ten extents as for ten million, and the numbers
+// are right whether a daemon runs, a one-shot scrub ran, or nothing runs.
 
 export interface DaemonView {
   /** A daemon published info for this pool at some time (it was started once). */
@@ -34,6 +37,8 @@ export interface ReadableSnapshot extends SnapshotBase {
   pool: Pool;
   state: ScrubState;
   disks: Record<DiskState, number>;
+  /** Each disk: state, errors since last cleared, quarantine, resilver progress. */
+  diskViews: DiskView[];
   daemon: DaemonView;
 }
 
@@ -93,11 +98,11 @@ function daemonView(root: string): DaemonView {
 export function readPoolSnapshot(poolPath: string): PoolSnapshot {
   const abs = path.resolve(poolPath);
   try {
-    const pool = openPool(abs);
+    const pool = openPool(abs, { record: false });
     const state = loadState(pool.root, pool.config.id);
     const disks = Object.fromEntries(DISK_STATES.map((s) => [s, 0])) as Record<DiskState, number>;
     for (const d of pool.disks) disks[d.state]++;
-    return { ok: true, path: abs, pool, state, disks, daemon: daemonView(pool.root) };
+    return { ok: true, path: abs, pool, state, disks, diskViews: diskViews(pool, state), daemon: daemonView(pool.root) };
   } catch (err) {
     return { ok: false, path: abs, error: err instanceof Error ? err.message : String(err) };
   }

@@ -70,9 +70,7 @@ export function collectGarbage(pool: Pool, minAgeSeconds: number, dryRun: boolea
       continue;
     }
     try {
-      const kept = quarantine(pool.root, c.path, { original: c.path, disk: c.disk, extent: c.extent, problem: c.kind, detail: 'dfs-pool gc' });
-      fs.unlinkSync(c.path);
-      fsyncDir(path.dirname(c.path));
+      const kept = quarantine(pool.disks[c.disk], c.path, { original: c.path, disk: c.disk, extent: c.extent, problem: c.kind, detail: 'dfs-pool gc' }, 'move');
       appendAudit(pool.root, { action: 'gc', kind: c.kind, extent: c.extent, disk: c.disk, path: c.path, quarantine: kept, result: 'quarantined' });
       out.push({ ...c, quarantine: kept, result: 'quarantined' });
     } catch (err) {

@@ -27,6 +27,8 @@ export interface ExtentPlan {
   /** Ordinals in the extent index of objects that reference it, for findings. */
   objects?: number[];
   files: ShardLocation[];
+  /** The resilver phase that took it (see resilver.ts); undefined in an ordinary pass. */
+  phase?: number;
 }
 
 /** A file that should not be where it is: reported, never deleted, never followed. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { stateDir } from '../core/layout';
 import { errnoCode, fsFailure, operationalError } from '../core/errors';
-import { pidAlive } from '../daemon/info';
+import { pidAlive } from '../core/pid';
 import { fsyncDir } from '../core/atomic-file';
 
 export const LOCK_FILE = 'scrub.lock';

@@ -1,8 +1,6 @@
 import os from 'node:os';
 import { usageError } from '../core/errors';
-import type { Intensity } from '../daemon/info';
-
-export type { Intensity };
+export type Intensity = 'low' | 'medium' | 'high' | 'max';
 
 export interface Pacing {
   /** Pause between operations. */

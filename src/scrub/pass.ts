@@ -13,6 +13,8 @@ import { isBroken, repairExtent, repairManifestCopy, RepairOutcome } from './rep
 import { Intensity, Pacing, pacingFor } from './pacing';
 import { VerifyWorkers } from './workers';
 import { Alarm } from './alarm';
+import { finishResilver, ResilverOrder, ResilverReport } from './resilver';
+import { addDiskError, diskErrorKind, DiskErrorCounts, errorsSinceCleared } from './disk-errors';
 import {
   CurrentPass,
   loadState,
@@ -75,6 +77,10 @@ export interface PassReport {
   extents: { total: number; scanned: number; healthy: number; degraded: number; unrecoverable: number; orphaned: number };
   objects: { total: number; manifestCopiesBad: number; unreadable: number };
   repairs: { attempted: number; successful: number };
+  /** Each disk's state and its errors since they were last cleared (READ / CKSUM / WRITE, as zpool status). */
+  disks: { index: number; id: string; path: string; state: string; errors: DiskErrorCounts }[];
+  /** Present when a replaced disk was rebuilding as the pass began. */
+  resilver?: ResilverReport;
   issues: Finding[];
   info: Finding[];
 }
@@ -104,6 +110,11 @@ export class ScrubPass {
   private workers: VerifyWorkers | undefined;
   private objects = { total: 0, unreadable: 0 };
   private index: ExtentIndex | undefined;
+  /** Schemes the manifests use (the resilver's phases depend on them). */
+  private readonly schemes = new Set<string>();
+  /** A repair pass while a replaced disk is rebuilding; `resilver` orders its walk once the schemes are known. */
+  private resilvering = false;
+  private resilver: ResilverOrder | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -218,9 +229,19 @@ export class ScrubPass {
     if (this.issues.length < MAX_REPORTED) this.issues.push(f);
   }
 
-  private countIssue(count: boolean, f: Finding): void {
+  private countIssue(count: boolean, f: Finding, writeFailed = false): void {
     this.record(f);
     if (!count || f.severity !== 'problem') return;
+    const disk = f.disk === undefined ? undefined : this.pool.disks[f.disk];
+    if (this.resilvering && f.result !== 'repaired' && f.health !== 'unrecoverable' && (f.kind === 'missing-shard' || f.kind === 'manifest-copy-missing' || disk?.state === 'rebuilding')) {
+      this.current.resilverLeft = (this.current.resilverLeft ?? 0) + 1;
+    }
+    if (disk) {
+      const errors = (this.state.diskErrors ??= {});
+      const kind = diskErrorKind(f, false);
+      if (kind) addDiskError(errors, disk.id, kind);
+      if (writeFailed) addDiskError(errors, disk.id, 'write');
+    }
     this.current.issuesFound++;
     this.state.counters.issuesFound++;
     if (f.action !== 'none') {
@@ -280,12 +301,14 @@ export class ScrubPass {
     const orphans: ExtentPlan[] = [];
     try {
       const countPrelude = !this.current.preludeCounted;
+      this.resilvering = this.opts.mode === 'repair' && pool.disks.some((d) => d.state === 'rebuilding');
       this.checkDisks(countPrelude);
       const writable = new Set(writableDisks(pool).map((d) => d.index));
       const index = (this.index = buildExtentIndex(pool, (o) => this.checkManifest(o, countPrelude, writable)));
       this.current.extentsTotal = index.extents;
       this.current.bytesTotal = index.bytes;
       this.current.preludeCounted = true;
+      if (this.resilvering) this.resilver = new ResilverOrder(this.schemes);
       this.checkpoint(true);
       strays.push(...topLevelStrays(pool));
       await this.scrubExtents(index, strays, orphans);
@@ -302,14 +325,28 @@ export class ScrubPass {
     return this.finish(cancelled, resumed);
   }
 
-  /** Plans in id order, one fan-out directory listed at a time, from just after the cursor. */
+  /**
+   * Plans in id order, one fan-out directory listed at a time, from just after
+   * the cursor; in a resilver, once per phase, the most endangered extents first.
+   */
   private *plans(index: ExtentIndex, strays: StrayFile[], orphans: ExtentPlan[]): Generator<ExtentPlan> {
-    const cursor = this.current.cursor;
-    for (const plans of listPrefixes(this.pool, index, strays, cursor.slice(0, 2))) {
-      for (const plan of plans) {
-        if (plan.id <= cursor) continue;
-        if (plan.scheme) yield plan;
-        else if (orphans.length < MAX_REPORTED) orphans.push(plan);
+    const order = this.resilver;
+    const first = order ? Math.min(this.current.phase ?? 0, order.phases - 1) : 0;
+    const phases = order ? order.phases : 1;
+    for (let phase = first; phase < phases; phase++) {
+      const last = phase === phases - 1;
+      const cursor = phase === first ? this.current.cursor : '';
+      // Strays and orphans are gathered once, in the walk that sees everything.
+      for (const plans of listPrefixes(this.pool, index, last ? strays : [], cursor.slice(0, 2))) {
+        for (const plan of plans) {
+          if (plan.id <= cursor) continue;
+          if (!plan.scheme) {
+            if (last && orphans.length < MAX_REPORTED) orphans.push(plan);
+            continue;
+          }
+          if (order && !order.take(plan, phase)) continue;
+          yield order ? { ...plan, phase } : plan;
+        }
       }
     }
   }
@@ -445,7 +482,7 @@ export class ScrubPass {
             action: r ? r.action : 'none',
             result: r ? (r.ok ? 'repaired' : 'failed') : 'left',
             quarantine: r?.quarantine,
-          });
+          }, !!r?.writeFailed);
         }
       }
       if (broken.length > 0 && repairs.size === broken.length && [...repairs.values()].every((r) => r.ok)) health = 'healthy';
@@ -454,6 +491,7 @@ export class ScrubPass {
       this.current.bytesDone += v.bytesRead;
       this.state.counters.extentsScanned++;
       this.state.counters.bytesRead += v.bytesRead;
+      if (plan.phase !== undefined && plan.phase !== this.current.phase) this.current.phase = plan.phase;
       this.current.cursor = v.id;
     }
     // The repairs' counts and the cursor past them are saved together, and the pending record goes.
@@ -478,14 +516,16 @@ export class ScrubPass {
     for (const d of this.pool.disks) {
       if (d.state === 'online') continue;
       const kind = `disk-${d.state === 'foreign' ? 'foreign-label' : d.state}`;
+      // A read-only disk is still read; a rebuilding one is being filled: neither is a problem in itself.
+      const info = d.state === 'read-only' || d.state === 'rebuilding';
       this.countIssue(count, {
         kind,
-        severity: d.state === 'read-only' ? 'info' : 'problem',
+        severity: info ? 'info' : 'problem',
         disk: d.index,
         path: d.path,
-        detail: d.detail ?? d.state,
+        detail: d.detail ?? (d.state === 'rebuilding' ? 'replaced disk: a repair pass rebuilds what belongs here' : d.state),
         action: 'none',
-        result: d.state === 'read-only' ? 'info' : 'left',
+        result: info ? 'info' : 'left',
       });
     }
   }
@@ -493,6 +533,7 @@ export class ScrubPass {
   /** Judges (and in repair mode mends) the copies of one object's manifest. */
   private checkManifest(o: ObjectEntry, count: boolean, writable: Set<number>): void {
     this.objects.total++;
+    if (o.manifest) this.schemes.add(o.manifest.scheme);
     if (!o.manifest) {
       this.objects.unreadable++;
       this.countIssue(count, {
@@ -510,7 +551,7 @@ export class ScrubPass {
     for (const c of o.copies) {
       const stale = !c.problem && c.created !== undefined && c.created < best.created;
       if (!c.problem && !stale) continue;
-      const kind = c.problem === 'missing' ? 'manifest-copy-missing' : stale ? 'manifest-stale' : 'manifest-damaged';
+      const kind = c.problem === 'missing' ? 'manifest-copy-missing' : stale ? 'manifest-stale' : c.problem?.startsWith('unreadable') ? 'manifest-unreadable' : 'manifest-damaged';
       const canRepair = this.opts.mode === 'repair' && writable.has(c.disk.index);
       const r = canRepair ? repairManifestCopy(this.pool, c, best, this.current.id) : undefined;
       this.countIssue(count, {
@@ -523,7 +564,7 @@ export class ScrubPass {
         action: r ? r.action : 'none',
         result: r ? (r.ok ? 'repaired' : 'failed') : 'left',
         quarantine: r?.quarantine,
-      });
+      }, !!r?.writeFailed);
     }
   }
 
@@ -596,6 +637,9 @@ export class ScrubPass {
       delete this.state.current;
       saveState(this.pool.root, this.state);
     }
+    // After the state is saved: a crash in between leaves the disk rebuilding, and the next pass redoes it.
+    const resilver = !cancelled && this.resilvering ? finishResilver(this.pool, c) : undefined;
+    const errors = errorsSinceCleared(this.pool.root, this.state.diskErrors, this.pool.disks.map((d) => d.id));
     this.status = 'done';
     return {
       schema: 1,
@@ -624,6 +668,14 @@ export class ScrubPass {
         unreadable: this.objects.unreadable,
       },
       repairs: { attempted: c.repairsAttempted, successful: c.repairsSuccessful },
+      disks: this.pool.disks.map((d) => ({
+        index: d.index,
+        id: d.id,
+        path: d.path,
+        state: resilver?.disks.find((r) => r.id === d.id)?.complete ? 'online' : d.state,
+        errors: errors[d.id],
+      })),
+      ...(resilver ? { resilver } : {}),
       issues: this.issues,
       info: this.info,
     };

@@ -20,6 +20,8 @@ export interface RepairOutcome {
   disk: number;
   detail: string;
   quarantine?: string;
+  /** Writing the rebuilt file failed on its disk (counted against that disk). */
+  writeFailed?: boolean;
 }
 
 /** Every verdict on a file but a valid shard or a spare valid copy of one needs repair. */
@@ -72,7 +74,9 @@ export async function repairExtent(pool: Pool, v: ExtentVerdict, passId: string)
     let target = s.path;
     let disk = s.disk;
     if (s.status === 'missing') {
-      const free = rankDisks(v.id, writableDisks(pool)).find((d) => !occupied.has(d.index));
+      // A disk being rebuilt (the resilver) takes what it lost before any other disk does.
+      const ranked = rankDisks(v.id, writableDisks(pool));
+      const free = [...ranked.filter((d) => d.state === 'rebuilding'), ...ranked.filter((d) => d.state !== 'rebuilding')].find((d) => !occupied.has(d.index));
       if (!free) {
         out.set(s, { ok: false, action: 'rebuilt', path: '', disk: -1, detail: 'no writable disk without a shard of this extent' });
         continue;
@@ -86,10 +90,10 @@ export async function repairExtent(pool: Pool, v: ExtentVerdict, passId: string)
     }
     // The damaged file is kept before anything replaces it.
     try {
-      const kept = s.status === 'missing' ? undefined : quarantine(pool.root, s.path, { original: s.path, disk: s.disk, extent: v.id, shard: s.index, problem: s.status, detail: s.detail });
+      const kept = s.status === 'missing' ? undefined : quarantine(pool.disks[s.disk], s.path, { original: s.path, disk: s.disk, extent: v.id, shard: s.index, problem: s.status, detail: s.detail }, 'link');
       jobs.push({ s, target, disk, kept });
     } catch (err) {
-      out.set(s, { ok: false, action: 'rebuilt', path: target, disk, detail: err instanceof Error ? err.message : String(err) });
+      out.set(s, { ok: false, action: 'rebuilt', path: target, disk, detail: err instanceof Error ? err.message : String(err), writeFailed: true });
     }
   }
   const errors = await writeShardFiles(
@@ -107,7 +111,7 @@ export async function repairExtent(pool: Pool, v: ExtentVerdict, passId: string)
       detail = ok ? `rebuilt shard ${j.s.index}` : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}`;
     }
     audit.push({ pass: passId, action: 'rebuild-shard', extent: v.id, shard: j.s.index, disk: j.disk, path: j.target, problem: j.s.status, quarantine: j.kept, result: ok ? 'repaired' : 'failed', ...(ok ? {} : { error: detail }) });
-    out.set(j.s, { ok, action: 'rebuilt', path: j.target, disk: j.disk, detail, quarantine: j.kept });
+    out.set(j.s, { ok, action: 'rebuilt', path: j.target, disk: j.disk, detail, quarantine: j.kept, writeFailed: !ok });
   });
   appendAudit(pool.root, audit);
   return out;
@@ -116,10 +120,7 @@ export async function repairExtent(pool: Pool, v: ExtentVerdict, passId: string)
 /** A file named as a shard index the scheme does not have: keep it in quarantine, take it off the disk. */
 function quarantineOnly(pool: Pool, v: ExtentVerdict, s: ShardResult, passId: string): RepairOutcome {
   try {
-    const kept = quarantine(pool.root, s.path, { original: s.path, disk: s.disk, extent: v.id, shard: s.index, problem: s.status, detail: s.detail });
-    // quarantine() moved a directory already; a file or link it kept (or described) leaves the disk now.
-    const left = fs.lstatSync(s.path, { throwIfNoEntry: false });
-    if (left && !left.isDirectory()) fs.unlinkSync(s.path);
+    const kept = quarantine(pool.disks[s.disk], s.path, { original: s.path, disk: s.disk, extent: v.id, shard: s.index, problem: s.status, detail: s.detail }, 'move');
     appendAudit(pool.root, { pass: passId, action: 'quarantine', extent: v.id, shard: s.index, disk: s.disk, path: s.path, quarantine: kept, result: 'repaired' });
     return { ok: true, action: 'quarantined', path: s.path, disk: s.disk, detail: 'moved to quarantine', quarantine: kept };
   } catch (err) {
@@ -134,7 +135,7 @@ export function repairManifestCopy(pool: Pool, copy: ManifestCopy, best: Manifes
   let kept: string | undefined;
   try {
     if (copy.problem !== 'missing') {
-      kept = quarantine(pool.root, copy.path, { original: copy.path, disk: copy.disk.index, problem: 'manifest-damaged', detail: copy.problem });
+      kept = quarantine(copy.disk, copy.path, { original: copy.path, disk: copy.disk.index, problem: 'manifest-damaged', detail: copy.problem }, 'link');
     }
     const file = writeManifestCopy(copy.disk, best);
     const back = decodeManifest(fs.readFileSync(file));
@@ -142,6 +143,6 @@ export function repairManifestCopy(pool: Pool, copy: ManifestCopy, best: Manifes
     appendAudit(pool.root, { pass: passId, action: 'rewrite-manifest', object: best.name, disk: copy.disk.index, path: file, problem: copy.problem, quarantine: kept, result: ok ? 'repaired' : 'failed' });
     return { ok, action: 'rewritten', path: file, disk: copy.disk.index, detail: ok ? 'manifest copy rewritten' : 'rewritten copy failed verification', quarantine: kept };
   } catch (err) {
-    return { ok: false, action: 'rewritten', path: copy.path, disk: copy.disk.index, detail: err instanceof Error ? err.message : String(err), quarantine: kept };
+    return { ok: false, action: 'rewritten', path: copy.path, disk: copy.disk.index, detail: err instanceof Error ? err.message : String(err), quarantine: kept, writeFailed: true };
   }
 }

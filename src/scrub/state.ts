@@ -3,6 +3,7 @@ import path from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-file';
 import { errnoCode, fsFailure, operationalError } from '../core/errors';
 import { stateDir } from '../core/layout';
+import type { DiskErrors } from './disk-errors';
 
 // The persisted scrub state: what `status`, the daemon and the metrics read
 // without a scrub running. Counters and the pass cursor live in one file, saved
@@ -54,8 +55,12 @@ export interface CurrentPass {
   mode: PassMode;
   runner: string;
   startedAt: string;
-  /** Extent ids are scrubbed in ascending order; everything <= cursor is done. */
+  /** Extent ids are scrubbed in ascending order; everything <= cursor is done (in this phase). */
   cursor: string;
+  /** A resilver's phase (see resilver.ts): the cursor runs through the pool once per phase. */
+  phase?: number;
+  /** A resilver's problems left unrepaired so far (not on unrecoverable extents): the disk stays rebuilding. */
+  resilverLeft?: number;
   extentsTotal: number;
   extentsDone: number;
   bytesTotal: number;
@@ -98,6 +103,8 @@ export interface ScrubState {
   /** When every extent had last been verified at the latest: the least recent verification. */
   oldestVerifiedAt?: string;
   openProblems: OpenProblem[];
+  /** Errors per disk id over the pool's life (shown less the clear-errors baseline). */
+  diskErrors?: DiskErrors;
 }
 
 export const MAX_OPEN_PROBLEMS = 1000;

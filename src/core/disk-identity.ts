@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { errnoCode } from './errors';
+import { diskLabelPath, extentsDir, objectsDir } from './layout';
+import { filesystemReadOnly } from './mounts';
+import { isRealDirectory, readFailure, readRegularFile } from './safe-fs';
+import type { Disk, DiskConfig, DiskLabel } from './pool';
+
+// A disk is known by the id in its label, not by where it is mounted: drives
+// come back under other mount points after a reboot. Every path the pool has
+// recorded is read once, and each disk id is matched to the path whose label
+// names it. Nothing here writes: a disk whose identity is in doubt (no label,
+// another pool's label, or one id claimed by two paths) is never used.
+
+type LabelRead = { label: DiskLabel } | { state: 'missing' | 'unreadable'; detail: string };
+
+function readLabel(abs: string): LabelRead {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch (err) {
+    return { state: 'missing', detail: `${abs}: ${errnoCode(err) ?? 'cannot stat'}` };
+  }
+  if (!st.isDirectory()) return { state: 'missing', detail: `${abs}: not a directory` };
+  const file = diskLabelPath(abs);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readRegularFile(file, 64 * 1024).toString('utf8'));
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT') return { state: 'missing', detail: `${file}: no disk label (not mounted?)` };
+    if (code) return { state: 'unreadable', detail: `${file}: ${readFailure(err)}` };
+    return { state: 'unreadable', detail: `${file}: corrupt label` };
+  }
+  const l = raw as Partial<DiskLabel> | null;
+  if (typeof l !== 'object' || l === null || typeof l.pool !== 'string' || typeof l.disk !== 'string') {
+    return { state: 'unreadable', detail: `${file}: corrupt label` };
+  }
+  return { label: l as DiskLabel };
+}
+
+/** The state of a disk found at `abs` with its label read: symlinked trees and read-only filesystems. */
+function usableState(disk: Disk): Disk {
+  for (const sub of [extentsDir(disk.path), objectsDir(disk.path)]) {
+    // A symlinked extents/ or objects/ would lead reads and repairs out of the disk.
+    if (fs.existsSync(sub) && !isRealDirectory(sub)) return { ...disk, state: 'unreadable', detail: `${sub}: not a real directory (symlink?)` };
+  }
+  try {
+    fs.accessSync(disk.path, fs.constants.W_OK);
+  } catch (err) {
+    // EACCES, or EROFS inside a sandbox's read-only view, says what this
+    // process may do, not what the disk is: only a read-only filesystem is.
+    if (errnoCode(err) === 'EROFS' && filesystemReadOnly(disk.path) !== false) {
+      return { ...disk, state: 'read-only', detail: `${disk.path}: filesystem mounted read-only` };
+    }
+  }
+  return disk;
+}
+
+export interface DiskMove {
+  id: string;
+  index: number;
+  from: string;
+  to: string;
+  /** The recorded path string (relative for disks under the pool directory) of where it is now. */
+  toRecorded: string;
+}
+
+/**
+ * Finds each of the pool's disks by its label among the paths the pool has
+ * recorded. A disk found at another of those paths is used there (`moves`
+ * says where); a label that names this pool's disk from two paths (a cloned
+ * drive) makes both paths unusable.
+ */
+export function findDisks(poolId: string, configs: DiskConfig[], root: string): { disks: Disk[]; moves: DiskMove[] } {
+  const places = configs.map((c) => {
+    const abs = path.resolve(root, c.path);
+    return { abs, recorded: c.path, read: readLabel(abs) };
+  });
+  const known = new Set(configs.map((c) => c.id));
+  const claims = new Map<string, number[]>();
+  places.forEach((p, i) => {
+    if ('label' in p.read && p.read.label.pool === poolId && known.has(p.read.label.disk)) {
+      const list = claims.get(p.read.label.disk) ?? [];
+      // Two configs naming one path are one place, not a clone.
+      if (!list.some((j) => places[j].abs === p.abs)) list.push(i);
+      claims.set(p.read.label.disk, list);
+    }
+  });
+  const moves: DiskMove[] = [];
+  const disks = configs.map((cfg, index): Disk => {
+    const own = places[index];
+    const base = (state: Disk['state'], detail?: string, at = own.abs): Disk => ({ id: cfg.id, index, path: at, state, detail });
+    const at = claims.get(cfg.id) ?? [];
+    if (at.length > 1) {
+      const where = at.map((j) => places[j].abs).join(' and ');
+      return base('foreign', `disk ${cfg.id} is claimed by the labels at ${where} (a cloned drive?): neither is used until one is removed`);
+    }
+    if (at.length === 1) {
+      const found = places[at[0]];
+      if (found.abs !== own.abs) moves.push({ id: cfg.id, index, from: own.abs, to: found.abs, toRecorded: found.recorded });
+      const disk = base(cfg.rebuilding ? 'rebuilding' : 'online', undefined, found.abs);
+      const checked = usableState(disk);
+      return checked;
+    }
+    if (!('label' in own.read)) return base(own.read.state, own.read.detail);
+    const label = own.read.label;
+    const file = diskLabelPath(own.abs);
+    if (label.pool !== poolId) return base('foreign', `${file}: label of pool ${label.pool}, disk ${label.disk}`);
+    if (!known.has(label.disk)) return base('foreign', `${file}: label of disk ${label.disk}, no longer a disk of this pool`);
+    // Our path holds another of this pool's disks (used there); ours is elsewhere or gone.
+    return base('missing', `${own.abs} now holds disk ${label.disk}; disk ${cfg.id} was not found at any of the pool's paths`);
+  });
+  return { disks, moves };
+}

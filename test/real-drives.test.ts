@@ -1,0 +1,742 @@
+// Pools over real filesystems: every disk is its own ext4, xfs or btrfs on a
+// loop device (test/loop-drives.ts). Rot written beneath the filesystem (ext4
+// and xfs hand it back silently, btrfs answers EIO), a drive that vanishes
+// (its mount point left as an empty directory), a read-only remount, a full
+// drive (ENOSPC), mount points swapped, a cloned drive, and a dead drive
+// replaced by a blank one. After each, every object reads back bit-identical.
+// Last, README.md's replace-disk drill (the ```bash block after the line
+// `<!-- drill: replace-disk -->`) is run verbatim, in a private mount
+// namespace where /srv/pool and /mnt/disk0..5 are the pool and its drives and
+// /dev/sdX is a blank loop device; test/readme.test.ts skips that block.
+//
+// Needs root (CI is root): without it each test prints a SKIP line, and under
+// CI=true fails instead.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cli, cliAsync, collect, type CliResult, diffFingerprints, fingerprintTree, repoRoot, requireTool, scratchDir } from './helpers';
+import {
+  attachBlank,
+  canUseLoopDevices,
+  cleanupDrives,
+  cloneDrive,
+  detachDrive,
+  type Drive,
+  dropCaches,
+  fillDrive,
+  type FsType,
+  makeDrive,
+  mountDriveAt,
+  privateMountNamespace,
+  remountDrive,
+  rotBeneath,
+  unfillDrive,
+  unmountDrive,
+} from './loop-drives';
+
+const HEADER = 128;
+const ROT_AT = 4096; // inside the payload of every shard we pick
+const MIXED: FsType[] = ['ext4', 'xfs', 'btrfs', 'ext4', 'xfs', 'btrfs'];
+
+// ---------------------------------------------------------------------------
+// A pool over six drives
+
+interface Obj {
+  name: string;
+  scheme: string;
+  size: number;
+  sha256: string;
+  file: string;
+}
+
+interface Rig {
+  dir: string;
+  pool: string;
+  /** drives[i] is pool disk i as created (a test may move or replace it). */
+  drives: Drive[];
+  objects: Obj[];
+}
+
+const OBJECTS = [
+  { name: 'rs-small', scheme: 'rs:4+2', size: 1024 * 1024 + 4097 },
+  { name: 'rs-large', scheme: 'rs:4+2', size: 3 * 1024 * 1024 - 5 },
+  { name: 'mirror-small', scheme: 'mirror:2', size: 1536 * 1024 + 333 },
+  { name: 'mirror-large', scheme: 'mirror:2', size: 2 * 1024 * 1024 + 1 },
+];
+
+const sha256 = (buf: Buffer) => createHash('sha256').update(buf).digest('hex');
+
+function tail(s: string, n = 1500): string {
+  return s.length > n ? `...${s.slice(-n)}` : s;
+}
+
+function expectExit(r: CliResult, codes: number | number[], what: string): void {
+  const want = Array.isArray(codes) ? codes : [codes];
+  assert.ok(
+    r.status !== null && want.includes(r.status),
+    `${what}: exit ${r.status ?? r.signal}, expected ${want.join(' or ')}\nstderr: ${tail(r.stderr)}\nstdout: ${tail(r.stdout)}`,
+  );
+}
+
+function pool(rig: Rig, args: string[], codes: number | number[], what: string): CliResult {
+  const [verb, ...rest] = args;
+  const r = cli('dfs-pool', [verb, '--pool', rig.pool, ...rest]);
+  expectExit(r, codes, what);
+  return r;
+}
+
+function makeRig(types: FsType[] = MIXED): Rig {
+  const dir = scratchDir('dfs-real-drives-');
+  const mnt = path.join(dir, 'mnt');
+  const drives = types.map((t, i) => makeDrive(mnt, `d${i}-${t}`, t));
+  const rig: Rig = { dir, pool: path.join(dir, 'pool'), drives, objects: [] };
+  pool(rig, ['create', ...drives.flatMap((d) => ['--disk', d.mountPoint]), '--redundancy', 'rs:4+2', '--extent-size', '256K'], 0, 'create');
+  fs.mkdirSync(path.join(dir, 'in'));
+  for (const o of OBJECTS) {
+    const data = randomBytes(o.size);
+    const file = path.join(dir, 'in', o.name);
+    fs.writeFileSync(file, data);
+    pool(rig, ['put', file, o.name, ...(o.scheme === 'rs:4+2' ? [] : ['--redundancy', o.scheme])], 0, `put ${o.name}`);
+    rig.objects.push({ ...o, sha256: sha256(data), file });
+  }
+  return rig;
+}
+
+/** Every object reads back bit-identical with `dfs-pool get NAME OUT`. */
+function assertObjectsIntact(rig: Rig, what: string): void {
+  const outDir = path.join(rig.dir, 'out');
+  fs.mkdirSync(outDir, { recursive: true });
+  for (const o of rig.objects) {
+    const out = path.join(outDir, o.name);
+    fs.rmSync(out, { force: true });
+    pool(rig, ['get', o.name, out], 0, `${what}: get ${o.name}`);
+    assert.is(sha256(fs.readFileSync(out)), o.sha256, `${what}: ${o.name} read back differs from what was put`);
+    fs.rmSync(out);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Scrub reports
+
+interface Finding {
+  kind: string;
+  severity?: string;
+  extent?: string;
+  shard?: number;
+  disk?: number;
+  path: string;
+  detail?: string;
+  result?: string;
+  quarantine?: string;
+}
+
+interface Report {
+  exitCode: number;
+  extents: { total: number; healthy: number; degraded: number; unrecoverable: number };
+  repairs: { attempted: number; successful: number };
+  issues: Finding[];
+  info: Finding[];
+}
+
+const summarize = (fs_: Finding[]) => fs_.map((f) => `${f.kind}${f.result ? `/${f.result}` : ''} ${f.path}${f.detail ? ` (${f.detail})` : ''}`).join('\n  ') || '(none)';
+
+interface ScrubRun {
+  r: CliResult;
+  report: Report;
+}
+
+function scrubRun(rig: Rig, extra: string[], codes: number | number[], what: string): ScrubRun {
+  const r = cli('dfs-scrub', ['--pool', rig.pool, '--json', ...extra]);
+  let report: Report;
+  try {
+    report = JSON.parse(r.stdout);
+  } catch {
+    assert.unreachable(`${what}: dfs-scrub printed no JSON (exit ${r.status})\nstderr: ${tail(r.stderr)}\nstdout: ${tail(r.stdout)}`);
+    throw new Error('unreachable');
+  }
+  const want = Array.isArray(codes) ? codes : [codes];
+  assert.ok(
+    r.status !== null && want.includes(r.status),
+    `${what}: dfs-scrub ${extra.join(' ')} exit ${r.status ?? r.signal}, expected ${want.join(' or ')}; issues:\n  ${summarize(report.issues ?? [])}\nstderr: ${tail(r.stderr)}`,
+  );
+  return { r, report };
+}
+
+const scrub = (rig: Rig, extra: string[], codes: number | number[], what: string): Report => scrubRun(rig, extra, codes, what).report;
+
+function findingFor(report: Report, file: string, what: string): Finding {
+  const f = report.issues.find((x) => x.path === file);
+  assert.ok(f, `${what}: no finding for ${file}; issues:\n  ${summarize(report.issues)}`);
+  return f!;
+}
+
+// ---------------------------------------------------------------------------
+// Shards and disks
+
+interface ShardFile {
+  disk: number;
+  extent: string;
+  index: number;
+  path: string;
+  size: number;
+}
+
+function shardsUnder(root: string, disk: number): ShardFile[] {
+  const out: ShardFile[] = [];
+  const ext = path.join(root, 'extents');
+  if (!fs.existsSync(ext)) return out;
+  for (const xx of fs.readdirSync(ext).sort()) {
+    const sub = path.join(ext, xx);
+    if (!fs.lstatSync(sub).isDirectory()) continue;
+    for (const name of fs.readdirSync(sub).sort()) {
+      const m = name.match(/^([0-9a-f]{64})\.(\d+)$/);
+      if (!m) continue;
+      const p = path.join(sub, name);
+      out.push({ disk, extent: m[1], index: Number(m[2]), path: p, size: fs.lstatSync(p).size });
+    }
+  }
+  return out;
+}
+
+/** A shard of an rs:4+2 extent (one shard on each of the six disks) on `disk`, big enough to rot at ROT_AT. */
+function rsShardOn(rig: Rig, disk: number): ShardFile {
+  const all = rig.drives.flatMap((d, i) => (d.mounted ? shardsUnder(d.mountPoint, i) : []));
+  const count = new Map<string, number>();
+  for (const s of all) count.set(s.extent, (count.get(s.extent) ?? 0) + 1);
+  const pick = all.find((s) => s.disk === disk && count.get(s.extent) === 6 && s.size >= HEADER + ROT_AT + 4096);
+  assert.ok(pick, `no rs:4+2 shard of more than ${ROT_AT + 4096} bytes on disk ${disk}`);
+  return pick!;
+}
+
+function poolQuarantine(rig: Rig): string[] {
+  const q = path.join(rig.pool, '.dynamicfs', 'quarantine');
+  return fs.existsSync(q) ? fs.readdirSync(q).sort() : [];
+}
+
+/**
+ * The damaged file was renamed into its own disk's .dynamicfs/quarantine/:
+ * an entry there with a JSON note beside it whose `original` is the shard's
+ * path, and the entry is the very inode that was damaged (a rename, not a copy).
+ */
+function assertQuarantinedOnOwnDisk(diskRoot: string, original: string, ino: number, what: string): void {
+  const q = path.join(diskRoot, '.dynamicfs', 'quarantine');
+  assert.ok(fs.existsSync(q), `${what}: the damaged file's own disk has no ${q}`);
+  const names = fs.readdirSync(q);
+  const notes = names.filter((n) => n.endsWith('.json'));
+  let found: { note: string; entry: string } | undefined;
+  for (const n of notes) {
+    let j: { original?: string; content?: string };
+    try {
+      j = JSON.parse(fs.readFileSync(path.join(q, n), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (j.original !== original) continue;
+    const candidates = [n.slice(0, -'.json'.length), ...(typeof j.content === 'string' ? [path.basename(j.content)] : [])];
+    const entry = candidates.find((c) => names.includes(c));
+    assert.ok(entry, `${what}: note ${n} in ${q} has no entry beside it (${names.join(', ')})`);
+    found = { note: n, entry: entry! };
+  }
+  assert.ok(found, `${what}: no note with original=${original} in ${q} (${names.join(', ') || 'empty'})`);
+  const st = fs.lstatSync(path.join(q, found!.entry));
+  assert.is(st.ino, ino, `${what}: the quarantined entry is not the damaged file itself (renamed), but a new inode`);
+}
+
+interface StatusDisk {
+  id: string;
+  index: number;
+  path: string;
+  state: string;
+  detail?: string;
+}
+
+function status(rig: Rig, what: string): { disks: StatusDisk[] } {
+  const r = pool(rig, ['status', '--json'], 0, `${what}: status`);
+  return JSON.parse(r.stdout);
+}
+
+function diskState(rig: Rig, index: number, what: string): StatusDisk {
+  const s = status(rig, what);
+  const d = s.disks.find((x) => x.index === index);
+  assert.ok(d, `${what}: status has no disk ${index}`);
+  return d!;
+}
+
+const labelId = (diskRoot: string): string => JSON.parse(fs.readFileSync(path.join(diskRoot, 'dynamicfs-disk.json'), 'utf8')).disk;
+
+function walkFiles(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      out.push(p);
+      if (e.isDirectory()) walk(p);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+const tmpFiles = (root: string) => walkFiles(root).filter((p) => /\.tmp/.test(path.basename(p)));
+
+// Each test takes its drives down again, passed or failed; and once more at the
+// end of the file (the exit and signal handlers of loop-drives are the last resort).
+// The yield lets a pending signal (the runner's timeout) act between tests:
+// synchronous tests alone never give Node's event loop a turn to run handlers.
+test.after.each(async () => {
+  cleanupDrives();
+  await new Promise((resolve) => setImmediate(resolve));
+});
+test.after(() => cleanupDrives());
+
+// ---------------------------------------------------------------------------
+// 1-3: rot beneath the filesystem
+
+function rotBeneathScenario(fsType: FsType, disk: number): void {
+  const rig = makeRig();
+  const drive = rig.drives[disk];
+  assert.is(drive.fs, fsType);
+  const shard = rsShardOn(rig, disk);
+  const ino = fs.statSync(shard.path).ino;
+  rotBeneath(drive, shard.path, ROT_AT, 16);
+
+  const v = scrub(rig, [], 4, `verify after rot beneath ${fsType}`);
+  const f = findingFor(v, shard.path, 'verify');
+  if (fsType === 'btrfs') {
+    assert.is(f.kind, 'unreadable', `btrfs answers EIO: the finding's kind should be unreadable: ${summarize([f])}`);
+    assert.match(f.detail ?? '', /EIO/, `the detail names the errno: ${f.detail}`);
+    assert.match(f.detail ?? '', /offset/, `the detail names the offset of the failed read: ${f.detail}`);
+  } else {
+    assert.is(f.kind, 'checksum-mismatch', `rot on ${fsType} comes back silently: ${summarize([f])}`);
+  }
+
+  const poolQBefore = poolQuarantine(rig);
+  const r = scrub(rig, ['--repair'], 1, `repair after rot beneath ${fsType}`);
+  assert.ok(r.repairs.attempted >= 1, 'a repair was attempted');
+  assert.is(r.repairs.successful, r.repairs.attempted, `every repair succeeded: ${summarize(r.issues)}`);
+  assert.is(findingFor(r, shard.path, 'repair').result, 'repaired');
+  scrub(rig, [], 0, `verify after repair on ${fsType}`);
+  assertObjectsIntact(rig, `after repair on ${fsType}`);
+
+  assertQuarantinedOnOwnDisk(drive.mountPoint, shard.path, ino, `quarantine on ${fsType}`);
+  assert.equal(poolQuarantine(rig), poolQBefore, 'nothing is added to the pool directory\'s quarantine: damaged files stay on their own disk');
+}
+
+test('1. rot beneath ext4: checksum-mismatch (exit 4); --repair rebuilds (exit 1), quarantines on the ext4 disk itself; then clean', () => {
+  if (!canUseLoopDevices('rot beneath ext4')) return;
+  rotBeneathScenario('ext4', 0);
+});
+
+test('2. rot beneath xfs: checksum-mismatch (exit 4); --repair rebuilds (exit 1), quarantines on the xfs disk itself; then clean', () => {
+  if (!canUseLoopDevices('rot beneath xfs')) return;
+  rotBeneathScenario('xfs', 1);
+});
+
+test('3. rot beneath btrfs: EIO -> unreadable with errno and offset (exit 4); --repair rebuilds (exit 1), quarantines on the btrfs disk itself; then clean', () => {
+  if (!canUseLoopDevices('rot beneath btrfs')) return;
+  rotBeneathScenario('btrfs', 2);
+});
+
+// ---------------------------------------------------------------------------
+// 4: a drive vanishes
+
+test('4. a drive vanishes (unmounted): missing; --repair exits 4 and writes nothing into the empty mount point; objects read degraded; mounted back -> clean', () => {
+  if (!canUseLoopDevices('a drive vanishes')) return;
+  const rig = makeRig();
+  const gone = rig.drives[3];
+  const mp = gone.mountPoint;
+  unmountDrive(gone);
+  assert.equal(fs.readdirSync(mp), [], 'an unmounted mount point is an empty directory');
+
+  assert.is(diskState(rig, 3, 'vanished').state, 'missing');
+  scrub(rig, [], 4, 'verify with a drive gone');
+  scrub(rig, ['--repair'], 4, 'repair with a drive gone: rs:4+2 over 6 disks has no spare');
+  assert.equal(fs.readdirSync(mp), [], 'nothing may be written into the mount point of an unmounted drive');
+  assertObjectsIntact(rig, 'degraded');
+
+  mountDriveAt(gone, mp);
+  assert.is(diskState(rig, 3, 'mounted back').state, 'online');
+  scrub(rig, ['--repair'], [0, 1], 'repair with the drive back');
+  scrub(rig, [], 0, 'verify with the drive back');
+  assertObjectsIntact(rig, 'drive back');
+});
+
+test('4b. a drive unmounted in the middle of a repair pass: the pass goes on without it and writes nothing into the empty mount point', async () => {
+  if (!canUseLoopDevices('a drive vanishes mid-pass')) return;
+  const rig = makeRig();
+  // Work for the repair half of the pass: a damaged shard on another drive.
+  const victim = rsShardOn(rig, 0);
+  const bytes = fs.readFileSync(victim.path);
+  bytes[HEADER + 10] ^= 0xff;
+  fs.writeFileSync(victim.path, bytes);
+  const gone = rig.drives[3];
+  const mp = gone.mountPoint;
+  const child = cliAsync('dfs-scrub', ['--pool', rig.pool, '--repair', '--intensity', 'low', '--json']);
+  const done = collect(child);
+  await new Promise((r) => setTimeout(r, 600));
+  assert.is(child.exitCode, null, 'the pass is still running when the drive goes');
+  unmountDrive(gone); // lazily when the pass holds it open
+  const r = await done;
+  assert.ok([1, 4].includes(r.status ?? -1), `the pass ends on its own (exit ${r.status}): ${tail(r.stderr)}`);
+  assert.equal(fs.readdirSync(mp), [], 'nothing may be written into the mount point of a drive that went away mid-pass');
+  assertObjectsIntact(rig, 'after the drive went mid-pass');
+  mountDriveAt(gone, mp);
+  scrub(rig, ['--repair'], [0, 1], 'repair with the drive back');
+  scrub(rig, [], 0, 'verify with the drive back');
+  assertObjectsIntact(rig, 'drive back after mid-pass loss');
+});
+
+// ---------------------------------------------------------------------------
+// 5: a read-only drive
+
+test('5. a drive remounted read-only: read-only state; rot elsewhere is repaired; rot on it is left (exit 4, its tree unchanged); rw again -> repaired, clean', () => {
+  if (!canUseLoopDevices('a read-only drive')) return;
+  const rig = makeRig();
+  const ro = rig.drives[0];
+  const other = rig.drives[1];
+  remountDrive(ro, 'ro');
+  assert.is(diskState(rig, 0, 'remounted ro').state, 'read-only');
+
+  // Rot on a writable drive: repaired although another drive is read-only.
+  const s1 = rsShardOn(rig, 1);
+  rotBeneath(other, s1.path, ROT_AT);
+  const r1 = scrub(rig, ['--repair'], [0, 1], 'repair of a writable drive beside a read-only one');
+  assert.is(findingFor(r1, s1.path, 'repair').result, 'repaired', `the writable drive's shard is repaired: ${summarize(r1.issues)}`);
+  const v1 = scrub(rig, [], 0, 'verify: a read-only drive with intact data is no problem');
+  assert.not.ok(v1.issues.some((f) => f.path === s1.path), 'the repaired shard is sound');
+
+  // Rot on the read-only drive itself.
+  remountDrive(ro, 'rw');
+  const s0 = rsShardOn(rig, 0);
+  rotBeneath(ro, s0.path, ROT_AT);
+  remountDrive(ro, 'ro');
+  dropCaches();
+  const before = fingerprintTree(ro.mountPoint);
+  const r2 = scrub(rig, ['--repair'], 4, 'repair of a shard on the read-only drive');
+  const f2 = findingFor(r2, s0.path, 'repair on read-only');
+  assert.is(f2.kind, 'checksum-mismatch');
+  assert.is.not(f2.result, 'repaired', 'a shard on a read-only drive cannot be repaired in place');
+  assert.equal(diffFingerprints(before, fingerprintTree(ro.mountPoint)), [], 'the read-only drive is unchanged');
+  assertObjectsIntact(rig, 'rot on the read-only drive');
+
+  remountDrive(ro, 'rw');
+  assert.is(diskState(rig, 0, 'rw again').state, 'online');
+  const r3 = scrub(rig, ['--repair'], 1, 'repair with the drive writable again');
+  assert.is(findingFor(r3, s0.path, 'repair rw').result, 'repaired');
+  scrub(rig, [], 0, 'verify after all');
+  assertObjectsIntact(rig, 'after all');
+});
+
+// ---------------------------------------------------------------------------
+// 6: a full drive
+
+test('6. a full drive (ENOSPC): the repair fails with ENOSPC (exit 4), leaves no temp file; space freed -> repaired (exit 1), clean', () => {
+  if (!canUseLoopDevices('a full drive')) return;
+  const rig = makeRig();
+  const full = rig.drives[3];
+  const s = rsShardOn(rig, 3);
+  rotBeneath(full, s.path, ROT_AT);
+  fillDrive(full);
+  // The filesystem really is full.
+  let err: NodeJS.ErrnoException | undefined;
+  const probe = path.join(full.mountPoint, 'probe');
+  try {
+    const fd = fs.openSync(probe, 'w');
+    try {
+      fs.writeSync(fd, Buffer.alloc(65536));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    err = e as NodeJS.ErrnoException;
+  }
+  fs.rmSync(probe, { force: true });
+  assert.is(err?.code, 'ENOSPC', 'fillDrive leaves no room for a shard');
+
+  const r = scrub(rig, ['--repair'], 4, 'repair onto a full drive');
+  const f = findingFor(r, s.path, 'repair onto a full drive');
+  assert.is.not(f.result, 'repaired');
+  assert.ok(r.repairs.successful < r.repairs.attempted, `a failed repair is counted: ${JSON.stringify(r.repairs)}`);
+  const failed = r.issues.filter((x) => x.result === 'failed');
+  assert.ok(
+    failed.some((x) => /ENOSPC|no space/i.test(x.detail ?? '')),
+    `a failed repair says ENOSPC: ${summarize(r.issues)}`,
+  );
+  assert.equal(tmpFiles(full.mountPoint), [], 'no temp file is left on the full drive');
+  assertObjectsIntact(rig, 'full drive');
+
+  unfillDrive(full);
+  scrub(rig, ['--repair'], 1, 'repair with space again');
+  assert.equal(tmpFiles(full.mountPoint), [], 'no temp file left after the repair');
+  scrub(rig, [], 0, 'verify after all');
+  assertObjectsIntact(rig, 'after all');
+});
+
+// ---------------------------------------------------------------------------
+// 7: swapped mount points
+
+/** Unmounts drives a and b and mounts each at the other's mount point; returns [where a is now, where b is now]. */
+function swapMounts(a: Drive, b: Drive): [string, string] {
+  const mpA = a.mountPoint, mpB = b.mountPoint;
+  unmountDrive(a);
+  unmountDrive(b);
+  mountDriveAt(a, mpB);
+  mountDriveAt(b, mpA);
+  return [mpB, mpA];
+}
+
+/** A stderr line saying disk `index` (or its id) was found at `now`. */
+const noticeOf = (stderr: string, index: number, id: string, now: string): boolean =>
+  stderr.split('\n').some((l) => l.includes(now) && (l.includes(id) || new RegExp(`disk ${index}\\b`).test(l)));
+
+/** pool.json records every disk at the path where its label is now. */
+function assertPoolJsonPathsCurrent(rig: Rig, what: string): void {
+  const cfg = JSON.parse(fs.readFileSync(path.join(rig.pool, 'pool.json'), 'utf8')) as { disks: { id: string; path: string }[] };
+  for (const d of cfg.disks) {
+    const where = path.resolve(rig.pool, d.path);
+    let id = '(no label)';
+    try {
+      id = labelId(where);
+    } catch {
+      /* keep */
+    }
+    assert.is(id, d.id, `${what}: pool.json records disk ${d.id} at ${d.path}, where the label is ${id}`);
+  }
+}
+
+test('7. drives mounted at each other\'s mount points: found by label, all online; --repair exits 0 with a notice; pool.json paths brought up to date', () => {
+  if (!canUseLoopDevices('swapped mount points')) return;
+  const rig = makeRig();
+
+  // First swap: status is the first to look.
+  const [a, b] = [rig.drives[1], rig.drives[3]];
+  const [idA, idB] = [labelId(a.mountPoint), labelId(b.mountPoint)];
+  const [aNow, bNow] = swapMounts(a, b);
+  assert.is(labelId(aNow), idA);
+  const sr = pool(rig, ['status', '--json'], 0, 'status after the first swap');
+  for (const d of (JSON.parse(sr.stdout) as { disks: StatusDisk[] }).disks) {
+    assert.is(d.state, 'online', `first swap: disk ${d.index} at ${d.path}: ${d.state} (${d.detail ?? ''})`);
+  }
+  const first = scrubRun(rig, ['--repair'], 0, 'repair after the first swap: nothing to repair').r;
+  // Whichever looked first (status may already bring pool.json up to date) says so.
+  const seen = sr.stderr + first.stderr;
+  assert.ok(noticeOf(seen, 1, idA, aNow) && noticeOf(seen, 3, idB, bNow), `first swap: a notice names each disk found at another path:\n${tail(seen)}`);
+  assertPoolJsonPathsCurrent(rig, 'first swap');
+
+  // Second swap: dfs-scrub --repair is the first to look.
+  const [c, d] = [rig.drives[2], rig.drives[4]];
+  const [idC, idD] = [labelId(c.mountPoint), labelId(d.mountPoint)];
+  const [cNow, dNow] = swapMounts(c, d);
+  const second = scrubRun(rig, ['--repair'], 0, 'repair after the second swap: nothing to repair').r;
+  assert.ok(
+    noticeOf(second.stderr, 2, idC, cNow) && noticeOf(second.stderr, 4, idD, dNow),
+    `second swap: dfs-scrub's stderr has a notice naming each disk found at another path:\n${tail(second.stderr)}`,
+  );
+  assertPoolJsonPathsCurrent(rig, 'second swap');
+  for (const x of status(rig, 'after the second swap').disks) assert.is(x.state, 'online', `second swap: disk ${x.index} at ${x.path}: ${x.state}`);
+
+  assertObjectsIntact(rig, 'swapped');
+  scrub(rig, [], 0, 'verify with swapped drives');
+});
+
+// ---------------------------------------------------------------------------
+// 8: a cloned drive
+
+test('8. a cloned drive at another disk\'s mount point: original and clone both refused; --repair writes to neither', () => {
+  if (!canUseLoopDevices('a cloned drive')) return;
+  const rig = makeRig();
+  const orig = rig.drives[0], other = rig.drives[3];
+  assert.is(orig.fs, 'ext4'); // ext4 mounts two filesystems of one UUID; xfs and btrfs would not
+  const mpA = orig.mountPoint, mpB = other.mountPoint;
+  const idA = labelId(mpA);
+  const clone = cloneDrive(orig, path.join(rig.dir, 'mnt'), 'clone-of-d0');
+  unmountDrive(other);
+  mountDriveAt(clone, mpB);
+  assert.is(labelId(mpB), idA, 'the clone carries the original\'s label');
+
+  const st = status(rig, 'clone');
+  const d0 = st.disks.find((d) => d.index === 0)!;
+  const d3 = st.disks.find((d) => d.index === 3)!;
+  assert.is.not(d0.state, 'online', `the original is refused while a clone claims its id: ${JSON.stringify(d0)}`);
+  assert.is.not(d3.state, 'online', `the clone (at disk 3's mount point) is refused: ${JSON.stringify(d3)}`);
+  assert.ok(
+    (d0.detail ?? '').includes(idA) || /clon/i.test(d0.detail ?? ''),
+    `the original's detail names the disk id claimed twice or says clone: ${JSON.stringify(d0)}`,
+  );
+  for (const d of st.disks) if (d.path === mpA || d.path === mpB) assert.is.not(d.state, 'online', `${d.path} is refused`);
+
+  const fpA = fingerprintTree(mpA), fpB = fingerprintTree(mpB);
+  const r = scrubRun(rig, ['--repair'], [4, 8], 'repair with a clone about').r;
+  assert.ok(r.status !== 0 && r.status !== 1);
+  assert.equal(diffFingerprints(fpA, fingerprintTree(mpA)), [], 'nothing written to the original');
+  assert.equal(diffFingerprints(fpB, fingerprintTree(mpB)), [], 'nothing written to the clone');
+
+  // The clone goes away, the right drive comes back: all is well again.
+  detachDrive(clone);
+  mountDriveAt(other, mpB);
+  scrub(rig, ['--repair'], [0, 1], 'repair with the clone gone');
+  scrub(rig, [], 0, 'verify with the clone gone');
+  assertObjectsIntact(rig, 'clone gone');
+});
+
+// ---------------------------------------------------------------------------
+// 9: a dead drive replaced
+
+test('9. a dead drive replaced by a blank one: refusals leave pool.json alone; rebuilding -> resilver (exit 1) -> online, objects intact; --force for the pool\'s own filesystem', () => {
+  if (!canUseLoopDevices('replacing a dead drive')) return;
+  const rig = makeRig();
+  const poolJson = path.join(rig.pool, 'pool.json');
+  const mnt = path.join(rig.dir, 'mnt');
+  detachDrive(rig.drives[2]); // dead for good
+  const fresh = makeDrive(mnt, 'new-ext4', 'ext4');
+
+  // Refused: a directory that is not empty.
+  const stray = path.join(fresh.mountPoint, 'stray.txt');
+  fs.writeFileSync(stray, 'not a blank disk\n');
+  let cfgBefore = fs.readFileSync(poolJson);
+  let r = cli('dfs-pool', ['replace-disk', '--pool', rig.pool, '2', fresh.mountPoint]);
+  expectExit(r, [8, 16], 'replace-disk to a non-empty directory');
+  assert.is(r.stderr.trim().split('\n').length, 1, `a one-line error: ${r.stderr}`);
+  assert.ok(r.stderr.includes(fresh.mountPoint), `the error names ${fresh.mountPoint}: ${r.stderr}`);
+  assert.ok(fs.readFileSync(poolJson).equals(cfgBefore), 'pool.json unchanged after a refused replace-disk');
+  fs.rmSync(stray);
+
+  // Refused: a directory on the pool directory's own filesystem.
+  const onRoot = path.join(rig.dir, 'spare-on-root');
+  fs.mkdirSync(onRoot);
+  r = cli('dfs-pool', ['replace-disk', '--pool', rig.pool, '2', onRoot]);
+  expectExit(r, [8, 16], 'replace-disk to the pool\'s own filesystem without --force');
+  assert.ok(r.stderr.includes(onRoot), `the error names ${onRoot}: ${r.stderr}`);
+  assert.ok(fs.readFileSync(poolJson).equals(cfgBefore), 'pool.json unchanged after a refused replace-disk');
+  assert.equal(fs.readdirSync(onRoot), [], 'nothing written to the refused directory');
+
+  // Accepted: the blank drive.
+  pool(rig, ['replace-disk', '2', fresh.mountPoint], 0, 'replace-disk');
+  let d2 = diskState(rig, 2, 'replaced');
+  assert.is(d2.state, 'rebuilding');
+  assert.is(d2.path, fresh.mountPoint);
+  scrub(rig, ['--repair'], 1, 'resilver');
+  d2 = diskState(rig, 2, 'resilvered');
+  assert.is(d2.state, 'online');
+  assertObjectsIntact(rig, 'resilvered');
+  scrub(rig, [], 0, 'verify after the resilver');
+  assert.ok(shardsUnder(fresh.mountPoint, 2).length > 0, 'the new drive holds shards under extents/');
+  const objs = path.join(fresh.mountPoint, 'objects');
+  assert.ok(fs.existsSync(objs) && walkFiles(objs).some((p) => fs.statSync(p).isFile()), 'the new drive holds manifests under objects/');
+
+  // --force: another dead drive replaced by a directory on the pool's filesystem.
+  detachDrive(rig.drives[5]);
+  cfgBefore = fs.readFileSync(poolJson);
+  r = cli('dfs-pool', ['replace-disk', '--pool', rig.pool, '5', onRoot]);
+  expectExit(r, [8, 16], 'replace-disk to the pool\'s own filesystem without --force');
+  assert.ok(fs.readFileSync(poolJson).equals(cfgBefore), 'pool.json unchanged after a refused replace-disk');
+  pool(rig, ['replace-disk', '5', onRoot, '--force'], 0, 'replace-disk --force');
+  assert.is(diskState(rig, 5, 'replaced with --force').state, 'rebuilding');
+  scrub(rig, ['--repair'], 1, 'resilver onto the forced directory');
+  assert.is(diskState(rig, 5, 'resilvered (forced)').state, 'online');
+  assertObjectsIntact(rig, 'resilvered (forced)');
+  scrub(rig, [], 0, 'verify after both replacements');
+});
+
+// ---------------------------------------------------------------------------
+// README.md's drill: replace-disk, verbatim
+
+interface DrillCommand {
+  line: number;
+  command: string;
+  /** The exit code its comment gives as "(exit N" (its own comment, else the comment lines right above), else 0. */
+  exit: number;
+}
+
+function readmeDrill(name: string): DrillCommand[] {
+  const lines = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8').split('\n');
+  const at = lines.findIndex((l) => l.trim() === `<!-- drill: ${name} -->`);
+  assert.ok(at >= 0, `README.md has no line <!-- drill: ${name} -->`);
+  assert.match(lines[at + 1], /^```(bash|sh)\s*$/, `README.md:${at + 2}: a \`\`\`bash block follows <!-- drill: ${name} -->`);
+  const out: DrillCommand[] = [];
+  let above: string[] = [];
+  for (let i = at + 2; i < lines.length && !/^```\s*$/.test(lines[i]); i++) {
+    const l = lines[i].trim();
+    if (!l) {
+      above = [];
+      continue;
+    }
+    if (l.startsWith('#')) {
+      above.push(l);
+      continue;
+    }
+    let command = l;
+    while (command.endsWith('\\') && i + 1 < lines.length) command = `${command.slice(0, -1)} ${lines[++i].trim()}`;
+    const own = / #(.*)$/.exec(command)?.[1] ?? '';
+    const code = /\(exit (\d+)/.exec(own) ?? /\(exit (\d+)/.exec(above.join('\n'));
+    out.push({ line: i + 1, command, exit: code ? Number(code[1]) : 0 });
+    above = [];
+  }
+  assert.ok(out.length > 0, `README.md: the ${name} drill has no commands`);
+  return out;
+}
+
+test('10. README.md\'s replace-disk drill, verbatim: /srv/pool over ext4 drives at /mnt/disk0..5, disk 3 dead, /dev/sdX a blank loop device', () => {
+  if (!canUseLoopDevices('README replace-disk drill', ['ext4'])) return;
+  if (!requireTool('unshare') || !requireTool('nsenter')) return;
+  const drill = readmeDrill('replace-disk');
+  const dir = scratchDir('dfs-real-drives-drill-');
+  const drives = [0, 1, 2, 3, 4, 5].map((i) => makeDrive(path.join(dir, 'img'), `disk${i}`, 'ext4', 64, { mount: false }));
+  const sdX = attachBlank(path.join(dir, 'img'), 'sdX', 64);
+  const ns = privateMountNamespace();
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${path.join(repoRoot, 'bin')}:${process.env.PATH}`, NO_COLOR: '1' };
+  delete env.FORCE_COLOR;
+  const sh = (command: string, codes: number | number[], what: string) => {
+    const r = ns.run(command, env);
+    const want = Array.isArray(codes) ? codes : [codes];
+    assert.ok(r.status !== null && want.includes(r.status), `${what}: \`${command}\` exit ${r.status}, expected ${want.join(' or ')}\nstderr: ${tail(r.stderr)}\nstdout: ${tail(r.stdout)}`);
+    return r;
+  };
+
+  // The machine's /srv and /mnt are hidden (in this namespace only) by empty tmpfs.
+  sh(
+    ['mount -t tmpfs tmpfs /srv', 'mount -t tmpfs tmpfs /mnt', ...drives.map((d, i) => `mkdir /mnt/disk${i} && mount ${d.loop} /mnt/disk${i}`)].join(' && '),
+    0,
+    'setup',
+  );
+  sh(`dfs-pool create --pool /srv/pool ${drives.map((_, i) => `--disk /mnt/disk${i}`).join(' ')} --redundancy rs:4+2 --extent-size 256K`, 0, 'create');
+  const objects: { name: string; sha: string }[] = [];
+  fs.mkdirSync(path.join(dir, 'in'));
+  for (const o of OBJECTS) {
+    const data = randomBytes(o.size);
+    const file = path.join(dir, 'in', o.name);
+    fs.writeFileSync(file, data);
+    sh(`dfs-pool put --pool /srv/pool ${file} ${o.name}${o.scheme === 'rs:4+2' ? '' : ` --redundancy ${o.scheme}`}`, 0, `put ${o.name}`);
+    objects.push({ name: o.name, sha: sha256(data) });
+  }
+  // Disk 3 dies: its filesystem is gone, its mount point an empty directory.
+  sh('umount /mnt/disk3', 0, 'disk 3 dies');
+
+  for (const c of drill) {
+    const command = c.command.replace(/\/dev\/sdX\b/g, sdX.loop);
+    sh(command, c.exit, `README.md:${c.line}`);
+  }
+
+  const st = JSON.parse(sh('dfs-pool status --pool /srv/pool --json', 0, 'status after the drill').stdout) as { disks: StatusDisk[] };
+  const d3 = st.disks.find((d) => d.index === 3);
+  assert.ok(d3, 'status has disk 3');
+  assert.is(d3!.state, 'online', `disk 3 after the drill: ${JSON.stringify(d3)}`);
+  assert.is(d3!.path, '/mnt/disk3-new');
+  for (const d of st.disks) assert.is(d.state, 'online', `disk ${d.index} after the drill: ${d.state}`);
+  sh('test -n "$(ls /mnt/disk3-new/extents)" && test -n "$(ls /mnt/disk3-new/objects)"', 0, 'the new drive holds shards and manifests');
+  const outDir = path.join(dir, 'out');
+  fs.mkdirSync(outDir);
+  for (const o of objects) {
+    const out = path.join(outDir, o.name);
+    sh(`dfs-pool get --pool /srv/pool ${o.name} ${out}`, 0, `get ${o.name}`);
+    assert.is(sha256(fs.readFileSync(out)), o.sha, `${o.name} read back differs from what was put`);
+  }
+  sh('dfs-scrub --pool /srv/pool', 0, 'verify after the drill');
+  ns.close();
+});
+
+test.run();
