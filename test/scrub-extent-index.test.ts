@@ -30,7 +30,7 @@ const lengths = new Map<string, number>();
 for (let i = 0; i < OBJECTS; i++) {
   const extents = [{ id: randomBytes(32).toString('hex'), length: 100 + (i % 50) }];
   if (i === 3 || i === 1090) extents.push({ id: shared, length: 4096 });
-  const m: Manifest = { format: MANIFEST_FORMAT, name: nameOf(i), size: 0, scheme: 'mirror:2', extentSize: 4096, created: new Date().toISOString(), extents };
+  const m: Manifest = { format: MANIFEST_FORMAT, name: nameOf(i), size: extents.reduce((a, e) => a + e.length, 0), scheme: 'mirror:2', extentSize: 4096, created: new Date().toISOString(), extents };
   writeManifest(pool, m);
   for (const e of extents) {
     expected.set(e.id, [...(expected.get(e.id) ?? []), m.name]);

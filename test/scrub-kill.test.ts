@@ -168,7 +168,7 @@ async function oneIteration(iter: number): Promise<void> {
   }
   assert.is(v.issues.length, damage.size - repaired, `${what}: issues ${summarize(v.issues)}`);
   for (const f of v.info) {
-    if (f.kind === 'stale-temp-file') staleSeen.add(path.basename(f.path).replace(/^\.tmp-\d+-\d+-/, '.tmp-PID-N-'));
+    if (f.kind === 'stale-temp-file') staleSeen.add(path.basename(f.path).replace(/^\.tmp-\d+-\d+-([0-9a-f]{12}-)?/, '.tmp-PID-N-'));
     else otherInfo.push(`${f.kind} ${f.path} ${f.detail ?? ''}`);
   }
   // No temp file under a final name: a final name holds a whole shard (checked above);

@@ -208,7 +208,7 @@ test('then a full pass completes: clean verify, objects bit-identical, nothing d
   assert.ok(c.repairsSuccessful <= repairedInAudit, `repairs counted ${c.repairsSuccessful} > repairs made ${repairedInAudit}: doubled`);
   assert.ok(c.repairsSuccessful <= c.issuesFound);
   const temps = tempFiles(pool.root);
-  for (const t of temps) assert.match(path.basename(t), /^\.tmp-\d+-\d+-|\.\d+\.tmp$|\.stale-\d+$/, `temp file name ${t}`);
+  for (const t of temps) assert.match(path.basename(t), /^\.tmp-\d+-\d+-|\.\d+-[0-9a-f]+\.tmp$|\.stale-\d+$/, `temp file name ${t}`);
   log(`damage injected ${injected}; counted: issues ${c.issuesFound}, repairs ${c.repairsSuccessful}; audit log: ${repairedInAudit} repairs; counts lost to kill -9: ${repairedInAudit - c.repairsSuccessful} (repairs made but not counted), ${injected - repairedInAudit} repairs with no audit line`);
   log(`${temps.length} temp file(s) left under their temp names${temps.length ? `: ${temps.map((t) => path.relative(pool.root, t)).slice(0, 5).join(', ')}${temps.length > 5 ? ', ...' : ''}` : ''}`);
   log(`counters: ${JSON.stringify(c)}`);

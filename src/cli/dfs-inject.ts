@@ -7,7 +7,7 @@ import { damageManifest } from '../inject/manifest-faults';
 import { Random, seededRandom, systemRandom } from '../inject/random';
 import { ShardSelection } from '../inject/select';
 import { corruptShards, deleteShards, extendShards, truncateShards } from '../inject/shard-faults';
-import { printJson, table } from './format';
+import { printable, printJson, table } from './format';
 import { jsonOption, OptionSpec, poolOption, ProgramSpec, runProgram, VERSION } from './program';
 
 type Opts = Record<string, unknown> & { _?: unknown[] };
@@ -28,15 +28,19 @@ function text(opts: Opts, key: string): string | undefined {
   return v === undefined || v === false ? undefined : String(v);
 }
 
-function wholeNumber(key: string, v: unknown): number {
+/** Garbage appended by one extend: far more than any shard, yet a buffer that can be allocated. */
+const MAX_EXTEND_BYTES = 2 ** 30;
+
+function wholeNumber(key: string, v: unknown, max = Number.MAX_SAFE_INTEGER): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n < 0) throw usageError(`--${key} ${JSON.stringify(v)}: expected a whole number`);
+  if (n > max) throw usageError(`--${key} ${JSON.stringify(v)}: at most ${max}`);
   return n;
 }
 
-function number(opts: Opts, key: string): number | undefined {
+function number(opts: Opts, key: string, max?: number): number | undefined {
   const v = single(opts, key);
-  return v === undefined ? undefined : wholeNumber(key, v);
+  return v === undefined ? undefined : wholeNumber(key, v, max);
 }
 
 function numbers(opts: Opts, key: string): number[] | undefined {
@@ -92,7 +96,7 @@ function inject(opts: Opts, command: string, fault: (pool: Pool, changes: Change
   } finally {
     if (opts.json) {
       if (changes.length > 0 || !failed) printJson({ pool: pool.root, command, changes });
-    } else for (const c of changes) process.stdout.write(describeChange(c) + '\n');
+    } else for (const c of changes) process.stdout.write(printable(describeChange(c)) + '\n');
   }
 }
 
@@ -114,6 +118,7 @@ const flipOptions: OptionSpec[] = [
 ];
 
 export const injectProgram: ProgramSpec = {
+  runsAsPoolOwner: true,
   name: 'dfs-inject',
   version: VERSION,
   description: 'Inject faults into a DynamicFS pool for drills and tests: corrupt, truncate, delete and extend shards, detach disks, damage manifests',
@@ -133,9 +138,9 @@ export const injectProgram: ProgramSpec = {
         const extents = listShards(pool, { object: text(opts, 'object'), extent: text(opts, 'extent'), extentIndex: number(opts, 'extent-index') });
         if (opts.json) return printJson({ pool: pool.root, extents });
         for (const e of extents) {
-          const owner = e.object === undefined ? 'no manifest names it' : `object ${JSON.stringify(e.object)} extent ${e.extentIndex}`;
-          console.log(`extent ${e.extent} (${e.scheme ?? 'scheme unknown'}, ${owner})`);
-          const rows = e.shards.map((s) => [String(s.shard), s.disk ? String(s.disk.index) : '-', s.state, s.size === undefined ? '-' : String(s.size), s.path ?? '-']);
+          const owner = e.object === undefined ? 'no manifest names it' : `object "${printable(e.object)}" extent ${e.extentIndex}`;
+          console.log(`extent ${printable(e.extent)} (${printable(e.scheme ?? 'scheme unknown')}, ${owner})`);
+          const rows = e.shards.map((s) => [String(s.shard), s.disk ? String(s.disk.index) : '-', printable(s.state), s.size === undefined ? '-' : String(s.size), s.path === undefined ? '-' : printable(s.path)]);
           console.log(table([['  SHARD', 'DISK', 'STATE', 'SIZE', 'PATH'], ...rows.map((r) => ['  ' + r[0], ...r.slice(1)])]));
         }
       },
@@ -181,7 +186,7 @@ export const injectProgram: ProgramSpec = {
       options: [...targetOptions, { flag: '--bytes', value: 'N', description: 'How many garbage bytes to append', default: 512 }, seedOption],
       examples: ['extend --pool /tmp/pool --object photo.jpg --disk 3'],
       action: (opts: Opts) =>
-        inject(opts, 'extend', (pool, changes) => extendShards(pool, selection(opts), { bytes: number(opts, 'bytes') ?? 512, random: randomFrom(opts) }, changes)),
+        inject(opts, 'extend', (pool, changes) => extendShards(pool, selection(opts), { bytes: number(opts, 'bytes', MAX_EXTEND_BYTES) ?? 512, random: randomFrom(opts) }, changes)),
     },
     {
       usage: 'detach-disk',

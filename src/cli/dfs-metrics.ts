@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { EXIT, operationalError, usageError } from '../core/errors';
 import { ProgramSpec, runProgram, VERSION } from './program';
+import { printable } from './format';
 import {
   DEFAULT_LISTEN,
   DEFAULT_PORT,
@@ -21,7 +22,8 @@ import { exportTextfile, runTextfileLoop } from '../metrics/textfile';
 // serve HTTP or write textfiles until SIGTERM. The work is in src/metrics/.
 
 const NAME = 'dfs-metrics';
-const log = (line: string) => process.stderr.write(`${NAME}: ${line}\n`);
+// Log lines name pools and their errors, which may hold anything: escaped for the terminal or journal.
+const log = (line: string) => process.stderr.write(`${NAME}: ${printable(line)}\n`);
 
 interface Opts {
   pool?: unknown;
@@ -106,6 +108,9 @@ export const metricsProgram: ProgramSpec = {
       ],
       action: async (opts: Opts) => {
         const pools = parsePools(opts.pool);
+        // A bad --port or --listen is refused in every mode, not only where it is used.
+        parseListen(opts.listen ?? DEFAULT_LISTEN);
+        parsePort(opts.port ?? String(DEFAULT_PORT));
         if (opts['textfile-dir'] !== undefined) return textfiles(pools, opts);
         if (opts.once || opts.interval !== undefined) throw usageError('--once and --interval need --textfile-dir');
         return serve(pools, opts);

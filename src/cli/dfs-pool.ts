@@ -11,10 +11,9 @@ import { pidAlive } from '../core/pid';
 import { diskViews, ResilverProgress } from '../scrub/disk-view';
 import { diskCommands } from './pool-disk-commands';
 import { quarantineCommand } from './pool-quarantine-commands';
-import { parseDuration } from '../core/units';
-import { usageError } from '../core/errors';
+import { parseDuration, parseWholeNumber } from '../core/units';
 import { jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
-import { bytes, duration, printJson, stateColor, table } from './format';
+import { bytes, duration, printable, printJson, stateColor, table } from './format';
 import path from 'node:path';
 
 interface Opts {
@@ -29,16 +28,17 @@ function many(v: unknown): string[] {
 }
 
 function reportFindings(findings: ShardFinding[]): void {
-  for (const f of findings) process.stderr.write(`dfs-pool: warning: shard ${f.shard} of extent ${f.extent}: ${f.problem} (${f.detail}) at ${f.path}\n`);
+  for (const f of findings) process.stderr.write(`dfs-pool: warning: shard ${printable(f.shard)} of extent ${printable(f.extent)}: ${printable(f.problem)} (${printable(f.detail)}) at ${printable(f.path)}\n`);
 }
 
 function resilverLine(r: ResilverProgress): string {
-  if (!r.pass) return `rebuilding since ${r.since}: waiting for a repair pass (dfs-scrub --repair, or the daemon with auto-repair)`;
+  if (!r.pass) return `rebuilding since ${printable(r.since)}: waiting for a repair pass (dfs-scrub --repair, or the daemon with auto-repair)`;
   const eta = r.pass.etaSeconds === undefined ? '' : `, ETA ${duration(r.pass.etaSeconds)}`;
-  return `rebuilding since ${r.since}: ${(r.pass.ratio * 100).toFixed(1)}% (${r.pass.extentsDone}/${r.pass.extentsTotal} extents)${eta}`;
+  return `rebuilding since ${printable(r.since)}: ${(r.pass.ratio * 100).toFixed(1)}% (${printable(r.pass.extentsDone)}/${printable(r.pass.extentsTotal)} extents)${eta}`;
 }
 
 export const poolProgram: ProgramSpec = {
+  runsAsPoolOwner: true,
   name: 'dfs-pool',
   version: VERSION,
   description: 'Create DynamicFS pools, store and read objects, show status and probe disks',
@@ -56,8 +56,7 @@ export const poolProgram: ProgramSpec = {
       examples: ['create --pool /tmp/pool --disks 6 --redundancy rs:4+2'],
       action: (opts: Opts) => {
         const root = requirePool(opts);
-        const diskCount = opts.disks === undefined ? undefined : Number(opts.disks);
-        if (diskCount !== undefined && !Number.isInteger(diskCount)) throw usageError(`--disks ${opts.disks}: expected a whole number`);
+        const diskCount = opts.disks === undefined ? undefined : parseWholeNumber(opts.disks, '--disks', 1, 64);
         const pool = createPool({
           root,
           diskCount,
@@ -66,7 +65,7 @@ export const poolProgram: ProgramSpec = {
           extentSize: parseExtentSize(String(opts['extent-size'])),
         });
         if (opts.json) printJson({ pool: pool.root, id: pool.config.id, redundancy: pool.config.redundancy, disks: pool.disks.map((d) => d.path) });
-        else console.log(`created pool ${pool.root} (${pool.config.id}): ${pool.disks.length} disks, ${pool.config.redundancy}`);
+        else console.log(`created pool ${printable(pool.root)} (${printable(pool.config.id)}): ${pool.disks.length} disks, ${printable(pool.config.redundancy)}`);
       },
     },
     {
@@ -80,7 +79,7 @@ export const poolProgram: ProgramSpec = {
         const pool = openPool(requirePool(opts));
         const r = await putObject(pool, file, name ?? path.basename(file), opts.redundancy === undefined ? undefined : String(opts.redundancy), !!opts.replace);
         if (opts.json) printJson(r);
-        else console.log(`stored ${r.name}: ${bytes(r.size)} in ${r.extents} extents (${r.scheme}), ${r.extentsDeduplicated} already stored`);
+        else console.log(`stored ${printable(r.name)}: ${bytes(r.size)} in ${r.extents} extents (${printable(r.scheme)}), ${r.extentsDeduplicated} already stored`);
       },
     },
     {
@@ -105,7 +104,7 @@ export const poolProgram: ProgramSpec = {
         const objects = listObjects(openPool(requirePool(opts)));
         if (opts.json) return printJson({ objects });
         if (objects.length === 0) return;
-        console.log(table([['NAME', 'SIZE', 'SCHEME', 'EXTENTS', 'CREATED'], ...objects.map((o) => [o.name, bytes(o.size), o.scheme, String(o.extents), o.created])]));
+        console.log(table([['NAME', 'SIZE', 'SCHEME', 'EXTENTS', 'CREATED'], ...objects.map((o) => [printable(o.name), bytes(o.size), printable(o.scheme), String(o.extents), printable(o.created)])]));
       },
     },
     {
@@ -115,7 +114,7 @@ export const poolProgram: ProgramSpec = {
       action: (name: string, opts: Opts) => {
         const r = removeObject(openPool(requirePool(opts)), name);
         if (opts.json) printJson(r);
-        else console.log(`removed ${r.name}: ${r.extentsRemoved} extents, ${r.shardsRemoved} shard files`);
+        else console.log(`removed ${printable(r.name)}: ${r.extentsRemoved} extents, ${r.shardsRemoved} shard files`);
       },
     },
     {
@@ -126,13 +125,14 @@ export const poolProgram: ProgramSpec = {
         { flag: '--dry-run', description: 'Show what would move, move nothing' },
       ],
       action: (opts: Opts) => {
+        const minAge = parseDuration(opts['min-age'], '--min-age');
         const pool = openPool(requirePool(opts));
         const release = acquireScrubLock(pool.root, 'dfs-pool gc');
         try {
-          const results = collectGarbage(pool, parseDuration(opts['min-age'], '--min-age'), !!opts['dry-run']);
+          const results = collectGarbage(pool, minAge, !!opts['dry-run']);
           if (opts.json) printJson({ results });
           else {
-            for (const r of results) console.log(`${r.result.padEnd(11)} ${r.kind}  ${r.path}${r.detail ? `  (${r.detail})` : ''}`);
+            for (const r of results) console.log(`${r.result.padEnd(11)} ${r.kind}  ${printable(r.path)}${r.detail ? `  (${printable(r.detail)})` : ''}`);
             console.log(`${results.filter((r) => r.result === 'quarantined').length} of ${results.length} candidates moved to quarantine`);
           }
           return results.some((r) => r.result === 'failed') ? 8 : 0;
@@ -152,25 +152,25 @@ export const poolProgram: ProgramSpec = {
         const disks = diskViews(pool, scrub);
         if (opts.json) return printJson({ ...st, disks, scrub: { lastPass: scrub.lastPass ?? null, health: scrub.health, counters: scrub.counters, current: scrub.current ?? null, openProblems: scrub.openProblems.length } });
         const lines = [
-          `pool:       ${st.pool}`,
-          `id:         ${st.id}`,
-          `redundancy: ${st.defaultRedundancy} (default), extent size ${bytes(st.extentSize)}`,
+          `pool:       ${printable(st.pool)}`,
+          `id:         ${printable(st.id)}`,
+          `redundancy: ${printable(st.defaultRedundancy)} (default), extent size ${bytes(st.extentSize)}`,
           `objects:    ${st.objects}${st.unreadableObjects ? kleur.red(` (+${st.unreadableObjects} with every manifest copy damaged)`) : ''}`,
           `extents:    ${st.extents}`,
           `data:       ${bytes(st.bytes)}`,
           'schemes:',
-          ...Object.entries(st.schemes).map(([s, v]) => `  ${s}: ${v.objects} objects, ${v.extents} extents, ${bytes(v.bytes)}`),
+          ...Object.entries(st.schemes).map(([s, v]) => `  ${printable(s)}: ${v.objects} objects, ${v.extents} extents, ${bytes(v.bytes)}`),
           'disks:',
           table([
             ['  DISK', 'STATE', 'READ', 'CKSUM', 'WRITE', 'QUARANTINE', 'PATH'],
             ...disks.map((d) => [
               `  ${d.index}`,
               stateColor(d.state),
-              String(d.errors.read),
-              String(d.errors.checksum),
-              String(d.errors.write),
+              printable(d.errors.read),
+              printable(d.errors.checksum),
+              printable(d.errors.write),
               d.quarantine.entries ? `${d.quarantine.entries} (${bytes(d.quarantine.bytes)})` : '-',
-              `${d.path}${d.detail && d.state !== 'online' ? `  (${d.detail})` : ''}`,
+              `${printable(d.path)}${d.detail && d.state !== 'online' ? `  (${printable(d.detail)})` : ''}`,
             ]),
           ]),
           ...disks.filter((d) => d.resilver).map((d) => `resilver:   disk ${d.index} ${resilverLine(d.resilver!)}`),
@@ -178,17 +178,17 @@ export const poolProgram: ProgramSpec = {
         const last = scrub.lastPass;
         if (last) {
           lines.push(
-            `last scrub: ${last.finishedAt} (${last.mode}, ${duration(last.durationSeconds)}): ${stateColor(last.outcome)}, exit ${last.exitCode}`,
-            `extents:    ${last.health.healthy} healthy, ${last.health.degraded} degraded, ${last.health.unrecoverable} unrecoverable`,
+            `last scrub: ${printable(last.finishedAt)} (${printable(last.mode)}, ${duration(last.durationSeconds)}): ${stateColor(last.outcome)}, exit ${printable(last.exitCode)}`,
+            `extents:    ${printable(last.health.healthy)} healthy, ${printable(last.health.degraded)} degraded, ${printable(last.health.unrecoverable)} unrecoverable`,
           );
         } else lines.push('last scrub: never');
         if (scrub.current) {
           const holder = readLock(pool.root);
           const live = holder && pidAlive(holder.pid);
-          const where = `${scrub.current.extentsDone}/${scrub.current.extentsTotal} extents (${scrub.current.runner})`;
-          lines.push(live ? `scrub in progress: ${where}, PID ${holder.pid}` : `scrub interrupted at ${where}: dfs-scrub --resume or the daemon continues it`);
+          const where = `${printable(scrub.current.extentsDone)}/${printable(scrub.current.extentsTotal)} extents (${printable(scrub.current.runner)})`;
+          lines.push(live ? `scrub in progress: ${where}, PID ${printable(holder.pid)}` : `scrub interrupted at ${where}: dfs-scrub --resume or the daemon continues it`);
         }
-        if (scrub.openProblems.length) lines.push(`open problems: ${scrub.openProblems.length} (dfs-scrub --pool ${st.pool} shows them)`);
+        if (scrub.openProblems.length) lines.push(`open problems: ${scrub.openProblems.length} (dfs-scrub --pool ${printable(st.pool)} shows them)`);
         console.log(lines.join('\n'));
       },
     },
@@ -214,14 +214,14 @@ export const poolProgram: ProgramSpec = {
             ...probes.map((p) => [
               String(p.index),
               stateColor(p.state),
-              String(p.errors.read),
-              String(p.errors.checksum),
-              String(p.errors.write),
-              p.probe === 'ok' ? `ok ${p.probeMicros} us` : p.probe,
+              printable(p.errors.read),
+              printable(p.errors.checksum),
+              printable(p.errors.write),
+              p.probe === 'ok' ? `ok ${p.probeMicros} us` : printable(p.probe),
               p.freeBytes === undefined ? '-' : bytes(p.freeBytes),
               p.totalBytes === undefined ? '-' : bytes(p.totalBytes),
               p.shards === undefined ? '-' : String(p.shards),
-              p.path + (p.detail && p.state !== 'online' ? `  (${p.detail})` : ''),
+              printable(p.path) + (p.detail && p.state !== 'online' ? `  (${printable(p.detail)})` : ''),
             ]),
           ]),
         );

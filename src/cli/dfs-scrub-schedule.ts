@@ -7,6 +7,7 @@ import { parseBoolean } from '../core/units';
 import { requirePool } from '../schedule/request';
 import { startRunner } from '../schedule/runner';
 import { shellWords } from '../schedule/plan';
+import { printable } from './format';
 
 // dfs-scrub-schedule: parse, call src/schedule, print. Also `dynamicfs
 // scrub-schedule` (the umbrella imports scheduleProgram).
@@ -28,17 +29,27 @@ interface Opts {
 }
 
 const out = (s = '') => process.stdout.write(s + '\n');
-const cmd = (argv: string[]) => `  ${shellWords(argv)}`;
+
+// A pool path may hold characters a terminal acts on (its owner chose it):
+// prose shows it through printable(). Unit names and file paths are
+// systemd-escaped, full of backslashes meant to be copied as they are: those,
+// commands and file contents are shown exactly unless they hold such
+// characters, and then escaped (commands as bash $'...' words, still runnable).
+const hostile = (s: string) => printable(s) !== s.replace(/\\/g, '\\\\');
+const safe = (s: string) => (hostile(s) ? printable(s) : s);
+const shellLine = (argv: string[]) => argv.map((a) => (hostile(a) ? `$'${printable(a).replace(/'/g, "\\'")}'` : shellWords([a]))).join(' ');
+const cmd = (argv: string[]) => `  ${shellLine(argv)}`;
 
 /** A dry run shows every file in full (`==> path <==` then the exact content) and every command. */
 function printDryRun(r: { files?: ApplyResult['files']; removes: string[]; commands: string[][]; commandsNotRun: string[][] }): void {
   out(kleur.yellow('Dry run: nothing is written or removed, and no command is run.') + '\n');
   for (const f of r.files ?? []) {
-    out(kleur.bold(`==> ${f.path} <==`) + kleur.dim(` (would write, mode ${f.mode})`));
-    process.stdout.write(f.content);
+    const escaped = hostile(f.content.replace(/\n/g, ''));
+    out(kleur.bold(`==> ${safe(f.path)} <==`) + kleur.dim(` (would write, mode ${f.mode}${escaped ? '; control characters shown escaped' : ''})`));
+    process.stdout.write(escaped ? f.content.split('\n').map(printable).join('\n') : f.content);
     out();
   }
-  for (const p of r.removes) out(kleur.bold(`Would remove ${p}`));
+  for (const p of r.removes) out(kleur.bold(`Would remove ${safe(p)}`));
   if (r.commands.length) out(kleur.bold('Would run:') + '\n' + r.commands.map(cmd).join('\n'));
   printNotRun(r.commandsNotRun);
 }
@@ -51,30 +62,30 @@ function printNotRun(commands: string[][]): void {
 
 /** A real run says what it did, one line per file and command. */
 function printDone(r: { files?: ApplyResult['files']; removes: string[]; commands: string[][]; commandsNotRun: string[][] }): void {
-  for (const f of r.files ?? []) out(`  wrote    ${f.path}`);
-  for (const p of r.removes) out(`  removed  ${p}`);
-  for (const c of r.commands) out(`  ran      ${shellWords(c)}`);
+  for (const f of r.files ?? []) out(`  wrote    ${safe(f.path)}`);
+  for (const p of r.removes) out(`  removed  ${safe(p)}`);
+  for (const c of r.commands) out(`  ran      ${shellLine(c)}`);
   printNotRun(r.commandsNotRun);
 }
 
 function printApply(r: ApplyResult): void {
   const delay = r.randomizedDelaySec ? ` (each started up to ${formatSpan(r.randomizedDelaySec)} later at random)` : '';
   const repair = `intensity ${r.intensity}, auto-repair ${r.autoRepair ? 'on' : 'off'}`;
-  const how = r.backend === 'systemd' ? `systemd timer ${r.timer}` : 'node-cron runner';
-  const runner = shellWords(['dfs-scrub-schedule', 'run', '--pool', r.pool]);
+  const how = r.backend === 'systemd' ? `systemd timer ${safe(String(r.timer))}` : 'node-cron runner';
+  const runner = shellLine(['dfs-scrub-schedule', 'run', '--pool', r.pool]);
   if (r.dryRun) {
     printDryRun(r);
     if (r.shippedTemplate) {
-      out(kleur.bold(`Timer ${r.timer}`) + ` is the shipped template ${r.shippedTemplate} (no file written):`);
+      out(kleur.bold(`Timer ${safe(String(r.timer))}`) + ` is the shipped template ${r.shippedTemplate} (no file written):`);
       process.stdout.write(r.timerText ?? '');
     }
   } else {
-    out(kleur.green(`Scheduled ${r.frequency} scrub of ${r.pool}`) + `: ${r.calendar}; ${repair}; ${how}`);
+    out(kleur.green(`Scheduled ${printable(r.frequency)} scrub of ${printable(r.pool)}`) + `: ${printable(r.calendar)}; ${repair}; ${how}`);
     printDone(r);
   }
   if (r.backend === 'cron') {
-    out(kleur.bold('node-cron entry:') + ` ${r.cron}${r.utc ? ' (UTC)' : ' (local time)'}  ` +
-      shellWords(['dfs-scrub', '--pool', r.pool, ...(r.autoRepair ? ['--repair'] : []), '--intensity', r.intensity]));
+    out(kleur.bold('node-cron entry:') + ` ${printable(r.cron)}${r.utc ? ' (UTC)' : ' (local time)'}  ` +
+      shellLine(['dfs-scrub', '--pool', r.pool, ...(r.autoRepair ? ['--repair'] : []), '--intensity', r.intensity]));
     out(`Fired by ${kleur.bold(runner)} (foreground; e.g. a container entrypoint), which must be running.`);
   }
   out(kleur.bold('Next runs') + delay + ':');
@@ -83,11 +94,11 @@ function printApply(r: ApplyResult): void {
 
 function printRemove(r: RemoveResult): void {
   if (!r.found) {
-    process.stderr.write(`dfs-scrub-schedule: no schedule for pool ${r.pool}; nothing to remove\n`);
+    process.stderr.write(`dfs-scrub-schedule: no schedule for pool ${printable(r.pool)}; nothing to remove\n`);
     return;
   }
   if (r.dryRun) return printDryRun(r);
-  out(kleur.green(`Removed the scrub schedule of ${r.pool}`));
+  out(kleur.green(`Removed the scrub schedule of ${printable(r.pool)}`));
   printDone(r);
 }
 
@@ -96,21 +107,22 @@ function printList(entries: ListEntry[]): void {
     out('No scrub schedules.');
     return;
   }
+  // A cron schedule and its run record live in the pool: every field is escaped.
   for (const e of entries) {
-    out(kleur.bold(e.pool) + ` (${e.backend}${e.timer ? `, ${e.timer}` : ''})`);
-    out(`  frequency  ${e.frequency}: ${e.calendar}${e.randomizedDelaySec ? `, +${formatSpan(e.randomizedDelaySec)} random delay` : ''}`);
-    out(`  intensity  ${e.intensity}, auto-repair ${e.autoRepair ? 'on' : 'off'}`);
-    out(`  next run   ${e.next ?? 'never'}`);
+    out(kleur.bold(printable(e.pool)) + ` (${printable(e.backend)}${e.timer ? `, ${safe(String(e.timer))}` : ''})`);
+    out(`  frequency  ${printable(e.frequency)}: ${printable(e.calendar)}${e.randomizedDelaySec ? `, +${printable(formatSpan(e.randomizedDelaySec))} random delay` : ''}`);
+    out(`  intensity  ${printable(e.intensity)}, auto-repair ${e.autoRepair ? 'on' : 'off'}`);
+    out(`  next run   ${printable(e.next ?? 'never')}`);
     if (e.lastRun) {
-      const end = e.lastRun.finishedAt ? `exit ${e.lastRun.exitCode ?? '-'}` : 'running or interrupted';
-      out(`  last run   ${e.lastRun.startedAt} (${e.lastRun.trigger}, ${end})`);
+      const end = e.lastRun.finishedAt ? `exit ${printable(e.lastRun.exitCode ?? '-')}` : 'running or interrupted';
+      out(`  last run   ${printable(e.lastRun.startedAt)} (${printable(e.lastRun.trigger)}, ${end})`);
     }
-    out(`  file       ${e.file}`);
+    out(`  file       ${safe(String(e.file))}`);
   }
 }
 
 function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString()} dfs-scrub-schedule[${process.pid}]: ${line}\n`);
+  process.stderr.write(`${new Date().toISOString()} dfs-scrub-schedule[${process.pid}]: ${printable(line)}\n`);
 }
 
 async function run(opts: Opts): Promise<number> {

@@ -6,6 +6,7 @@ import { applyNice, pacingFor, parseIntensity, parseRate } from '../scrub/pacing
 import { jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
 import { progressLine, renderReport } from './scrub-report';
 import { printJson } from './format';
+import { atMostBytes } from '../core/units';
 
 interface Opts {
   pool?: string;
@@ -20,7 +21,7 @@ interface Opts {
 export async function scrubCommand(opts: Opts): Promise<number> {
   const root = requirePool(opts);
   const intensity = parseIntensity(opts.intensity ?? 'high');
-  const maxRate = opts['max-rate'] === undefined ? undefined : parseRate(opts['max-rate']);
+  const maxRate = opts['max-rate'] === undefined ? undefined : atMostBytes(parseRate(opts['max-rate']), opts['max-rate'], '--max-rate');
   const pool = openPool(root);
   if (onlineDisks(pool).length === 0) throw operationalError(`pool ${pool.root} is unreadable: no disk is online`);
   const release = acquireScrubLock(pool.root, 'dfs-scrub');
@@ -53,6 +54,7 @@ export async function scrubCommand(opts: Opts): Promise<number> {
 }
 
 export const scrubProgram: ProgramSpec = {
+  runsAsPoolOwner: true,
   name: 'dfs-scrub',
   version: VERSION,
   description: 'One scrub pass: read every shard of every extent, prove it, optionally repair from redundancy',

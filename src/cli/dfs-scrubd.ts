@@ -3,8 +3,9 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import kleur from 'kleur';
 import { openPool } from '../core/pool';
-import { DfsError, EXIT, operationalError, usageError } from '../core/errors';
-import { parseBoolean, parseDuration } from '../core/units';
+import { DfsError, EXIT, fsFailure, operationalError, usageError } from '../core/errors';
+import { openAppend } from '../core/safe-fs';
+import { atMostBytes, MAX_ID, parseBoolean, parseDecimal, parseDuration, parseWholeNumber } from '../core/units';
 import { stateDir } from '../core/layout';
 import { parseIntensity, parseRate } from '../scrub/pacing';
 import { readLock } from '../scrub/lock';
@@ -17,7 +18,7 @@ import { persistedStatus } from '../daemon/status';
 import { underSystemd } from '../daemon/notify';
 import { log } from '../daemon/log';
 import { jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
-import { bytes, duration, printJson } from './format';
+import { bytes, duration, printable, printJson } from './format';
 import { DAEMON_NODE_FLAGS } from './node-flags';
 
 interface Opts {
@@ -43,27 +44,26 @@ function overridesFrom(opts: Opts): Partial<DaemonSettings> {
   if (opts['auto-repair'] !== undefined) o.autoRepair = parseBoolean(opts['auto-repair'], '--auto-repair');
   // 'off' clears a persisted setting (an explicit undefined overrides the saved value).
   const off = (v: unknown) => v === 'off';
-  if (opts['max-rate'] !== undefined) o.maxRate = off(opts['max-rate']) ? undefined : parseRate(opts['max-rate']);
+  if (opts['max-rate'] !== undefined) o.maxRate = off(opts['max-rate']) ? undefined : atMostBytes(parseRate(opts['max-rate']), opts['max-rate'], '--max-rate');
   if (opts.deadline !== undefined) {
     o.deadlineSeconds = off(opts.deadline) ? undefined : parseDuration(opts.deadline, '--deadline');
     if (o.deadlineSeconds !== undefined && o.deadlineSeconds < 60) throw usageError(`--deadline ${opts.deadline}: must be at least a minute`);
   }
   if (opts['pass-interval'] !== undefined) o.passIntervalSeconds = off(opts['pass-interval']) ? undefined : parseDuration(opts['pass-interval'], '--pass-interval');
-  if (opts['io-pressure-limit'] !== undefined) {
-    const v = Number(opts['io-pressure-limit']);
-    if (!Number.isFinite(v) || v < 0 || v > 100) throw usageError(`--io-pressure-limit ${opts['io-pressure-limit']}: expected a percentage from 0 (off) to 100`);
-    o.ioPressureLimit = v;
-  }
+  if (opts['io-pressure-limit'] !== undefined) o.ioPressureLimit = parseDecimal(opts['io-pressure-limit'], '--io-pressure-limit', 0, 100, 'a percentage (0: off)');
   return o;
 }
 
+/** A gid, 0 to 2^32-2, given as a number or as a group name looked up in /etc/group. */
 function socketGroup(opts: Opts): number | undefined {
   const g = opts['socket-group'];
   if (g === undefined) return undefined;
-  if (/^\d+$/.test(String(g))) return Number(g);
-  const line = fs.readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[0] === String(g));
-  if (!line) throw usageError(`--socket-group ${g}: no such group`);
-  return Number(line.split(':')[2]);
+  // A number, or what is not a name at all (repeated, empty): parseWholeNumber checks or refuses it.
+  if (typeof g !== 'string' || /^\d*$/.test(g)) return parseWholeNumber(g, '--socket-group', 0, MAX_ID);
+  const line = fs.readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[0] === g);
+  const gid = line?.split(':')[2];
+  if (gid === undefined || !/^\d{1,10}$/.test(gid) || Number(gid) > MAX_ID) throw usageError(`--socket-group ${JSON.stringify(g)}: no such group`);
+  return Number(gid);
 }
 
 /** The PID of a live scrubber holding the pool, if any. */
@@ -96,10 +96,35 @@ async function runForeground(root: string, overrides: Partial<DaemonSettings>, g
   }
 }
 
+/** What the log gained since `start` (at most 64 KiB of it, read like any state file). */
+function readLogTail(file: string, start: number): string {
+  try {
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    try {
+      const len = Math.max(0, Math.min(fs.fstatSync(fd).size - start, 64 * 1024));
+      const buf = Buffer.alloc(len);
+      fs.readSync(fd, buf, 0, len, start);
+      return buf.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
 /** From a shell: run ourselves in the background, wait until it serves, print its PID. */
 async function detach(root: string): Promise<number> {
   const logFile = path.join(stateDir(root), DAEMON_LOG);
-  const out = fs.openSync(logFile, 'a', 0o640);
+  // Where the daemon will listen is checked before it is started (a runtime directory someone else made is refused).
+  const socket = controlSocketPath(root);
+  let out: number;
+  try {
+    // Never through a link or onto a FIFO planted at the log's name.
+    out = openAppend(logFile);
+  } catch (err) {
+    throw fsFailure('cannot open the daemon log', logFile, err);
+  }
   const logStart = fs.fstatSync(out).size;
   const args = process.argv.slice(2).filter((a) => a !== '--foreground');
   // Only the daemon's own flags: an --inspect given to this short command must not stick to the daemon.
@@ -111,7 +136,6 @@ async function detach(root: string): Promise<number> {
   fs.closeSync(out);
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? EXIT.OPERATIONAL));
-  const socket = controlSocketPath(root);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (exited !== null) {
@@ -119,7 +143,7 @@ async function detach(root: string): Promise<number> {
       const h = holder(root);
       if (h) throw operationalError(`pool ${root} is already held by ${h.owner} (PID ${h.pid})`);
       // The log is shared with other daemons' lines: only our child's own error line counts.
-      const ours = fs.readFileSync(logFile, 'utf8').slice(logStart).split('\n').filter((l) => l.startsWith('dfs-scrubd: ')).pop();
+      const ours = readLogTail(logFile, logStart).split('\n').filter((l) => l.startsWith('dfs-scrubd: ')).pop();
       throw new DfsError(exited === EXIT.USAGE ? EXIT.USAGE : EXIT.OPERATIONAL, `daemon exited before it was ready (exit ${exited})${ours ? `: ${ours.slice(12)}` : ''} (log: ${logFile})`);
     }
     try {
@@ -161,32 +185,32 @@ function renderStatus(s: DaemonStatus): string {
     `Paused:  ${s.paused}`,
     '',
     'Metrics:',
-    `  Extents scanned:    ${s.counters.extentsScanned}`,
-    `  Issues found:       ${s.counters.issuesFound}`,
-    `  Repairs triggered:  ${s.counters.repairsAttempted}`,
-    `  I/O bytes:          ${s.counters.bytesRead}`,
+    `  Extents scanned:    ${printable(s.counters.extentsScanned)}`,
+    `  Issues found:       ${printable(s.counters.issuesFound)}`,
+    `  Repairs triggered:  ${printable(s.counters.repairsAttempted)}`,
+    `  I/O bytes:          ${printable(s.counters.bytesRead)}`,
     '',
     'Settings:',
-    `  Intensity:          ${s.intensity}`,
+    `  Intensity:          ${printable(s.intensity)}`,
     `  Auto-repair:        ${s.autoRepair}`,
     `  Max rate:           ${s.maxRate ? `${bytes(s.maxRate)}/s` : 'none'}`,
-    `  Throttled:          ${s.throttled ?? 'no'}`,
+    `  Throttled:          ${printable(s.throttled ?? 'no')}`,
   ];
   if (s.deadline) lines.push(`  Deadline:           ${duration(s.deadline.seconds)} per pass${s.deadline.achievable ? '' : kleur.red(' (cannot be met at this intensity)')}`);
   lines.push('', 'Pass:');
   if (s.pass) {
     lines.push(
-      `  Progress:           ${s.pass.percent.toFixed(1)}% (${s.pass.extentsDone}/${s.pass.extentsTotal} extents, ${bytes(s.pass.bytesDone)} of ${bytes(s.pass.bytesTotal)})`,
+      `  Progress:           ${s.pass.percent.toFixed(1)}% (${printable(s.pass.extentsDone)}/${printable(s.pass.extentsTotal)} extents, ${bytes(s.pass.bytesDone)} of ${bytes(s.pass.bytesTotal)})`,
       `  Rate:               ${bytes(s.pass.bytesPerSecond)}/s`,
       `  ETA:                ${s.pass.etaSeconds === null ? '?' : duration(s.pass.etaSeconds)}`,
     );
-  } else lines.push(`  ${s.nextPassAt ? `next pass at ${s.nextPassAt}` : 'none in progress'}`);
+  } else lines.push(`  ${s.nextPassAt ? `next pass at ${printable(s.nextPassAt)}` : 'none in progress'}`);
   lines.push(
-    `  Last completed:     ${s.lastPass ? `${s.lastPass.finishedAt} (${s.lastPass.outcome}, ${duration(s.lastPass.durationSeconds)}, exit ${s.lastPass.exitCode})` : 'never'}`,
+    `  Last completed:     ${s.lastPass ? `${printable(s.lastPass.finishedAt)} (${printable(s.lastPass.outcome)}, ${duration(s.lastPass.durationSeconds)}, exit ${printable(s.lastPass.exitCode)})` : 'never'}`,
   );
   if (s.running) lines.push(`  PID:                ${s.pid}`);
   for (const r of s.resilver ?? []) {
-    lines.push(`  Resilver:           disk ${r.disk} (${r.path}) ${r.percent === null ? 'waiting for a repair pass' : `${r.percent.toFixed(1)}%, ETA ${r.etaSeconds === null ? '?' : duration(r.etaSeconds)}`}`);
+    lines.push(`  Resilver:           disk ${printable(r.disk)} (${printable(r.path)}) ${r.percent === null ? 'waiting for a repair pass' : `${r.percent.toFixed(1)}%, ETA ${r.etaSeconds === null ? '?' : duration(r.etaSeconds)}`}`);
   }
   return lines.join('\n');
 }
@@ -219,7 +243,7 @@ async function stop(opts: Opts): Promise<number> {
   while (pidAlive(s.pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
   if (pidAlive(s.pid)) throw operationalError(`daemon PID ${s.pid} is still stopping after 120 s`);
   if (opts.json) printJson({ stopped: true, pid: s.pid });
-  else console.log(`stopped scrub daemon (PID ${s.pid}) for ${s.pool}`);
+  else console.log(`stopped scrub daemon (PID ${s.pid}) for ${printable(s.pool)}`);
   return EXIT.OK;
 }
 
@@ -235,6 +259,7 @@ const startOptions = [
 ];
 
 export const daemonProgram: ProgramSpec = {
+  runsAsPoolOwner: true,
   name: 'dfs-scrubd',
   version: VERSION,
   description: 'The background scrub daemon and its control verbs',

@@ -3,7 +3,12 @@ import kleur from 'kleur';
 // kleur decides colour from the stream: none when stdout is not a terminal.
 kleur.enabled = !!process.stdout.isTTY && !process.env.NO_COLOR;
 
+export { printable } from '../core/printable';
+import { printable } from '../core/printable';
+
 export function bytes(n: number): string {
+  // A size read from a damaged or hostile file may be anything.
+  if (typeof n !== 'number' || !Number.isFinite(n)) return printable(n);
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
   let v = n;
   let i = 0;
@@ -25,6 +30,7 @@ export function duration(seconds: number): string {
 }
 
 export function stateColor(state: string): string {
+  state = printable(state);
   if (state === 'online' || state === 'healthy' || state === 'clean' || state === 'ok') return kleur.green(state);
   if (state === 'degraded' || state === 'read-only' || state === 'repaired' || state === 'missing' || state === 'rebuilding') return kleur.yellow(state);
   return kleur.red(state);

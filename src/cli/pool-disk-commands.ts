@@ -7,7 +7,7 @@ import { evacuateDisk } from '../scrub/evacuate';
 import { loadState } from '../scrub/state';
 import { clearDiskErrors } from '../scrub/disk-errors';
 import { CommandSpec, requirePool } from './program';
-import { printJson } from './format';
+import { printable, printJson } from './format';
 
 // dfs-pool's verbs that change the set of disks, and clear-errors.
 
@@ -22,7 +22,7 @@ const forceOption = (what: string) => ({ flag: '--force', description: what });
 
 function printChange(opts: Opts, verb: string, r: DiskChange, next: string): void {
   if (opts.json) return printJson(r);
-  console.log(`${verb} disk ${r.disk.index} at ${r.disk.path} (${r.disk.id}), ${r.disk.state}; ${r.manifests} manifests copied onto it`);
+  console.log(`${verb} disk ${r.disk.index} at ${printable(r.disk.path)} (${printable(r.disk.id)}), ${r.disk.state}; ${r.manifests} manifests copied onto it`);
   console.log(next);
 }
 
@@ -35,7 +35,7 @@ export const diskCommands: CommandSpec[] = [
     action: (oldName: string, newDir: string, opts: Opts) => {
       const pool = openPool(requirePool(opts));
       const r = replaceDisk(pool, oldName, newDir, !!opts.force);
-      printChange(opts, 'replaced by', r, `now rebuilding: run dfs-scrub --pool ${pool.root} --repair (or let the daemon with auto-repair do it); dfs-pool status shows the progress`);
+      printChange(opts, 'replaced by', r, `now rebuilding: run dfs-scrub --pool ${printable(pool.root)} --repair (or let the daemon with auto-repair do it); dfs-pool status shows the progress`);
     },
   },
   {
@@ -66,9 +66,9 @@ export const diskCommands: CommandSpec[] = [
         dropDisk(pool, disk);
         const result = { removed: { index: disk.index, id: disk.id, path: disk.path, state: disk.state }, shardsMoved: ev?.moved ?? 0, shardsLeftForRepair: ev?.skipped ?? [] };
         if (opts.json) return printJson(result);
-        console.log(`removed disk ${disk.index} (${disk.path}, ${disk.state}): ${result.shardsMoved} shards copied to the other disks; the drive itself is left as it was`);
+        console.log(`removed disk ${disk.index} (${printable(disk.path)}, ${disk.state}): ${result.shardsMoved} shards copied to the other disks; the drive itself is left as it was`);
         if (!readable || ev!.skipped.length) {
-          console.log(kleur.yellow(`its ${readable ? `${ev!.skipped.length} damaged ` : ''}shards are now missing: run dfs-scrub --pool ${pool.root} --repair to rebuild them on the other disks`));
+          console.log(kleur.yellow(`its ${readable ? `${ev!.skipped.length} damaged ` : ''}shards are now missing: run dfs-scrub --pool ${printable(pool.root)} --repair to rebuild them on the other disks`));
         }
       } finally {
         release();

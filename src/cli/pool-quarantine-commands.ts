@@ -3,7 +3,7 @@ import { usageError } from '../core/errors';
 import { parseDuration } from '../core/units';
 import { listQuarantine, purgeQuarantine, QuarantineEntry, restoreQuarantine } from '../scrub/quarantine';
 import { CommandSpec, requirePool } from './program';
-import { bytes, printJson, table } from './format';
+import { bytes, printable, printJson, table } from './format';
 
 // dfs-pool quarantine list | restore ENTRY | purge --older-than DURATION.
 
@@ -25,24 +25,26 @@ export const quarantineCommand: CommandSpec = {
   ],
   examples: ['quarantine list --pool /srv/pool', 'quarantine purge --pool /srv/pool --older-than 90d'],
   action: (action: string, entry: string | undefined, opts: Opts) => {
+    // Values are checked before the pool is opened: a bad one changes nothing.
+    const olderThan = action === 'purge' && opts['older-than'] !== undefined ? parseDuration(opts['older-than'], '--older-than') : undefined;
     const pool = openPool(requirePool(opts));
     if (action === 'list') {
       const entries = listQuarantine(pool);
       if (opts.json) return printJson({ entries: entries.map(entryJson) });
       if (entries.length === 0) return console.log('quarantine is empty');
-      console.log(table([['ENTRY', 'DISK', 'KEPT', 'SIZE', 'PROBLEM', 'ORIGINAL'], ...entries.map((e) => [e.name, e.disk ? String(e.disk.index) : 'pool', e.quarantinedAt, bytes(e.bytes), e.problem, e.original])]));
+      console.log(table([['ENTRY', 'DISK', 'KEPT', 'SIZE', 'PROBLEM', 'ORIGINAL'], ...entries.map((e) => [printable(e.name), e.disk ? String(e.disk.index) : 'pool', printable(e.quarantinedAt), bytes(e.bytes), printable(e.problem), printable(e.original)])]));
       return;
     }
     if (action === 'restore') {
       if (!entry) throw usageError('quarantine restore needs an ENTRY (see dfs-pool quarantine list)');
       const r = restoreQuarantine(pool, entry, !!opts.force);
       if (opts.json) return printJson(r);
-      console.log(`restored ${r.entry} to ${r.restoredTo}${r.displaced ? ` (the file that was there is kept in ${r.displaced})` : ''}`);
+      console.log(`restored ${printable(r.entry)} to ${printable(r.restoredTo)}${r.displaced ? ` (the file that was there is kept in ${printable(r.displaced)})` : ''}`);
       return;
     }
     if (action === 'purge') {
-      if (opts['older-than'] === undefined) throw usageError('quarantine purge needs --older-than DURATION: nothing is deleted by default');
-      const gone = purgeQuarantine(pool, parseDuration(opts['older-than'], '--older-than'), !!opts['dry-run']);
+      if (olderThan === undefined) throw usageError('quarantine purge needs --older-than DURATION: nothing is deleted by default');
+      const gone = purgeQuarantine(pool, olderThan, !!opts['dry-run']);
       if (opts.json) return printJson({ dryRun: !!opts['dry-run'], purged: gone.map(entryJson) });
       const total = gone.reduce((a, e) => a + e.bytes, 0);
       console.log(`${opts['dry-run'] ? 'would purge' : 'purged'} ${gone.length} entries, ${bytes(total)}`);

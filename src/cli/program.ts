@@ -2,6 +2,8 @@ import sade from 'sade';
 import { DfsError, EXIT } from '../core/errors';
 import { requirePoolOption } from '../core/pool';
 import { onNotice } from '../core/notice';
+import { printable } from './format';
+import { becomePoolOwner } from './pool-owner';
 
 // One declarative table per executable feeds both sade (parsing, --help) and the
 // man-page check, so an option cannot exist in one and not the other.
@@ -35,6 +37,8 @@ export interface ProgramSpec {
   commands: CommandSpec[];
   /** A program whose only job is one command (dfs-scrub). */
   single?: boolean;
+  /** Run as root over a pool another user owns, become that user first (see pool-owner.ts). */
+  runsAsPoolOwner?: boolean;
 }
 
 export const VERSION = '0.1.0';
@@ -107,9 +111,14 @@ export async function runProgram(spec: ProgramSpec, argv = process.argv): Promis
     console.error = realError;
   }
   if (!parsed) return process.exit(EXIT.OK); // --help or --version was printed
-  onNotice((msg) => process.stderr.write(`${spec.name}: notice: ${msg}\n`));
+  onNotice((msg) => process.stderr.write(`${spec.name}: notice: ${printable(msg)}\n`));
   let code: number;
   try {
+    if (spec.runsAsPoolOwner) {
+      // sade hands the options last: a pool someone else owns is handled with their rights.
+      const opts = parsed.args[parsed.args.length - 1] as { pool?: unknown } | undefined;
+      if (typeof opts?.pool === 'string' && opts.pool) becomePoolOwner(opts.pool);
+    }
     const r = await parsed.handler(...parsed.args);
     code = typeof r === 'number' ? r : EXIT.OK;
   } catch (err) {
@@ -119,11 +128,12 @@ export async function runProgram(spec: ProgramSpec, argv = process.argv): Promis
 }
 
 export function reportError(name: string, err: unknown): number {
+  // An error may name a hostile path or object: escaped, it stays one harmless line.
   if (err instanceof DfsError) {
-    process.stderr.write(`${name}: ${err.message}\n`);
+    process.stderr.write(`${name}: ${printable(err.message)}\n`);
     return err.code;
   }
-  const msg = err instanceof Error ? (process.env.DFS_DEBUG ? err.stack : err.message) : String(err);
+  const msg = err instanceof Error ? (process.env.DFS_DEBUG ? String(err.stack).split('\n').map(printable).join('\n') : printable(err.message)) : printable(err);
   process.stderr.write(`${name}: internal error: ${msg}\n`);
   return EXIT.OPERATIONAL;
 }

@@ -1,17 +1,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { fsFailure } from './errors';
 
 let tempCounter = 0;
 
-/** A temp name in the same directory that no reader mistakes for a final file. */
+/**
+ * A temp name in the same directory that no reader mistakes for a final file,
+ * and nobody can guess ahead (it is opened O_EXCL | O_NOFOLLOW besides).
+ */
 export function tempPathFor(finalPath: string): string {
   tempCounter += 1;
-  return path.join(path.dirname(finalPath), `.tmp-${process.pid}-${tempCounter}-${path.basename(finalPath)}`);
+  return path.join(path.dirname(finalPath), `.tmp-${process.pid}-${tempCounter}-${randomBytes(6).toString('hex')}-${path.basename(finalPath)}`);
 }
 
 export function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
   try {
     fs.fsyncSync(fd);
   } finally {

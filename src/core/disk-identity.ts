@@ -57,6 +57,14 @@ function usableState(disk: Disk): Disk {
   return disk;
 }
 
+function ownerOf(abs: string): number | undefined {
+  try {
+    return fs.statSync(abs).uid;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface DiskMove {
   id: string;
   index: number;
@@ -72,7 +80,7 @@ export interface DiskMove {
  * says where); a label that names this pool's disk from two paths (a cloned
  * drive) makes both paths unusable.
  */
-export function findDisks(poolId: string, configs: DiskConfig[], root: string): { disks: Disk[]; moves: DiskMove[] } {
+export function findDisks(poolId: string, configs: DiskConfig[], root: string, ownerUid: number): { disks: Disk[]; moves: DiskMove[] } {
   const places = configs.map((c) => {
     const abs = path.resolve(root, c.path);
     return { abs, recorded: c.path, read: readLabel(abs) };
@@ -100,8 +108,11 @@ export function findDisks(poolId: string, configs: DiskConfig[], root: string): 
       const found = places[at[0]];
       if (found.abs !== own.abs) moves.push({ id: cfg.id, index, from: own.abs, to: found.abs, toRecorded: found.recorded });
       const disk = base(cfg.rebuilding ? 'rebuilding' : 'online', undefined, found.abs);
-      const checked = usableState(disk);
-      return checked;
+      // A disk of another owner is not the pool owner's to write, nor this pool's to claim
+      // (a pool.json listing someone else's disks and their labels' ids).
+      const uid = ownerOf(found.abs);
+      if (uid !== ownerUid) return base('foreign', `${found.abs} belongs to uid ${uid}, the pool directory to uid ${ownerUid}: not adopted`, found.abs);
+      return usableState(disk);
     }
     if (!('label' in own.read)) return base(own.read.state, own.read.detail);
     const label = own.read.label;

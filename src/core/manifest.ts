@@ -12,6 +12,14 @@ import { parseScheme } from './scheme';
 // (DESIGN §1), so losing any disks short of all of them loses no object names.
 
 export const MANIFEST_FORMAT = 1;
+/** No extent is longer than the largest extent size a pool may have. */
+const MAX_EXTENT_LENGTH = 256 * 1024 * 1024;
+const MAX_NAME_BYTES = 4096;
+/**
+ * A manifest copy larger than this is judged damaged unread: about 2.5M
+ * extents, a 10 TiB object of 4 MiB extents.
+ */
+export const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
 
 export interface ManifestExtent {
   id: string;
@@ -59,13 +67,22 @@ function parseBody(body: string): Manifest | string {
   } catch {
     return 'not valid JSON';
   }
-  if (!m || m.format !== MANIFEST_FORMAT || typeof m.name !== 'string' || !Array.isArray(m.extents)) return 'unsupported format';
+  if (!m || typeof m !== 'object' || m.format !== MANIFEST_FORMAT || typeof m.name !== 'string' || !Array.isArray(m.extents)) return 'unsupported format';
+  if (typeof m.created !== 'string' || m.created.length > 64) return 'bad creation time';
+  if (Buffer.byteLength(m.name) > MAX_NAME_BYTES) return `object name longer than ${MAX_NAME_BYTES} bytes`;
   try {
     parseScheme(m.scheme);
   } catch {
     return `bad scheme ${m.scheme}`;
   }
-  if (!m.extents.every((e) => EXTENT_ID_RE.test(e.id) && Number.isInteger(e.length) && e.length > 0)) return 'bad extent list';
+  // Every number is checked before anything sizes a buffer by it: a hostile copy is damaged, never a crash.
+  let total = 0;
+  for (const e of m.extents) {
+    if (typeof e !== 'object' || e === null || typeof e.id !== 'string' || !EXTENT_ID_RE.test(e.id)) return 'bad extent list';
+    if (!Number.isInteger(e.length) || e.length <= 0 || e.length > MAX_EXTENT_LENGTH) return `bad extent length ${JSON.stringify(e.length)}`;
+    total += e.length;
+  }
+  if (!Number.isSafeInteger(m.size) || m.size !== total) return `size ${JSON.stringify(m.size)} is not the sum of its extents (${total})`;
   return m;
 }
 
@@ -98,8 +115,9 @@ function readRawCopy(disk: Disk, file: string): { copy: ManifestCopy; proven?: {
   if (!isRealDirectory(path.dirname(file))) return { copy: { disk, path: file, problem: `${path.dirname(file)} is not a real directory` } };
   let data: Buffer;
   try {
-    data = readRegularFile(file, 1024 * 1024 * 1024);
+    data = readRegularFile(file, MAX_MANIFEST_BYTES);
   } catch (err) {
+    if (errnoCode(err) === 'EFBIG') return { copy: { disk, path: file, problem: `larger than ${MAX_MANIFEST_BYTES} bytes` } };
     return { copy: { disk, path: file, problem: `unreadable (${readFailure(err)})` } };
   }
   const proven = provenBody(data);

@@ -8,6 +8,7 @@ import { readRegularFile } from './safe-fs';
 import { diskLabelPath, poolFile, stateDir, POOL_FILE, DISK_LABEL, extentsDir, objectsDir } from './layout';
 import { DiskMove, findDisks } from './disk-identity';
 import { notice } from './notice';
+import { checkStateDir } from './state-dir';
 
 export const POOL_FORMAT = 1;
 export const DEFAULT_EXTENT_SIZE = 4 * 1024 * 1024;
@@ -120,7 +121,8 @@ export function openPool(rootArg: string, opts: OpenOptions = {}): Pool {
     throw operationalError(`corrupt pool config ${file}: not valid JSON`);
   }
   const config = validateConfig(raw, file);
-  const { disks, moves } = findDisks(config.id, config.disks, root);
+  checkStateDir(root);
+  const { disks, moves } = findDisks(config.id, config.disks, root, fs.statSync(root).uid);
   if (moves.length > 0) {
     for (const m of moves) notice(`disk ${m.index} (${m.id}) found at ${m.to}, recorded at ${m.from}: using it there`);
     if (opts.record !== false) recordMoves(root, config, moves);
@@ -220,10 +222,12 @@ export function createPool(opts: CreatePoolOptions): Pool {
   }
 
   const made: string[] = [];
+  // 0755 whatever the umask: the pool and its state are writable by their owner alone (see state-dir.ts).
   const mkdir = (dir: string) => {
     if (!fs.existsSync(dir)) {
-      fs.mkdirSync(dir, { recursive: true });
+      fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
       made.push(dir);
+      fs.chmodSync(dir, 0o755);
     }
   };
   const config: PoolConfig = {
@@ -251,6 +255,7 @@ export function createPool(opts: CreatePoolOptions): Pool {
     }
     writeJsonAtomic(poolFile(root), config);
     fsyncDir(root);
+    checkStateDir(root);
   } catch (err) {
     for (const p of made.reverse()) fs.rmSync(p, { recursive: true, force: true });
     if (err instanceof DfsError) throw err;

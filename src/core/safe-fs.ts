@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { errnoCode } from './errors';
 
 // Pool files are read and written only through real directories and regular
@@ -54,4 +55,63 @@ export function readFailure(err: unknown): string {
   if (err instanceof NotRegularFile) return 'not a regular file';
   const offset = (err as { offset?: unknown }).offset;
   return `${errnoCode(err) ?? String(err)}${typeof offset === 'number' ? ` reading at offset ${offset}` : ''}`;
+}
+
+/**
+ * Opens a log or audit file for appending without following a symlink or
+ * blocking on a FIFO planted at its name; anything but a regular file is refused.
+ */
+export function openAppend(file: string, mode = 0o640): number {
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK, mode);
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new NotRegularFile(`${file}: not a regular file`);
+  }
+  return fd;
+}
+
+/** Appends whole, fsynced (see openAppend). */
+export function appendFileSafe(file: string, data: string | Buffer, sync = false): void {
+  const fd = openAppend(file);
+  try {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    if (sync) fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A small state file's text, or undefined when it does not exist (see readRegularFile for the rest). */
+export function readStateText(file: string, maxBytes: number): string | undefined {
+  try {
+    return readRegularFile(file, maxBytes).toString('utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Removes a directory tree we made (the extent index) without a path anyone
+ * could swap midway: it is first renamed to an unguessable name beside it,
+ * and what is inside is removed entry by entry, links unlinked, never followed.
+ */
+export function removeOwnTree(dir: string): void {
+  const gone = `${dir}.gone-${process.pid}-${randomBytes(8).toString('hex')}`;
+  try {
+    fs.renameSync(dir, gone);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw err;
+  }
+  const walk = (d: string): void => {
+    const st = fs.lstatSync(d);
+    if (!st.isDirectory()) {
+      fs.unlinkSync(d);
+      return;
+    }
+    for (const name of fs.readdirSync(d)) walk(`${d}/${name}`);
+    fs.rmdirSync(d);
+  };
+  walk(gone);
 }

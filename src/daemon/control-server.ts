@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { ControlRequest, ControlResponse } from './protocol';
 import { errnoCode, fsFailure } from '../core/errors';
+import { socketDirReady } from './socket-path';
 
 export type ControlHandler = (req: ControlRequest) => Promise<ControlResponse> | ControlResponse;
 
@@ -12,7 +13,7 @@ export type ControlHandler = (req: ControlRequest) => Promise<ControlResponse> |
  * killed daemon: it is removed, not fatal.
  */
 export async function startControlServer(socketPath: string, handler: ControlHandler, group?: number): Promise<net.Server> {
-  fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o750 });
+  socketDirReady(path.dirname(socketPath));
   try {
     fs.unlinkSync(socketPath);
   } catch (err) {
@@ -35,7 +36,7 @@ export async function startControlServer(socketPath: string, handler: ControlHan
       conn.end(JSON.stringify(res) + '\n');
     });
   });
-  // The umask makes the socket private from its first moment; chmod states it.
+  // The umask makes the socket private from its first moment.
   const oldMask = process.umask(group === undefined ? 0o177 : 0o117);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -48,7 +49,7 @@ export async function startControlServer(socketPath: string, handler: ControlHan
   } finally {
     process.umask(oldMask);
   }
-  if (group !== undefined) fs.chownSync(socketPath, -1, group);
-  fs.chmodSync(socketPath, group === undefined ? 0o600 : 0o660);
+  // The umask gave the mode; the group is set on the socket itself (lchown never follows a link swapped in).
+  if (group !== undefined) fs.lchownSync(socketPath, -1, group);
   return server;
 }

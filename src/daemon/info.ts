@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../core/errors';
 import { stateDir } from '../core/layout';
+import { readStateText } from '../core/safe-fs';
 
 // What a running daemon publishes about itself, beside the scrub state: read by
 // `dfs-scrubd status` when the socket is unreachable, and by the metrics.
@@ -43,7 +44,9 @@ export const daemonFile = (root: string) => path.join(stateDir(root), DAEMON_FIL
 /** The daemon's published info, or undefined when none was ever written. */
 export function readDaemonInfo(root: string): DaemonInfo | undefined {
   try {
-    return JSON.parse(fs.readFileSync(daemonFile(root), 'utf8')) as DaemonInfo;
+    const text = readStateText(daemonFile(root), 64 * 1024);
+    const info = text === undefined ? undefined : (JSON.parse(text) as DaemonInfo);
+    return typeof info === 'object' && info !== null ? info : undefined;
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { stateDir } from '../core/layout';
+import { readStateText } from '../core/safe-fs';
 import { writeJsonAtomic } from '../core/atomic-file';
 import { errnoCode, fsFailure, operationalError } from '../core/errors';
 import { DaemonSettings } from './info';
@@ -19,20 +20,25 @@ export const DEFAULT_SETTINGS: DaemonSettings = {
   ioPressureLimit: 20,
 };
 
+const SETTING_KEYS: (keyof DaemonSettings)[] = ['intensity', 'paused', 'autoRepair', 'maxRate', 'deadlineSeconds', 'passIntervalSeconds', 'ioPressureLimit'];
+
 export function loadSettings(root: string): Partial<DaemonSettings> {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = fs.readFileSync(settingsFile(root), 'utf8');
+    text = readStateText(settingsFile(root), 64 * 1024);
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return {};
     throw fsFailure('cannot read daemon settings', settingsFile(root), err);
   }
+  if (text === undefined) return {};
   let s: Partial<DaemonSettings>;
   try {
     s = JSON.parse(text);
   } catch {
     throw operationalError(`corrupt daemon settings ${settingsFile(root)}: not valid JSON`);
   }
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) throw operationalError(`corrupt daemon settings ${settingsFile(root)}: not a JSON object`);
+  // Only our keys are taken: nothing else a planted file holds is copied into daemon.json.
+  s = Object.fromEntries(Object.entries(s).filter(([k]) => SETTING_KEYS.includes(k as keyof DaemonSettings))) as Partial<DaemonSettings>;
   if (s.intensity !== undefined && !INTENSITIES.includes(s.intensity)) {
     throw operationalError(`corrupt daemon settings ${settingsFile(root)}: intensity ${JSON.stringify(s.intensity)}`);
   }

@@ -1,3 +1,4 @@
+import { readStateText } from '../core/safe-fs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-file';
@@ -76,13 +77,13 @@ export interface RunsLog {
 }
 
 function readJson(file: string): unknown | undefined {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readStateText(file, 4 * 1024 * 1024);
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
     throw fsFailure('cannot read', file, err);
   }
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text);
   } catch {

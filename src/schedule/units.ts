@@ -59,7 +59,9 @@ NoNewPrivileges=yes
 PrivateMounts=yes
 # Root, but only with what reading and repairing files owned by others needs;
 # CAP_SYS_NICE lets --intensity high raise its priority above Nice=.
-CapabilityBoundingSet=CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_SYS_NICE
+# CAP_SETUID/CAP_SETGID: a pool another user owns is scrubbed as that user
+# (dfs-scrub(8), TRUST), so nothing planted in it can reach beyond it.
+CapabilityBoundingSet=CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_SYS_NICE CAP_SETUID CAP_SETGID
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
 ProtectKernelLogs=yes
@@ -80,6 +82,8 @@ SystemCallArchitectures=native
 SystemCallFilter=@system-service
 # @resources stays allowed: setpriority/ioprio_set carry out --intensity.
 SystemCallFilter=~@privileged
+# ... but for becoming the pool's owner (setuid, setgid, setgroups).
+SystemCallFilter=@setuid
 SystemCallErrorNumber=EPERM
 # Node's JIT needs writable+executable memory.
 MemoryDenyWriteExecute=no

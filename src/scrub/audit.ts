@@ -1,4 +1,5 @@
-import fs from 'node:fs';
+import { appendFileSafe } from '../core/safe-fs';
+import { fsFailure } from '../core/errors';
 import path from 'node:path';
 import { stateDir } from '../core/layout';
 
@@ -10,11 +11,10 @@ export function appendAudit(root: string, entries: Record<string, unknown> | Rec
   if (list.length === 0) return;
   const file = path.join(stateDir(root), AUDIT_FILE);
   const time = new Date().toISOString();
-  const fd = fs.openSync(file, 'a', 0o640);
   try {
-    fs.writeSync(fd, list.map((e) => JSON.stringify({ time, ...e }) + '\n').join(''));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    appendFileSafe(file, list.map((e) => JSON.stringify({ time, ...e }) + '\n').join(''), true);
+  } catch (err) {
+    // ELOOP: a symlink stands at the log's name; it is never followed.
+    throw fsFailure('cannot append to the audit log', file, err);
   }
 }

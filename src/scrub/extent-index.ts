@@ -7,6 +7,7 @@ import { parseScheme, Scheme, shardCount } from '../core/scheme';
 import { HEADER_SIZE } from '../core/shard-header';
 import { shardPayloadLength } from '../core/erasure';
 import { fsFailure } from '../core/errors';
+import { appendFileSafe, readRegularFile, removeOwnTree } from '../core/safe-fs';
 
 // The extents the manifests name, spilled to the pool's state directory in 256
 // bucket files by the first byte of the id. A pass then holds one bucket
@@ -56,7 +57,7 @@ const namesFile = (dir: string) => path.join(dir, 'names');
 
 function append(file: string, data: string | Buffer): void {
   try {
-    fs.appendFileSync(file, data);
+    appendFileSafe(file, data);
   } catch (err) {
     throw fsFailure('cannot write the extent index', file, err);
   }
@@ -69,8 +70,8 @@ function append(file: string, data: string | Buffer): void {
 export function buildExtentIndex(pool: Pool, onObject: (o: ObjectEntry) => void = () => undefined): ExtentIndex {
   const dir = extentIndexDir(pool.root);
   try {
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.mkdirSync(dir, { recursive: true });
+    removeOwnTree(dir);
+    fs.mkdirSync(dir);
   } catch (err) {
     throw fsFailure('cannot create the extent index', dir, err);
   }
@@ -144,7 +145,8 @@ export function readBucket(index: ExtentIndex, prefix: string): Map<string, Inde
   const file = bucketFile(index.dir, prefix);
   let data: Buffer;
   try {
-    data = fs.readFileSync(file);
+    // Our own files, but never through a link or a FIFO planted in their place.
+    data = readRegularFile(file, 256 * 1024 * 1024);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
     throw fsFailure('cannot read the extent index', file, err);
@@ -170,7 +172,7 @@ export function objectNames(index: ExtentIndex, ordinals: number[]): string[] {
     const end = index.nameBlocks[block + 1];
     let text: string;
     try {
-      const fd = fs.openSync(namesFile(index.dir), 'r');
+      const fd = fs.openSync(namesFile(index.dir), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
       try {
         const len = end === undefined ? fs.fstatSync(fd).size - start : end - start;
         const buf = Buffer.alloc(len);
@@ -189,7 +191,7 @@ export function objectNames(index: ExtentIndex, ordinals: number[]): string[] {
 /** Best effort: a directory that cannot go now makes the next build fail with its name. */
 export function removeExtentIndex(index: ExtentIndex): void {
   try {
-    fs.rmSync(index.dir, { recursive: true, force: true });
+    removeOwnTree(index.dir);
   } catch {
     /* reported by the next buildExtentIndex */
   }

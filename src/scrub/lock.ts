@@ -4,6 +4,9 @@ import { stateDir } from '../core/layout';
 import { errnoCode, fsFailure, operationalError } from '../core/errors';
 import { pidAlive } from '../core/pid';
 import { fsyncDir } from '../core/atomic-file';
+import { randomBytes } from 'node:crypto';
+import { makeStateDir } from '../core/state-dir';
+import { readStateText } from '../core/safe-fs';
 
 export const LOCK_FILE = 'scrub.lock';
 
@@ -17,7 +20,7 @@ const UNREADABLE_GRACE_MS = 10_000;
 
 function lockAgeMs(file: string): number {
   try {
-    return Date.now() - fs.statSync(file).mtimeMs;
+    return Date.now() - fs.lstatSync(file).mtimeMs;
   } catch {
     return Infinity;
   }
@@ -27,7 +30,9 @@ export const lockPath = (root: string) => path.join(stateDir(root), LOCK_FILE);
 
 export function readLock(root: string): LockHolder | undefined {
   try {
-    return JSON.parse(fs.readFileSync(lockPath(root), 'utf8')) as LockHolder;
+    const text = readStateText(lockPath(root), 4096);
+    const h = text === undefined ? undefined : (JSON.parse(text) as LockHolder);
+    return typeof h === 'object' && h !== null && typeof h.pid === 'number' ? h : undefined;
   } catch {
     return undefined;
   }
@@ -40,13 +45,19 @@ export function readLock(root: string): LockHolder | undefined {
  */
 export function acquireScrubLock(root: string, owner: string): () => void {
   const file = lockPath(root);
-  fs.mkdirSync(stateDir(root), { recursive: true });
+  makeStateDir(root);
   const me: LockHolder = { pid: process.pid, owner, since: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {
     // Written whole under a temp name, then linked into place: the lock is never seen empty.
-    const tmp = `${file}.${process.pid}.tmp`;
+    // Unguessable and exclusive: nothing planted at the name is ever written through.
+    const tmp = `${file}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`;
     try {
-      fs.writeFileSync(tmp, JSON.stringify(me) + '\n', { mode: 0o644 });
+      const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
+      try {
+        fs.writeSync(fd, JSON.stringify(me) + '\n');
+      } finally {
+        fs.closeSync(fd);
+      }
       try {
         fs.linkSync(tmp, file);
       } finally {

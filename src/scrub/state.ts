@@ -3,6 +3,7 @@ import path from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-file';
 import { errnoCode, fsFailure, operationalError } from '../core/errors';
 import { stateDir } from '../core/layout';
+import { readStateText } from '../core/safe-fs';
 import type { DiskErrors } from './disk-errors';
 
 // The persisted scrub state: what `status`, the daemon and the metrics read
@@ -108,6 +109,8 @@ export interface ScrubState {
 }
 
 export const MAX_OPEN_PROBLEMS = 1000;
+/** Far above what MAX_OPEN_PROBLEMS and the counters take (~1 MB). */
+const MAX_STATE_BYTES = 16 * 1024 * 1024;
 
 export const zeroHealth = (): HealthCounts => ({ healthy: 0, degraded: 0, unrecoverable: 0 });
 export const zeroCounters = (): ScrubCounters => ({
@@ -135,20 +138,21 @@ export function emptyState(poolId: string): ScrubState {
 /** Reads the state; a pool never scrubbed has an empty one. A corrupt file is an error, never silently reset. */
 export function loadState(root: string, poolId: string): ScrubState {
   const file = stateFile(root);
-  let text: string;
+  let text: string | undefined;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // Capped, never through a link, never blocking on a FIFO: a hostile state file is an error, not a hang.
+    text = readStateText(file, MAX_STATE_BYTES);
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return emptyState(poolId);
     throw fsFailure('cannot read scrub state', file, err);
   }
+  if (text === undefined) return emptyState(poolId);
   let s: ScrubState;
   try {
     s = JSON.parse(text) as ScrubState;
   } catch {
     throw operationalError(`corrupt scrub state ${file}: not valid JSON (move it aside to start afresh)`);
   }
-  if (s.schema !== STATE_SCHEMA || typeof s.counters !== 'object') {
+  if (typeof s !== 'object' || s === null || s.schema !== STATE_SCHEMA || typeof s.counters !== 'object' || s.counters === null) {
     throw operationalError(`corrupt scrub state ${file}: unsupported schema ${JSON.stringify(s.schema)}`);
   }
   return { ...emptyState(poolId), ...s, counters: { ...zeroCounters(), ...s.counters } };
