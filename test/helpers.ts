@@ -141,9 +141,33 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Where the built executables are run from: the checkout, unless useReachableCheckout() moved it. */
+let cliRoot = repoRoot;
+
+/**
+ * Tools run as root over a pool another user owns become that user, and must
+ * still load their own modules (a worker thread's script, say). From a
+ * checkout only its owner can enter (git clone into mktemp -d: 0700), they
+ * cannot: so this process's tools run from a copy of dist/ and node_modules/
+ * in a scratch directory every user can traverse. An installed tree needs
+ * nothing of the sort (it is world-readable).
+ */
+export function useReachableCheckout(): string {
+  let open = true;
+  for (let d = repoRoot; ; d = path.dirname(d)) {
+    if ((fs.statSync(d).mode & 0o001) === 0) open = false;
+    if (path.dirname(d) === d) break;
+  }
+  if (open) return (cliRoot = repoRoot);
+  const copy = scratchDir('dfs-reachable-');
+  fs.chmodSync(copy, 0o755);
+  for (const part of ['dist', 'node_modules', 'package.json']) fs.cpSync(path.join(repoRoot, part), path.join(copy, part), { recursive: true, verbatimSymlinks: true });
+  return (cliRoot = copy);
+}
+
 /** dist/src/cli/<name>.js, or an error saying it has not been built. */
 export function cliPath(name: string): string {
-  const js = path.join(repoRoot, 'dist', 'src', 'cli', `${name}.js`);
+  const js = path.join(cliRoot, 'dist', 'src', 'cli', `${name}.js`);
   if (!fs.existsSync(js)) throw new Error(`${path.relative(repoRoot, js)} does not exist: is src/cli/${name}.ts written and built (make build)?`);
   return js;
 }

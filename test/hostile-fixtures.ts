@@ -10,7 +10,10 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as assert from 'uvu/assert';
-import { cli, cliAsync, collect, diffFingerprints, fingerprintTree, requireTool, scratchDir, type CliResult } from './helpers';
+import { cli, cliAsync, collect, diffFingerprints, fingerprintTree, requireTool, scratchDir, useReachableCheckout, type CliResult } from './helpers';
+
+// Root's tools become the pool's owner (uid 65534 here) and must still read their own code.
+if (process.getuid?.() === 0) useReachableCheckout();
 
 /** The hostile user: owns the pool, plants the traps. */
 export const USER = 65534;

@@ -42,8 +42,8 @@ export function encodeManifest(m: Manifest): Buffer {
 }
 
 /** A manifest, or a one-line reason the copy is bad. */
-const HEAD = '{"manifest":';
-const SUM_KEY = ',"checksum":"';
+const HEAD_BYTES = Buffer.from('{"manifest":');
+const SUM_KEY_BYTES = Buffer.from(',"checksum":"');
 
 /**
  * A copy's manifest text, proven against its checksum without parsing it: the
@@ -51,13 +51,16 @@ const SUM_KEY = ',"checksum":"';
  * was hashed (quotes inside M are escaped, so SUM_KEY only occurs as the key).
  */
 function provenBody(data: Buffer): { body: string; sum: string } | string {
-  const text = data.toString('utf8').trimEnd();
-  const at = text.lastIndexOf(SUM_KEY);
-  if (!text.startsWith(HEAD) || at < 0 || !text.endsWith('"}')) return 'not a manifest';
-  const body = text.slice(HEAD.length, at);
-  const sum = text.slice(at + SUM_KEY.length, -2);
-  if (sum !== `blake3:${blake3Hex(body)}`) return 'checksum mismatch';
-  return { body, sum };
+  // Proven on the bytes, and decoded once, after: a big manifest is not held as text twice.
+  let end = data.length;
+  while (end > 0 && (data[end - 1] === 0x0a || data[end - 1] === 0x0d || data[end - 1] === 0x20 || data[end - 1] === 0x09)) end--;
+  const at = data.lastIndexOf(SUM_KEY_BYTES, end - 1);
+  if (end < HEAD_BYTES.length + 2 || !data.subarray(0, HEAD_BYTES.length).equals(HEAD_BYTES) || at < HEAD_BYTES.length || data[end - 2] !== 0x22 || data[end - 1] !== 0x7d) {
+    return 'not a manifest';
+  }
+  const sum = data.toString('latin1', at + SUM_KEY_BYTES.length, end - 2);
+  if (sum !== `blake3:${blake3Hex(data.subarray(HEAD_BYTES.length, at))}`) return 'checksum mismatch';
+  return { body: data.toString('utf8', HEAD_BYTES.length, at), sum };
 }
 
 function parseBody(body: string): Manifest | string {
