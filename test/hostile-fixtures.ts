@@ -139,9 +139,9 @@ export function shardsOn(disk: string): string[] {
   return out;
 }
 
-/** Flips one payload byte of the first shard on disk 0 (a repair then writes the audit log and quarantine). */
+/** Flips one payload byte of the first shard on the first disk holding one (a repair then writes the audit log and quarantine). */
 export function damageShard(pool: UserPool): string {
-  const file = shardsOn(pool.disks[0])[0];
+  const file = pool.disks.flatMap((d) => shardsOn(d))[0];
   const fd = fs.openSync(file, 'r+');
   try {
     const b = Buffer.alloc(1);

@@ -97,7 +97,8 @@ test("1. root's tools over the user's pool run as the user: what they create bel
     p.check(st?.isFile(), `${file} was not written`);
     p.check(st && st.uid === USER && st.gid === USER, `${file} belongs to ${st?.uid}:${st?.gid}, not ${USER}:${USER}`);
   }
-  const q = path.join(pool.disks[0], '.dynamicfs', 'quarantine');
+  // The damaged shard's own disk: DISK/extents/XX/<file>.
+  const q = path.join(path.dirname(path.dirname(path.dirname(shard))), '.dynamicfs', 'quarantine');
   const kept = fs.existsSync(q) ? fs.readdirSync(q) : [];
   p.check(kept.length > 0, `no quarantine entry in ${q} after the repair`);
   const rebuilt = fs.lstatSync(shard, { throwIfNoEntry: false });
@@ -437,7 +438,9 @@ test("6. a pool.json naming another pool's disks: they are foreign, never read f
   assert.is(cli('dfs-pool', ['put', src, 'alpha', '--pool', A]).status, 0);
   assert.is(cli('dfs-scrub', ['--pool', A]).status, 0);
   // Bait: a damaged shard a repair would rewrite (and quarantine), an orphan gc would move.
-  const bad = shardsOn(aDisks[0])[0];
+  // Placement is by extent id: take a shard from whichever of A's disks holds one.
+  const bad = aDisks.flatMap((d) => shardsOn(d))[0];
+  assert.ok(bad, "A holds shard files");
   const fd = fs.openSync(bad, 'r+');
   fs.writeSync(fd, Buffer.from('XXXX'), 0, 4, 300);
   fs.closeSync(fd);
@@ -570,7 +573,7 @@ test('7. a pre-made runtime directory: start and the control verbs refuse it, an
 test('8. races: links swapped in for the extent index and a fan-out directory while passes run', async () => {
   if (!hostileReady('hostile pool: races')) return;
   const pool = userPool();
-  const fan = path.dirname(shardsOn(pool.disks[0])[0]);
+  const fan = path.dirname(pool.disks.flatMap((d) => shardsOn(d))[0]);
   // Root's directory holds what a link-following pass would read, rewrite, quarantine or delete.
   const v = makeVictim((sub) => {
     for (const f of fs.readdirSync(fan)) fs.writeFileSync(path.join(sub, f), Buffer.alloc(70_000, 0x41));
