@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import kleur from 'kleur';
 import { createPool, openPool, parseExtentSize } from '../core/pool';
 import { getObject, listObjects, putObject, removeObject, ShardFinding } from '../core/objects';

@@ -1,6 +1,4 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { errnoCode } from '../core/errors';
 import { stateDir } from '../core/layout';
 import { readStateText } from '../core/safe-fs';
 

@@ -1,9 +1,8 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { stateDir } from '../core/layout';
 import { readStateText } from '../core/safe-fs';
 import { writeJsonAtomic } from '../core/atomic-file';
-import { errnoCode, fsFailure, operationalError } from '../core/errors';
+import { fsFailure, operationalError } from '../core/errors';
 import { DaemonSettings } from './info';
 import { INTENSITIES } from '../scrub/pacing';
 

@@ -1,8 +1,7 @@
 import { readStateText } from '../core/safe-fs';
-import fs from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-file';
-import { errnoCode, fsFailure, operationalError } from '../core/errors';
+import { fsFailure, operationalError } from '../core/errors';
 import { stateDir } from '../core/layout';
 import { NAMED_FREQUENCIES, NamedFrequency } from './frequency';
 import { ScheduleIntensity } from './settings';

@@ -1,12 +1,10 @@
 import fs from 'node:fs';
 import { Pool, writableDisks } from '../core/pool';
-import { fsyncDir } from '../core/atomic-file';
 import { listPrefixes, StrayFile, topLevelStrays } from './inventory';
 import { buildExtentIndex, removeExtentIndex } from './extent-index';
 import { ObjectEntry } from '../core/manifest';
 import { quarantine } from './quarantine';
 import { appendAudit } from './audit';
-import path from 'node:path';
 import { operationalError } from '../core/errors';
 
 export interface GcResult {

@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomic } from '../core/atomic-file';
-import { errnoCode, fsFailure, operationalError } from '../core/errors';
+import { fsFailure, operationalError } from '../core/errors';
 import { stateDir } from '../core/layout';
 import { readStateText } from '../core/safe-fs';
 import type { DiskErrors } from './disk-errors';
