@@ -17,6 +17,7 @@ import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Finding } from '../src/scrub/finding';
 import { cli, cliAsync, collect, type CliResult, diffFingerprints, fingerprintTree, repoRoot, requireTool, scratchDir } from './helpers';
 import {
   attachBlank,
@@ -121,17 +122,6 @@ function assertObjectsIntact(rig: Rig, what: string): void {
 // ---------------------------------------------------------------------------
 // Scrub reports
 
-interface Finding {
-  kind: string;
-  severity?: string;
-  extent?: string;
-  shard?: number;
-  disk?: number;
-  path: string;
-  detail?: string;
-  result?: string;
-  quarantine?: string;
-}
 
 interface Report {
   exitCode: number;

@@ -1,9 +1,7 @@
 import kleur from 'kleur';
 import { openPool } from '../core/pool';
-import { addDisk, DiskChange, dropDisk, replaceDisk, resolveDisk, schemesTooWide } from '../core/disk-set';
-import { operationalError } from '../core/errors';
-import { acquireScrubLock } from '../scrub/lock';
-import { evacuateDisk } from '../scrub/evacuate';
+import { addDisk, DiskChange, replaceDisk, resolveDisk } from '../core/disk-set';
+import { removeDisk } from '../scrub/evacuate';
 import { loadState } from '../scrub/state';
 import { clearDiskErrors } from '../scrub/disk-errors';
 import { CommandSpec, requirePool } from './program';
@@ -53,25 +51,11 @@ export const diskCommands: CommandSpec[] = [
     options: [],
     action: async (name: string, opts: Opts) => {
       const pool = openPool(requirePool(opts));
-      const disk = resolveDisk(pool, name);
-      const tooWide = schemesTooWide(pool, pool.disks.length - 1);
-      if (tooWide.length) throw operationalError(`cannot remove disk ${disk.index} (${disk.path}): ${tooWide.join(', ')}, and ${pool.disks.length - 1} would remain`);
-      const release = acquireScrubLock(pool.root, 'dfs-pool remove-disk');
-      try {
-        const readable = disk.state === 'online' || disk.state === 'read-only' || disk.state === 'rebuilding';
-        const ev = readable ? await evacuateDisk(pool, disk) : undefined;
-        if (ev && ev.failed.length) {
-          throw operationalError(`disk ${disk.index} stays: ${ev.failed.length} valid shards could not be copied off it (first: ${ev.failed[0].path}: ${ev.failed[0].detail})`);
-        }
-        dropDisk(pool, disk);
-        const result = { removed: { index: disk.index, id: disk.id, path: disk.path, state: disk.state }, shardsMoved: ev?.moved ?? 0, shardsLeftForRepair: ev?.skipped ?? [] };
-        if (opts.json) return printJson(result);
-        console.log(`removed disk ${disk.index} (${printable(disk.path)}, ${disk.state}): ${result.shardsMoved} shards copied to the other disks; the drive itself is left as it was`);
-        if (!readable || ev!.skipped.length) {
-          console.log(kleur.yellow(`its ${readable ? `${ev!.skipped.length} damaged ` : ''}shards are now missing: run dfs-scrub --pool ${printable(pool.root)} --repair to rebuild them on the other disks`));
-        }
-      } finally {
-        release();
+      const r = await removeDisk(pool, name);
+      if (opts.json) return printJson({ removed: r.removed, shardsMoved: r.shardsMoved, shardsLeftForRepair: r.shardsLeftForRepair });
+      console.log(`removed disk ${r.removed.index} (${printable(r.removed.path)}, ${r.removed.state}): ${r.shardsMoved} shards copied to the other disks; the drive itself is left as it was`);
+      if (!r.readable || r.shardsLeftForRepair.length) {
+        console.log(kleur.yellow(`its ${r.readable ? `${r.shardsLeftForRepair.length} damaged ` : ''}shards are now missing: run dfs-scrub --pool ${printable(pool.root)} --repair to rebuild them on the other disks`));
       }
     },
   },

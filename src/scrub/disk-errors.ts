@@ -52,15 +52,16 @@ function loadCleared(root: string): Cleared {
   }
 }
 
-/** The counts since the last clear, per disk id (every id given, zero included). */
-export function errorsSinceCleared(root: string, cumulative: DiskErrors | undefined, diskIds: string[]): DiskErrors {
+/** The counts since the last clear, and when that was, per disk id (every id given, zero included); one read of the baseline. */
+export function errorsSinceCleared(root: string, cumulative: DiskErrors | undefined, diskIds: string[]): Record<string, DiskErrorCounts & { clearedAt?: string }> {
   const base = loadCleared(root).disks;
-  const out: DiskErrors = {};
+  const out: Record<string, DiskErrorCounts & { clearedAt?: string }> = {};
   for (const id of diskIds) {
     const c = cumulative?.[id] ?? zeroErrors();
     const b = base[id];
     out[id] = { read: 0, checksum: 0, write: 0 };
     for (const k of DISK_ERROR_KINDS) out[id][k] = Math.max(0, c[k] - (b?.[k] ?? 0));
+    if (b?.at) out[id].clearedAt = b.at;
   }
   return out;
 }
@@ -75,9 +76,4 @@ export function clearDiskErrors(root: string, cumulative: DiskErrors | undefined
   } catch (err) {
     throw fsFailure('cannot write', clearedFile(root), err);
   }
-}
-
-/** When a disk's counts were last cleared, if ever. */
-export function clearedAt(root: string, diskId: string): string | undefined {
-  return loadCleared(root).disks[diskId]?.at;
 }

@@ -1,5 +1,5 @@
 import { DiskState, Pool } from '../core/pool';
-import { DiskErrorCounts, clearedAt, errorsSinceCleared } from './disk-errors';
+import { DiskErrorCounts, errorsSinceCleared } from './disk-errors';
 import { quarantineUsage } from './quarantine';
 import { ScrubState } from './state';
 
@@ -54,8 +54,8 @@ export function diskViews(pool: Pool, state: ScrubState): DiskView[] {
     path: d.path,
     state: d.state,
     detail: d.detail,
-    errors: errors[d.id],
-    errorsClearedAt: clearedAt(pool.root, d.id),
+    errors: { read: errors[d.id].read, checksum: errors[d.id].checksum, write: errors[d.id].write },
+    errorsClearedAt: errors[d.id].clearedAt,
     quarantine: kept.get(d.id) ?? { entries: 0, bytes: 0 },
     resilver: resilverProgress(pool, state, d.index),
   }));

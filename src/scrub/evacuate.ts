@@ -7,6 +7,9 @@ import { checkShardFile, shardHeaderFor, writeShardFiles } from '../core/shard-f
 import { rankDisks } from '../core/placement';
 import { shardCount } from '../core/scheme';
 import { appendAudit } from './audit';
+import { acquireScrubLock } from './lock';
+import { dropDisk, resolveDisk, schemesTooWide } from '../core/disk-set';
+import { operationalError } from '../core/errors';
 
 // Before a readable disk leaves the pool, each valid shard on it is copied to
 // a disk that holds no shard of its extent, and proven there. The leaving
@@ -63,4 +66,36 @@ export async function evacuateDisk(pool: Pool, leaving: Disk): Promise<Evacuatio
     out.moved++;
   }
   return out;
+}
+
+export interface DiskRemoval {
+  removed: { index: number; id: string; path: string; state: string };
+  /** Whether the disk could be read (its shards were copied off first). */
+  readable: boolean;
+  shardsMoved: number;
+  shardsLeftForRepair: { path: string; problem: string }[];
+}
+
+/**
+ * Takes a disk out of the pool, under the scrub lock: refused when a scheme in
+ * use would no longer fit; a readable disk's valid shards are copied off
+ * first, and it stays if any could not be; a dead one is dropped (the next
+ * repair pass rebuilds its shards elsewhere). The drive itself is not changed.
+ */
+export async function removeDisk(pool: Pool, name: string): Promise<DiskRemoval> {
+  const disk = resolveDisk(pool, name);
+  const tooWide = schemesTooWide(pool, pool.disks.length - 1);
+  if (tooWide.length) throw operationalError(`cannot remove disk ${disk.index} (${disk.path}): ${tooWide.join(', ')}, and ${pool.disks.length - 1} would remain`);
+  const release = acquireScrubLock(pool.root, 'dfs-pool remove-disk');
+  try {
+    const readable = disk.state === 'online' || disk.state === 'read-only' || disk.state === 'rebuilding';
+    const ev = readable ? await evacuateDisk(pool, disk) : undefined;
+    if (ev && ev.failed.length) {
+      throw operationalError(`disk ${disk.index} stays: ${ev.failed.length} valid shards could not be copied off it (first: ${ev.failed[0].path}: ${ev.failed[0].detail})`);
+    }
+    dropDisk(pool, disk);
+    return { removed: { index: disk.index, id: disk.id, path: disk.path, state: disk.state }, readable, shardsMoved: ev?.moved ?? 0, shardsLeftForRepair: ev?.skipped ?? [] };
+  } finally {
+    release();
+  }
 }

@@ -673,7 +673,7 @@ export class ScrubPass {
         id: d.id,
         path: d.path,
         state: resilver?.disks.find((r) => r.id === d.id)?.complete ? 'online' : d.state,
-        errors: errors[d.id],
+        errors: { read: errors[d.id].read, checksum: errors[d.id].checksum, write: errors[d.id].write },
       })),
       ...(resilver ? { resilver } : {}),
       issues: this.issues,

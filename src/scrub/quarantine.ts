@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { diskLabelPath, diskQuarantineDir, diskStateDir, poolQuarantineDir } from '../core/layout';
-import { fsyncDir, writeJsonAtomic } from '../core/atomic-file';
+import { fsyncDir, TEMP_FILE_RE, writeJsonAtomic } from '../core/atomic-file';
 import { DfsError, errnoCode, fsFailure, operationalError, usageError } from '../core/errors';
 import { isRealDirectory, readRegularFile } from '../core/safe-fs';
 import { Disk, onlineDisks, Pool, writableDisks } from '../core/pool';
@@ -167,12 +167,35 @@ export function listQuarantine(pool: Pool): QuarantineEntry[] {
   return [...onlineDisks(pool).flatMap((d) => readEntries(diskQuarantineDir(d.path), d)), ...readEntries(poolQuarantineDir(pool.root), undefined)];
 }
 
-/** Bytes and entries kept per disk (by disk id), for status and metrics. */
+/**
+ * Bytes and entries kept per disk (by disk id), for status and every metrics
+ * scrape: names and lstat only, no note parsed (a gc may have kept thousands).
+ */
 export function quarantineUsage(pool: Pool): Map<string, { entries: number; bytes: number }> {
   const out = new Map<string, { entries: number; bytes: number }>();
   for (const d of onlineDisks(pool)) {
-    const entries = readEntries(diskQuarantineDir(d.path), d);
-    out.set(d.id, { entries: entries.length, bytes: entries.reduce((a, e) => a + e.bytes, 0) });
+    const dir = diskQuarantineDir(d.path);
+    const use = { entries: 0, bytes: 0 };
+    let names: string[] = [];
+    try {
+      if (isRealDirectory(dir)) names = fs.readdirSync(dir);
+    } catch {
+      // unreadable: shown as empty, as readEntries does
+    }
+    const present = new Set(names);
+    for (const n of names) {
+      if (!n.endsWith('.json') || TEMP_FILE_RE.test(n)) continue;
+      use.entries++;
+      const content = n.slice(0, -'.json'.length);
+      if (!present.has(content)) continue;
+      try {
+        const st = fs.lstatSync(path.join(dir, content));
+        if (st.isFile()) use.bytes += st.size;
+      } catch {
+        // gone meanwhile
+      }
+    }
+    out.set(d.id, use);
   }
   return out;
 }
