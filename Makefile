@@ -36,7 +36,7 @@ PRESENT_EXECUTABLES = $(foreach n,$(EXECUTABLES),$(if $(wildcard src/cli/$(n).ts
 
 # Debian packages the toolkit and its tests use. libsystemd-dev must be there
 # before `npm ci`: sd-notify compiles against it. prometheus provides promtool.
-SYS_PKGS := libsystemd-dev socat mandoc prometheus prometheus-node-exporter b3sum fio xfsprogs btrfs-progs e2fsprogs util-linux
+SYS_PKGS := libsystemd-dev socat mandoc prometheus prometheus-node-exporter b3sum fio xfsprogs btrfs-progs e2fsprogs util-linux time
 
 # Test runner knobs, passed through the environment to test/run-tests.mjs.
 TESTS ?=

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { scratchDir } from './helpers';
 import { createPool, openPool } from '../src/core/pool';
-import { eachObject, Manifest, writeManifest, MANIFEST_FORMAT } from '../src/core/manifest';
+import { eachObject, ExtentList, Manifest, writeManifest, MANIFEST_FORMAT } from '../src/core/manifest';
 import { PREFIXES } from '../src/core/layout';
 import { buildExtentIndex, extentIndexDir, objectNames, readBucket, removeExtentIndex } from '../src/scrub/extent-index';
 
@@ -30,7 +30,7 @@ const lengths = new Map<string, number>();
 for (let i = 0; i < OBJECTS; i++) {
   const extents = [{ id: randomBytes(32).toString('hex'), length: 100 + (i % 50) }];
   if (i === 3 || i === 1090) extents.push({ id: shared, length: 4096 });
-  const m: Manifest = { format: MANIFEST_FORMAT, name: nameOf(i), size: extents.reduce((a, e) => a + e.length, 0), scheme: 'mirror:2', extentSize: 4096, created: new Date().toISOString(), extents };
+  const m: Manifest = { format: MANIFEST_FORMAT, name: nameOf(i), size: extents.reduce((a, e) => a + e.length, 0), scheme: 'mirror:2', extentSize: 4096, created: new Date().toISOString(), extents: ExtentList.from(extents) };
   writeManifest(pool, m);
   for (const e of extents) {
     expected.set(e.id, [...(expected.get(e.id) ?? []), m.name]);

@@ -44,6 +44,17 @@ export function blake3Hex(data: Uint8Array | string): string {
   return blake3.digest('hex');
 }
 
+// A second hasher for digests fed in pieces (manifests streamed to and from
+// disk), so a one-shot digest taken between two pieces cannot reset it. One
+// piecewise digest at a time: each is taken within one synchronous call.
+const pieces = new Blake3Hasher();
+
+/** BLAKE3 over bytes given in pieces; starting another discards this one. */
+export function blake3Pieces(): { update(data: Uint8Array): void; hex(): string } {
+  pieces.reset();
+  return { update: (data) => void pieces.update(asBuffer(data)), hex: () => pieces.digest('hex') };
+}
+
 export const EXTENT_ID_RE = /^[0-9a-f]{64}$/;
 
 const asBuffer = (u: Uint8Array): Buffer => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.length));

@@ -1,130 +1,161 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { blake3Hex, EXTENT_ID_RE } from './hash';
+import { blake3Pieces } from './hash';
 import { errnoCode, fsFailure, operationalError } from './errors';
-import { manifestFileName, manifestPath, MANIFEST_NAME_RE, objectsDir } from './layout';
+import { manifestPath, MANIFEST_NAME_RE, objectsDir } from './layout';
 import { Disk, onlineDisks, Pool, writableDisks } from './pool';
-import { writeFileAtomic } from './atomic-file';
-import { isRealDirectory, readFailure, readRegularFile } from './safe-fs';
+import { AtomicWriter } from './atomic-file';
+import { isRealDirectory, NotRegularFile, openRegularFile, readFailure, readFully } from './safe-fs';
 import { parseScheme } from './scheme';
+import { ExtentList } from './extent-list';
+import { ManifestBodyParser, MAX_EXTENT_LENGTH } from './manifest-parser';
+
+export { ExtentList, ManifestExtent } from './extent-list';
 
 // Object manifests are metadata: one checksummed copy on every online disk
 // (DESIGN §1), so losing any disks short of all of them loses no object names.
+// A copy is {"manifest":M,"checksum":"blake3:H"}, H the BLAKE3 of the exact
+// text M; copies are read and written in chunks, never held whole as text.
 
 export const MANIFEST_FORMAT = 1;
-/** No extent is longer than the largest extent size a pool may have. */
-const MAX_EXTENT_LENGTH = 256 * 1024 * 1024;
 const MAX_NAME_BYTES = 4096;
 /**
  * A manifest copy larger than this is judged damaged unread: about 2.5M
  * extents, a 10 TiB object of 4 MiB extents.
  */
 export const MAX_MANIFEST_BYTES = 256 * 1024 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
 
-export interface ManifestExtent {
-  id: string;
-  length: number;
-}
-
-export interface Manifest {
+export interface ManifestFields {
   format: number;
   name: string;
   size: number;
   scheme: string;
   extentSize: number;
   created: string;
-  extents: ManifestExtent[];
+}
+
+export interface Manifest extends ManifestFields {
+  extents: ExtentList;
+}
+
+/** A manifest read without its extent list (listings): how many it names is kept. */
+export interface ManifestSummary extends ManifestFields {
+  extentCount: number;
+}
+
+const HEAD_BYTES = Buffer.from('{"manifest":');
+const SUM_KEY_BYTES = Buffer.from(',"checksum":"');
+/** Room for the checksum member and trailing white space at the end of a copy. */
+const TAIL_BYTES = 4096;
+
+/** Writes a manifest copy's bytes through `write`, in chunks of about 1 MiB; returns the checksum it carries. */
+export function encodeManifestTo(m: Manifest, write: (chunk: Buffer) => void): string {
+  const sum = blake3Pieces();
+  const body = (text: string) => {
+    const b = Buffer.from(text);
+    sum.update(b);
+    write(b);
+  };
+  write(HEAD_BYTES);
+  const head = `{"format":${m.format},"name":${JSON.stringify(m.name)},"size":${m.size},"scheme":${JSON.stringify(m.scheme)},"extentSize":${m.extentSize},"created":${JSON.stringify(m.created)},"extents":[`;
+  let text = head;
+  for (let i = 0; i < m.extents.count; i++) {
+    text += `${i ? ',' : ''}{"id":"${m.extents.id(i)}","length":${m.extents.length(i)}}`;
+    if (text.length >= CHUNK_BYTES) {
+      body(text);
+      text = '';
+    }
+  }
+  body(`${text}]}`);
+  const checksum = `blake3:${sum.hex()}`;
+  write(Buffer.from(`,"checksum":"${checksum}"}\n`));
+  return checksum;
 }
 
 export function encodeManifest(m: Manifest): Buffer {
-  const body = JSON.stringify(m);
-  return Buffer.from(JSON.stringify({ manifest: m, checksum: `blake3:${blake3Hex(body)}` }) + '\n');
+  const chunks: Buffer[] = [];
+  encodeManifestTo(m, (c) => chunks.push(c));
+  return Buffer.concat(chunks);
 }
 
-/** A manifest, or a one-line reason the copy is bad. */
-const HEAD_BYTES = Buffer.from('{"manifest":');
-const SUM_KEY_BYTES = Buffer.from(',"checksum":"');
+/** The header members, checked; every number is checked before anything sizes a buffer by it. */
+function manifestFields(p: ManifestBodyParser): ManifestFields | string {
+  const f = p.fields;
+  const [format, name, size, scheme, extentSize, created] = ['format', 'name', 'size', 'scheme', 'extentSize', 'created'].map((k) => f.get(k));
+  if (format !== MANIFEST_FORMAT || typeof name !== 'string' || !p.sawExtents) return 'unsupported format';
+  if (typeof created !== 'string' || created.length > 64) return 'bad creation time';
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `object name longer than ${MAX_NAME_BYTES} bytes`;
+  try {
+    parseScheme(String(scheme));
+  } catch {
+    return `bad scheme ${String(scheme).slice(0, 64)}`;
+  }
+  if (typeof extentSize !== 'number' || !Number.isInteger(extentSize) || extentSize <= 0 || extentSize > MAX_EXTENT_LENGTH) return `bad extent size ${JSON.stringify(extentSize)}`;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size !== p.total) return `size ${JSON.stringify(size)} is not the sum of its extents (${p.total})`;
+  return { format, name, size, scheme: scheme as string, extentSize, created };
+}
 
-/**
- * A copy's manifest text, proven against its checksum without parsing it: the
- * file is {"manifest":M,"checksum":"blake3:H"} where M is the exact JSON that
- * was hashed (quotes inside M are escaped, so SUM_KEY only occurs as the key).
- */
-function provenBody(data: Buffer): { body: string; sum: string } | string {
-  // Proven on the bytes, and decoded once, after: a big manifest is not held as text twice.
-  let end = data.length;
-  while (end > 0 && (data[end - 1] === 0x0a || data[end - 1] === 0x0d || data[end - 1] === 0x20 || data[end - 1] === 0x09)) end--;
-  const at = data.lastIndexOf(SUM_KEY_BYTES, end - 1);
-  if (end < HEAD_BYTES.length + 2 || !data.subarray(0, HEAD_BYTES.length).equals(HEAD_BYTES) || at < HEAD_BYTES.length || data[end - 2] !== 0x22 || data[end - 1] !== 0x7d) {
+/** Where a copy's body ends and the checksum it claims, from its first and last bytes. */
+function copyFrame(first: Buffer, last: Buffer, size: number): { bodyEnd: number; sum: string } | string {
+  let end = last.length;
+  while (end > 0 && (last[end - 1] === 0x0a || last[end - 1] === 0x0d || last[end - 1] === 0x20 || last[end - 1] === 0x09)) end--;
+  const at = last.lastIndexOf(SUM_KEY_BYTES, end - 1);
+  const lastAt = size - last.length;
+  // Quotes inside M are escaped, so the checksum key occurs only as the key.
+  if (!first.subarray(0, HEAD_BYTES.length).equals(HEAD_BYTES) || at < 0 || lastAt + at < HEAD_BYTES.length + 2 || end < at + SUM_KEY_BYTES.length + 2 || last[end - 2] !== 0x22 || last[end - 1] !== 0x7d) {
     return 'not a manifest';
   }
-  const sum = data.toString('latin1', at + SUM_KEY_BYTES.length, end - 2);
-  if (sum !== `blake3:${blake3Hex(data.subarray(HEAD_BYTES.length, at))}`) return 'checksum mismatch';
-  return { body: data.toString('utf8', HEAD_BYTES.length, at), sum };
+  return { bodyEnd: lastAt + at, sum: last.toString('latin1', at + SUM_KEY_BYTES.length, end - 2) };
 }
 
-function parseBody(body: string): Manifest | string {
-  let m: Manifest;
-  try {
-    m = JSON.parse(body) as Manifest;
-  } catch {
-    return 'not valid JSON';
+type Proven = { sum: string; parser?: ManifestBodyParser };
+
+/**
+ * Proves one open copy against its checksum, streaming it in chunks; when
+ * `parserFor` gives a parser (not for a copy whose checksum was seen on
+ * another disk), the body is parsed on the way.
+ */
+function proveOpenCopy(fd: number, size: number, parserFor: (sum: string, bodyBytes: number) => ManifestBodyParser | undefined): Proven | string {
+  const first = Buffer.alloc(Math.min(size, HEAD_BYTES.length));
+  readFully(fd, first, 0);
+  const last = Buffer.alloc(Math.min(size, TAIL_BYTES));
+  readFully(fd, last, size - last.length);
+  const frame = copyFrame(first, last, size);
+  if (typeof frame === 'string') return frame;
+  const parser = parserFor(frame.sum, frame.bodyEnd - HEAD_BYTES.length);
+  const hash = blake3Pieces();
+  const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, frame.bodyEnd - HEAD_BYTES.length));
+  for (let at = HEAD_BYTES.length; at < frame.bodyEnd; ) {
+    const want = chunk.subarray(0, Math.min(chunk.length, frame.bodyEnd - at));
+    const got = readFully(fd, want, at);
+    if (got < want.length) return 'truncated while read';
+    hash.update(want);
+    parser?.feed(want);
+    at += got;
   }
-  if (!m || typeof m !== 'object' || m.format !== MANIFEST_FORMAT || typeof m.name !== 'string' || !Array.isArray(m.extents)) return 'unsupported format';
-  if (typeof m.created !== 'string' || m.created.length > 64) return 'bad creation time';
-  if (Buffer.byteLength(m.name) > MAX_NAME_BYTES) return `object name longer than ${MAX_NAME_BYTES} bytes`;
-  try {
-    parseScheme(m.scheme);
-  } catch {
-    return `bad scheme ${m.scheme}`;
-  }
-  // Every number is checked before anything sizes a buffer by it: a hostile copy is damaged, never a crash.
-  let total = 0;
-  for (const e of m.extents) {
-    if (typeof e !== 'object' || e === null || typeof e.id !== 'string' || !EXTENT_ID_RE.test(e.id)) return 'bad extent list';
-    if (!Number.isInteger(e.length) || e.length <= 0 || e.length > MAX_EXTENT_LENGTH) return `bad extent length ${JSON.stringify(e.length)}`;
-    total += e.length;
-  }
-  if (!Number.isSafeInteger(m.size) || m.size !== total) return `size ${JSON.stringify(m.size)} is not the sum of its extents (${total})`;
-  return m;
+  if (frame.sum !== `blake3:${hash.hex()}`) return 'checksum mismatch';
+  return { sum: frame.sum, parser };
 }
 
-/** A manifest, or a one-line reason the copy is bad. */
-export function decodeManifest(data: Buffer): Manifest | string {
-  const proven = provenBody(data);
-  return typeof proven === 'string' ? proven : parseBody(proven.body);
-}
-
-export interface ManifestCopy {
+export interface ManifestCopy<M extends ManifestFields = Manifest> {
   disk: Disk;
   path: string;
-  /** The parsed copy (scanManifests keeps it on the best copy only, to save memory). */
-  manifest?: Manifest;
+  /** The parsed copy (eachObject keeps it on the best copy only, to save memory). */
+  manifest?: M;
   /** When a valid copy was written: an older one than the best is stale. */
   created?: string;
   /** Why this copy is unusable (missing, unreadable, damaged). */
   problem?: string;
 }
 
-/** Reads and proves one copy; `body` is its manifest text when the checksum holds (parsed by the caller). */
-function readRawCopy(disk: Disk, file: string): { copy: ManifestCopy; proven?: { body: string; sum: string } } {
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(file);
-  } catch (err) {
-    return { copy: { disk, path: file, problem: errnoCode(err) === 'ENOENT' ? 'missing' : `unreadable (${errnoCode(err)})` } };
-  }
-  if (!st.isFile()) return { copy: { disk, path: file, problem: 'not a regular file' } };
-  if (!isRealDirectory(path.dirname(file))) return { copy: { disk, path: file, problem: `${path.dirname(file)} is not a real directory` } };
-  let data: Buffer;
-  try {
-    data = readRegularFile(file, MAX_MANIFEST_BYTES);
-  } catch (err) {
-    if (errnoCode(err) === 'EFBIG') return { copy: { disk, path: file, problem: `larger than ${MAX_MANIFEST_BYTES} bytes` } };
-    return { copy: { disk, path: file, problem: `unreadable (${readFailure(err)})` } };
-  }
-  const proven = provenBody(data);
-  return typeof proven === 'string' ? { copy: { disk, path: file, problem: proven } } : { copy: { disk, path: file }, proven };
+/** A parsed and checked manifest, or why not. */
+function manifestOf(parser: ManifestBodyParser, keepExtents: boolean): Manifest | ManifestSummary | string {
+  const problem = parser.end();
+  if (problem !== undefined) return problem;
+  const fields = manifestFields(parser);
+  if (typeof fields === 'string') return fields;
+  return keepExtents ? { ...fields, extents: parser.extents! } : { ...fields, extentCount: parser.count };
 }
 
 /**
@@ -132,17 +163,18 @@ function readRawCopy(disk: Disk, file: string): { copy: ManifestCopy; proven?: {
  * one parse (and one object in memory), so a pool's manifests are parsed once,
  * not once per disk.
  */
-function readCopies(disks: Disk[], fileOf: (d: Disk) => string): ManifestCopy[] {
-  const parsed = new Map<string, Manifest | string>();
-  // One copy's text in memory at a time: a big manifest is not held once per disk.
-  return disks.map((d) => {
-    const { copy, proven } = readRawCopy(d, fileOf(d));
-    if (!proven) return copy;
-    let m = parsed.get(proven.sum);
-    if (m === undefined) {
-      m = parseBody(proven.body);
-      parsed.set(proven.sum, m);
+function readCopies<M extends ManifestFields>(disks: Disk[], fileOf: (d: Disk) => string, keepExtents: boolean): ManifestCopy<M>[] {
+  const parsed = new Map<string, M | string>();
+  return disks.map((disk) => {
+    const file = fileOf(disk);
+    const copy: ManifestCopy<M> = { disk, path: file };
+    const proven = proveCopy(file, (sum, bodyBytes) => (parsed.has(sum) ? undefined : new ManifestBodyParser(keepExtents, bodyBytes)));
+    if (typeof proven === 'string') {
+      copy.problem = proven;
+      return copy;
     }
+    if (proven.parser) parsed.set(proven.sum, manifestOf(proven.parser, keepExtents) as M | string);
+    const m = parsed.get(proven.sum)!;
     if (typeof m === 'string') copy.problem = m;
     else {
       copy.manifest = m;
@@ -152,25 +184,83 @@ function readCopies(disks: Disk[], fileOf: (d: Disk) => string): ManifestCopy[] 
   });
 }
 
+/** Opens one copy like a shard (no symlink, no FIFO, size capped) and proves it. */
+function proveCopy(file: string, parserFor: (sum: string, bodyBytes: number) => ManifestBodyParser | undefined): Proven | string {
+  if (!isRealDirectory(path.dirname(file))) {
+    try {
+      fs.lstatSync(file);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return 'missing';
+    }
+    return `${path.dirname(file)} is not a real directory`;
+  }
+  let opened: { fd: number; size: number };
+  try {
+    opened = openRegularFile(file, MAX_MANIFEST_BYTES);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return 'missing';
+    if (errnoCode(err) === 'EFBIG') return `larger than ${MAX_MANIFEST_BYTES} bytes`;
+    return err instanceof NotRegularFile ? 'not a regular file' : `unreadable (${readFailure(err)})`;
+  }
+  try {
+    return proveOpenCopy(opened.fd, opened.size, parserFor);
+  } catch (err) {
+    return `unreadable (${readFailure(err)})`;
+  } finally {
+    fs.closeSync(opened.fd);
+  }
+}
+
+/** One manifest file, proven and parsed (a copy just written, read back). */
+export function readManifestFile(file: string): Manifest | string {
+  let parser: ManifestBodyParser | undefined;
+  const proven = proveCopy(file, (_, bodyBytes) => (parser = new ManifestBodyParser(true, bodyBytes)));
+  if (typeof proven === 'string') return proven;
+  return manifestOf(parser!, true) as Manifest | string;
+}
+
+/** A manifest copy's bytes, proven and parsed. */
+export function decodeManifest(data: Buffer): Manifest | string {
+  const frame = copyFrame(data, data.subarray(Math.max(0, data.length - TAIL_BYTES)), data.length);
+  if (typeof frame === 'string') return frame;
+  const body = data.subarray(HEAD_BYTES.length, frame.bodyEnd);
+  const hash = blake3Pieces();
+  hash.update(body);
+  if (frame.sum !== `blake3:${hash.hex()}`) return 'checksum mismatch';
+  const parser = new ManifestBodyParser(true, body.length);
+  parser.feed(body);
+  return manifestOf(parser, true) as Manifest | string;
+}
+
+/**
+ * Why a copy just written is not the one meant, or undefined when its bytes
+ * prove against the checksum it was written with (read back in chunks, not parsed).
+ */
+export function checkWrittenCopy(file: string, checksum: string): string | undefined {
+  const proven = proveCopy(file, () => undefined);
+  if (typeof proven === 'string') return proven;
+  return proven.sum === checksum ? undefined : `carries ${proven.sum}, not ${checksum}`;
+}
+
 /** Every online disk's copy of one object's manifest. */
 export function readManifestCopies(pool: Pool, name: string): ManifestCopy[] {
-  return readCopies(onlineDisks(pool), (d) => manifestPath(d.path, name));
+  return readCopies<Manifest>(onlineDisks(pool), (d) => manifestPath(d.path, name), true);
 }
 
 /** The newest valid copy: after an interrupted replace, copies may differ. */
-export function bestCopy(copies: ManifestCopy[]): Manifest | undefined {
-  let best: Manifest | undefined;
+export function bestCopy<M extends ManifestFields>(copies: ManifestCopy<M>[]): M | undefined {
+  let best: M | undefined;
   for (const c of copies) {
     if (c.manifest && (!best || c.manifest.created > best.created)) best = c.manifest;
   }
   return best;
 }
 
-export interface ObjectEntry {
+export interface ObjectEntry<M extends ManifestFields = Manifest> {
   name: string;
   fileName: string;
-  manifest?: Manifest;
-  copies: ManifestCopy[];
+  manifest?: M;
+  copies: ManifestCopy<M>[];
 }
 
 /** Manifest file names held in memory at once while listing (~170 bytes each). */
@@ -219,27 +309,29 @@ function manifestNames(disks: Disk[], prefix: string, limit: number): string[] |
  * copies are grouped by file name, so an object whose every copy is damaged
  * still shows.
  */
-export function eachObject(pool: Pool, fn: (o: ObjectEntry) => void, perRound = NAMES_PER_ROUND, prefix = ''): void {
+export function eachObject(pool: Pool, fn: (o: ObjectEntry) => void, perRound = NAMES_PER_ROUND): void {
+  walkObjects<Manifest>(pool, true, fn, perRound, '');
+}
+
+/** eachObject without the extent lists: what listings need, in little memory however long the objects. */
+export function eachObjectSummary(pool: Pool, fn: (o: ObjectEntry<ManifestSummary>) => void): void {
+  walkObjects<ManifestSummary>(pool, false, fn, NAMES_PER_ROUND, '');
+}
+
+function walkObjects<M extends ManifestFields>(pool: Pool, keepExtents: boolean, fn: (o: ObjectEntry<M>) => void, perRound: number, prefix: string): void {
   const disks = onlineDisks(pool);
   const names = manifestNames(disks, prefix, prefix.length < 2 ? perRound : Infinity);
   if (!names) {
-    for (let digit = 0; digit < 16; digit++) eachObject(pool, fn, perRound, prefix + digit.toString(16));
+    for (let digit = 0; digit < 16; digit++) walkObjects(pool, keepExtents, fn, perRound, prefix + digit.toString(16));
     return;
   }
   for (const fileName of names) {
-    const copies = readCopies(disks, (d) => path.join(objectsDir(d.path), fileName));
+    const copies = readCopies<M>(disks, (d) => path.join(objectsDir(d.path), fileName), keepExtents);
     const manifest = bestCopy(copies);
     // One parsed manifest per object is enough; the other copies keep their verdict and date.
     for (const c of copies) if (c.manifest !== manifest) delete c.manifest;
     fn({ name: manifest?.name ?? `?${fileName}`, fileName, manifest, copies });
   }
-}
-
-/** Every object at once (listings and status, not passes). */
-export function scanManifests(pool: Pool): ObjectEntry[] {
-  const out: ObjectEntry[] = [];
-  eachObject(pool, (o) => out.push(o));
-  return out;
 }
 
 export function loadManifest(pool: Pool, name: string): Manifest {
@@ -253,17 +345,24 @@ export function loadManifest(pool: Pool, name: string): Manifest {
 
 /** Writes the manifest to every writable disk. */
 export function writeManifest(pool: Pool, m: Manifest): void {
-  const data = encodeManifest(m);
-  for (const d of writableDisks(pool)) writeManifestCopy(d, m, data);
+  for (const d of writableDisks(pool)) writeManifestCopy(d, m);
 }
 
-/** Writes one copy (repair of a damaged or missing copy). */
-export function writeManifestCopy(disk: Disk, m: Manifest, data = encodeManifest(m)): string {
+/** Writes one copy (repair of a damaged or missing copy): where, and the checksum it carries. */
+export function writeManifestCopy(disk: Disk, m: Manifest): { path: string; checksum: string } {
   const file = manifestPath(disk.path, m.name);
   const dir = path.dirname(file);
   // objects/ is made with the disk's label: where it is gone, so is the drive (unmounted mid-pass), and the
   // empty mount point on the parent filesystem must not be written.
   if (!isRealDirectory(dir)) throw operationalError(`cannot write ${file}: ${dir} is not a real directory (is the drive still mounted?)`);
-  writeFileAtomic(file, data);
-  return file;
+  let w: AtomicWriter | undefined;
+  try {
+    w = new AtomicWriter(file);
+    const checksum = encodeManifestTo(m, (chunk) => w!.write(chunk));
+    w.commit();
+    return { path: file, checksum };
+  } catch (err) {
+    w?.abort();
+    throw fsFailure('cannot write', file, err);
+  }
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DfsError, errnoCode, fsFailure, operationalError, problemsLeftError, usageError } from './errors';
 import { extentId as computeExtentId } from './hash';
 import { shardPath } from './layout';
-import { bestCopy, loadManifest, Manifest, readManifestCopies, scanManifests, writeManifest } from './manifest';
+import { bestCopy, eachObject, eachObjectSummary, ExtentList, loadManifest, Manifest, readManifestCopies, writeManifest } from './manifest';
 import { Disk, onlineDisks, Pool, writableDisks } from './pool';
 import { formatScheme, minShards, parseScheme, Scheme, shardCount } from './scheme';
 import { assembleExtent, encodeExtent, rebuildShards } from './erasure';
@@ -75,7 +75,7 @@ export async function putObject(pool: Pool, file: string, name: string, schemeTe
     scheme: formatScheme(scheme),
     extentSize,
     created: new Date().toISOString(),
-    extents: [],
+    extents: new ExtentList(),
   };
   let stored = 0;
   let deduped = 0;
@@ -93,7 +93,7 @@ export async function putObject(pool: Pool, file: string, name: string, schemeTe
       const r = await storeExtent(pool, scheme, data);
       if (r.stored) stored++;
       else deduped++;
-      manifest.extents.push({ id: r.id, length: got });
+      manifest.extents.push(r.id, got);
       manifest.size += got;
       if (got < extentSize) break;
     }
@@ -104,7 +104,7 @@ export async function putObject(pool: Pool, file: string, name: string, schemeTe
     fs.closeSync(fd);
   }
   writeManifest(pool, manifest);
-  return { name, size: manifest.size, scheme: manifest.scheme, extents: manifest.extents.length, extentsStored: stored, extentsDeduplicated: deduped };
+  return { name, size: manifest.size, scheme: manifest.scheme, extents: manifest.extents.count, extentsStored: stored, extentsDeduplicated: deduped };
 }
 
 export interface ShardFinding {
@@ -226,10 +226,11 @@ export interface ObjectInfo {
 }
 
 export function listObjects(pool: Pool): ObjectInfo[] {
-  return scanManifests(pool)
-    .filter((o) => o.manifest)
-    .map((o) => ({ name: o.manifest!.name, size: o.manifest!.size, scheme: o.manifest!.scheme, extents: o.manifest!.extents.length, created: o.manifest!.created }))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const out: ObjectInfo[] = [];
+  eachObjectSummary(pool, ({ manifest: m }) => {
+    if (m) out.push({ name: m.name, size: m.size, scheme: m.scheme, extents: m.extentCount, created: m.created });
+  });
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /**
@@ -242,9 +243,16 @@ export function removeObject(pool: Pool, name: string): { name: string; extentsR
   if (away) throw operationalError(`cannot remove ${name} while disk ${away.index} (${away.path}) is ${away.state}: its manifest copy would survive`);
   const m = loadManifest(pool, name);
   const stillUsed = new Set<string>();
-  for (const o of scanManifests(pool)) {
-    if (o.manifest && o.manifest.name !== name) for (const e of o.manifest.extents) stillUsed.add(e.id);
-  }
+  // This object's extents by key, each once, with where to find its full id.
+  const own = new Map<string, number>();
+  for (let i = 0; i < m.extents.count; i++) own.set(m.extents.key(i), i);
+  eachObject(pool, (o) => {
+    if (!o.manifest || o.manifest.name === name) return;
+    for (let i = 0; i < o.manifest.extents.count; i++) {
+      const key = o.manifest.extents.key(i);
+      if (own.has(key)) stillUsed.add(key);
+    }
+  });
   for (const c of readManifestCopies(pool, name)) {
     if (c.problem === 'missing') continue;
     try {
@@ -257,8 +265,9 @@ export function removeObject(pool: Pool, name: string): { name: string; extentsR
   let extentsRemoved = 0;
   let shardsRemoved = 0;
   const scheme = parseScheme(m.scheme);
-  for (const id of new Set(m.extents.map((e) => e.id))) {
-    if (stillUsed.has(id)) continue;
+  for (const [key, i] of own) {
+    if (stillUsed.has(key)) continue;
+    const id = m.extents.id(i);
     extentsRemoved++;
     for (let i = 0; i < shardCount(scheme); i++) {
       for (const d of onlineDisks(pool)) {

@@ -1,4 +1,4 @@
-import { scanManifests } from './manifest';
+import { eachObject } from './manifest';
 import { DISK_STATES, DiskState, Pool } from './pool';
 
 export interface PoolStatus {
@@ -25,22 +25,23 @@ export function poolStatus(pool: Pool): PoolStatus {
   let objects = 0;
   let bytes = 0;
   let unreadableObjects = 0;
-  for (const o of scanManifests(pool)) {
+  eachObject(pool, (o) => {
     const m = o.manifest;
     if (!m) {
       unreadableObjects++;
-      continue;
+      return;
     }
     objects++;
     bytes += m.size;
     const s = (schemes[m.scheme] ??= { objects: 0, extents: 0, bytes: 0 });
     s.objects++;
     s.bytes += m.size;
-    for (const e of m.extents) {
-      if (!extentIds.has(e.id)) s.extents++;
-      extentIds.add(e.id);
+    for (let i = 0; i < m.extents.count; i++) {
+      const key = m.extents.key(i);
+      if (!extentIds.has(key)) s.extents++;
+      extentIds.add(key);
     }
-  }
+  });
   const disksByState = Object.fromEntries(DISK_STATES.map((s) => [s, 0])) as Record<DiskState, number>;
   for (const d of pool.disks) disksByState[d.state]++;
   return {

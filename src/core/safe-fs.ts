@@ -25,6 +25,18 @@ export class NotRegularFile extends Error {
  * when it is larger than maxBytes.
  */
 export function readRegularFile(file: string, maxBytes = 16 * 1024 * 1024): Buffer {
+  const { fd, size } = openRegularFile(file, maxBytes);
+  try {
+    const buf = Buffer.allocUnsafe(size);
+    const got = readFully(fd, buf, 0);
+    return buf.subarray(0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** An open regular file (see readRegularFile) and its size; the caller closes it. */
+export function openRegularFile(file: string, maxBytes: number): { fd: number; size: number } {
   const st = fs.lstatSync(file);
   if (!st.isFile()) throw new NotRegularFile(`${file}: not a regular file`);
   const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
@@ -32,22 +44,29 @@ export function readRegularFile(file: string, maxBytes = 16 * 1024 * 1024): Buff
     const fst = fs.fstatSync(fd);
     if (!fst.isFile()) throw new NotRegularFile(`${file}: not a regular file`);
     if (fst.size > maxBytes) throw Object.assign(new Error(`${file}: larger than ${maxBytes} bytes`), { code: 'EFBIG' });
-    const buf = Buffer.allocUnsafe(fst.size);
-    let got = 0;
-    try {
-      while (got < buf.length) {
-        const n = fs.readSync(fd, buf, got, buf.length - got, got);
-        if (n === 0) break;
-        got += n;
-      }
-    } catch (err) {
-      // Where the read failed (a bad sector), for the message.
-      throw Object.assign(err as Error, { offset: got });
-    }
-    return buf.subarray(0, got);
-  } finally {
+    return { fd, size: fst.size };
+  } catch (err) {
     fs.closeSync(fd);
+    throw err;
   }
+}
+
+/**
+ * Fills `buf` from `position` on, short only at the end of the file; a failed
+ * read (a bad sector) carries the offset where it failed, for the message.
+ */
+export function readFully(fd: number, buf: Buffer, position: number): number {
+  let got = 0;
+  try {
+    while (got < buf.length) {
+      const n = fs.readSync(fd, buf, got, buf.length - got, position + got);
+      if (n === 0) break;
+      got += n;
+    }
+  } catch (err) {
+    throw Object.assign(err as Error, { offset: position + got });
+  }
+  return got;
 }
 
 /** An errno code, or 'not a regular file', for messages. */

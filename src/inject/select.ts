@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { errnoCode, fsFailure, operationalError, usageError } from '../core/errors';
 import { EXTENT_ID_RE } from '../core/hash';
 import { extentsDir, shardDir, shardPath, SHARD_NAME_RE } from '../core/layout';
-import { loadManifest, scanManifests } from '../core/manifest';
+import { eachObject, loadManifest } from '../core/manifest';
 import { shardCandidates, validateObjectName } from '../core/objects';
 import { Disk, onlineDisks, Pool } from '../core/pool';
 import { formatScheme, parseScheme, Scheme, shardCount } from '../core/scheme';
@@ -145,10 +145,12 @@ function readHeaderScheme(file: string): Scheme | undefined {
  * neither a manifest nor any disk knows it.
  */
 export function findExtent(pool: Pool, id: string): ExtentRef {
-  for (const o of scanManifests(pool)) {
-    const i = o.manifest?.extents.findIndex((e) => e.id === id) ?? -1;
-    if (i >= 0) return { id, scheme: parseScheme(o.manifest!.scheme), object: o.manifest!.name, extentIndex: i };
-  }
+  let named: ExtentRef | undefined;
+  eachObject(pool, (o) => {
+    const i = named || !o.manifest ? -1 : o.manifest.extents.indexOf(id);
+    if (i >= 0) named = { id, scheme: parseScheme(o.manifest!.scheme), object: o.manifest!.name, extentIndex: i };
+  });
+  if (named) return named;
   let seen = false;
   for (const d of onlineDisks(pool)) {
     for (const i of shardIndicesOnDisk(d, id)) {
@@ -173,22 +175,23 @@ export function selectExtents(pool: Pool, sel: ShardSelection): ExtentRef[] {
   if (sel.extentIndex !== undefined && sel.allExtents) throw usageError('--extent-index and --all-extents cannot be combined');
   const m = loadManifest(pool, name);
   const scheme = parseScheme(m.scheme);
-  if (m.extents.length === 0) throw operationalError(`object ${JSON.stringify(name)} is empty: it has no extents`);
+  if (m.extents.count === 0) throw operationalError(`object ${JSON.stringify(name)} is empty: it has no extents`);
   if (sel.allExtents) {
     const seen = new Set<string>();
     const out: ExtentRef[] = [];
-    m.extents.forEach((e, i) => {
-      if (seen.has(e.id)) return;
-      seen.add(e.id);
-      out.push({ id: e.id, scheme, object: name, extentIndex: i });
-    });
+    for (let i = 0; i < m.extents.count; i++) {
+      const id = m.extents.id(i);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      out.push({ id, scheme, object: name, extentIndex: i });
+    }
     return out;
   }
   const index = sel.extentIndex ?? 0;
-  if (index >= m.extents.length) {
-    throw usageError(`--extent-index ${index}: the extents of object ${JSON.stringify(name)} run from 0 to ${m.extents.length - 1}`);
+  if (index >= m.extents.count) {
+    throw usageError(`--extent-index ${index}: the extents of object ${JSON.stringify(name)} run from 0 to ${m.extents.count - 1}`);
   }
-  return [{ id: m.extents[index].id, scheme, object: name, extentIndex: index }];
+  return [{ id: m.extents.id(index), scheme, object: name, extentIndex: index }];
 }
 
 function checkShardIndex(ext: ExtentRef, index: number): void {

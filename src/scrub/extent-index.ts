@@ -89,6 +89,8 @@ export function buildExtentIndex(pool: Pool, onObject: (o: ObjectEntry) => void 
 function fillIndex(pool: Pool, index: ExtentIndex, onObject: (o: ObjectEntry) => void): void {
   const dir = index.dir;
   const pending = PREFIXES.map(() => ({ buf: Buffer.alloc(0), n: 0 }));
+  // The bucket is the id's first byte (PREFIXES run 00 to ff).
+  const record = Buffer.alloc(32);
   const flush = (bucket: number) => {
     const p = pending[bucket];
     if (p.n === 0) return;
@@ -115,14 +117,15 @@ function fillIndex(pool: Pool, index: ExtentIndex, onObject: (o: ObjectEntry) =>
     names += line;
     namesAt += Buffer.byteLength(line);
     if (names.length > 64 * 1024) flushNames();
-    for (const e of m.extents) {
-      const bucket = parseInt(e.id.slice(0, 2), 16);
+    for (let i = 0; i < m.extents.count; i++) {
+      m.extents.copyId(i, record, 0);
+      const bucket = record[0];
       const p = pending[bucket];
       if (p.buf.length === 0) p.buf = Buffer.allocUnsafe(FLUSH_RECORDS * RECORD);
       const at = p.n * RECORD;
-      p.buf.write(e.id, at, 32, 'hex');
+      record.copy(p.buf, at, 0, 32);
       p.buf.writeUInt8(si, at + 32);
-      p.buf.writeUInt32LE(e.length, at + 33);
+      p.buf.writeUInt32LE(m.extents.length(i), at + 33);
       p.buf.writeUInt32LE(ordinal, at + 37);
       if (++p.n === FLUSH_RECORDS) flush(bucket);
     }

@@ -1,13 +1,11 @@
 import { extentId } from '../core/hash';
 import { shardPath } from '../core/layout';
-import { Manifest, writeManifestCopy, ManifestCopy } from '../core/manifest';
+import { checkWrittenCopy, Manifest, ManifestCopy, writeManifestCopy } from '../core/manifest';
 import { Pool, writableDisks } from '../core/pool';
 import { parseScheme, shardCount, Scheme } from '../core/scheme';
 import { assembleExtent, rebuildShards } from '../core/erasure';
 import { checkShardFile, shardHeaderFor, writeShardFiles } from '../core/shard-file';
 import { rankDisks } from '../core/placement';
-import { decodeManifest } from '../core/manifest';
-import fs from 'node:fs';
 import { ExtentVerdict, ShardResult } from './verify';
 import { quarantine } from './quarantine';
 import { appendAudit } from './audit';
@@ -137,9 +135,8 @@ export function repairManifestCopy(pool: Pool, copy: ManifestCopy, best: Manifes
     if (copy.problem !== 'missing') {
       kept = quarantine(copy.disk, copy.path, { original: copy.path, disk: copy.disk.index, problem: 'manifest-damaged', detail: copy.problem }, 'link');
     }
-    const file = writeManifestCopy(copy.disk, best);
-    const back = decodeManifest(fs.readFileSync(file));
-    const ok = typeof back !== 'string' && JSON.stringify(back) === JSON.stringify(best);
+    const { path: file, checksum } = writeManifestCopy(copy.disk, best);
+    const ok = checkWrittenCopy(file, checksum) === undefined;
     appendAudit(pool.root, { pass: passId, action: 'rewrite-manifest', object: best.name, disk: copy.disk.index, path: file, problem: copy.problem, quarantine: kept, result: ok ? 'repaired' : 'failed' });
     return { ok, action: 'rewritten', path: file, disk: copy.disk.index, detail: ok ? 'manifest copy rewritten' : 'rewritten copy failed verification', quarantine: kept };
   } catch (err) {
