@@ -492,6 +492,25 @@ test("6. a pool.json naming another pool's disks: they are foreign, never read f
   const out = path.join(dirA, 'out');
   p.judge(tool('dfs-pool', ['get', 'alpha', out, '--pool', A]), [0]);
   p.check(fs.existsSync(out) && fs.readFileSync(out).equals(content), "dfs-pool get on A does not return A's content");
+
+  // Both pools are told: A's status names B on each disk B claims, until B's owner mends B's disk list.
+  const bReal = fs.realpathSync(B);
+  const claimedBy = () => {
+    const r = p.judge(tool('dfs-pool', ['status', '--pool', A, '--json']), [0]);
+    try {
+      return (JSON.parse(r.stdout).disks as { path: string; claimedBy?: string[] }[]).map((d) => d.claimedBy ?? []);
+    } catch {
+      p.add(`dfs-pool status --json on A: no JSON: ${r.stdout.slice(0, 200)}`);
+      return [];
+    }
+  };
+  const told = claimedBy();
+  p.check(told.length === aDisks.length && told.every((c) => c.length === 1 && c[0] === bReal), `A's status does not name B on each of its disks: ${JSON.stringify(told)}`);
+  const mended = { ...bConfig, disks: bConfig.disks.filter((d: { id: string }) => d.id === ownId) };
+  fs.writeFileSync(path.join(B, 'pool.json'), JSON.stringify(mended, null, 2));
+  p.judge(tool('dfs-pool', ['status', '--pool', B]), [0]);
+  const after = claimedBy();
+  p.check(after.every((c) => c.length === 0), `A's status still names B after B's disk list was mended: ${JSON.stringify(after)}`);
   p.assertNone("another pool's disks");
 });
 

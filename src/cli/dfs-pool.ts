@@ -173,6 +173,7 @@ export const poolProgram: ProgramSpec = {
             ]),
           ]),
           ...disks.filter((d) => d.resilver).map((d) => `resilver:   disk ${d.index} ${resilverLine(d.resilver!)}`),
+          ...disks.flatMap((d) => (d.claimedBy ?? []).map((other) => kleur.yellow(`claimed:    disk ${d.index} is named by the pool at ${printable(other)} too (refused there, untouched by it)`))),
         ];
         const last = scrub.lastPass;
         if (last) {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode, operationalError } from '../core/errors';
+import { ensureClaimsDir } from '../core/disk-claims';
 
 // Run as root over a pool someone else owns, a tool becomes that owner before
 // it touches the pool: whatever the owner planted there (links, FIFOs, another
@@ -42,6 +43,8 @@ function groupsOf(name: string | undefined, gid: number): number[] {
 /** The uid this process now runs as, for messages and tests. */
 export function becomePoolOwner(poolArg: string): number | undefined {
   if (process.getuid?.() !== 0) return undefined;
+  // Made while still root: the owner leaves its notes there when its pool names another's disks.
+  ensureClaimsDir();
   const root = path.resolve(poolArg);
   let st: fs.Stats;
   try {

@@ -4,6 +4,7 @@ import { errnoCode } from './errors';
 import { diskLabelPath, extentsDir, objectsDir } from './layout';
 import { filesystemReadOnly } from './mounts';
 import { isRealDirectory, readFailure, readRegularFile } from './safe-fs';
+import { Claim, poolNamesDir } from './disk-claims';
 import type { Disk, DiskConfig, DiskLabel } from './pool';
 
 // A disk is known by the id in its label, not by where it is mounted: drives
@@ -33,7 +34,7 @@ function readLabel(abs: string): LabelRead {
     return { state: 'unreadable', detail: `${file}: corrupt label` };
   }
   const l = raw as Partial<DiskLabel> | null;
-  if (typeof l !== 'object' || l === null || typeof l.pool !== 'string' || typeof l.disk !== 'string') {
+  if (typeof l !== 'object' || l === null || typeof l.pool !== 'string' || typeof l.disk !== 'string' || (l.place !== undefined && typeof l.place !== 'string')) {
     return { state: 'unreadable', detail: `${file}: corrupt label` };
   }
   return { label: l as DiskLabel };
@@ -65,6 +66,28 @@ function ownerOf(abs: string): number | undefined {
   }
 }
 
+/** A label to write again with this pool's place: from before places, or the pool directory was moved. */
+export interface Relabel {
+  index: number;
+  path: string;
+  label: DiskLabel;
+  /** The place the label had, when it had one (a moved pool). */
+  from?: string;
+}
+
+/** True when a label's place is this pool directory, by its real path or (a bind mount) by device and inode. */
+function samePlace(place: string | undefined, rootReal: string): boolean {
+  if (place === rootReal) return true;
+  if (place === undefined) return false;
+  try {
+    const a = fs.statSync(place);
+    const b = fs.statSync(rootReal);
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false;
+  }
+}
+
 export interface DiskMove {
   id: string;
   index: number;
@@ -74,32 +97,46 @@ export interface DiskMove {
   toRecorded: string;
 }
 
+export interface FoundDisks {
+  disks: Disk[];
+  moves: DiskMove[];
+  relabels: Relabel[];
+  /** Disks this pool names that are another pool's: that pool is to be told (disk-claims.ts). */
+  claims: Claim[];
+}
+
 /**
  * Finds each of the pool's disks by its label among the paths the pool has
- * recorded. A disk found at another of those paths is used there (`moves`
- * says where); a label that names this pool's disk from two paths (a cloned
- * drive) makes both paths unusable.
+ * recorded. A disk is adopted where its label, its owner and its place agree
+ * with this pool: the label names this pool and one of its disks, the disk
+ * directory has the pool directory's owner, and the pool directory that
+ * labelled it is this one, or is gone, or no longer names it (the pool was
+ * moved). A disk found at another of the recorded paths is used there
+ * (`moves` says where); a label that names this pool's disk from two paths (a
+ * cloned drive) makes both paths unusable.
  */
-export function findDisks(poolId: string, configs: DiskConfig[], root: string, ownerUid: number): { disks: Disk[]; moves: DiskMove[] } {
+export function findDisks(poolId: string, configs: DiskConfig[], root: string, rootReal: string, ownerUid: number): FoundDisks {
   const places = configs.map((c) => {
     const abs = path.resolve(root, c.path);
     return { abs, recorded: c.path, read: readLabel(abs) };
   });
   const known = new Set(configs.map((c) => c.id));
-  const claims = new Map<string, number[]>();
+  const holders = new Map<string, number[]>();
   places.forEach((p, i) => {
     if ('label' in p.read && p.read.label.pool === poolId && known.has(p.read.label.disk)) {
-      const list = claims.get(p.read.label.disk) ?? [];
+      const list = holders.get(p.read.label.disk) ?? [];
       // Two configs naming one path are one place, not a clone.
       if (!list.some((j) => places[j].abs === p.abs)) list.push(i);
-      claims.set(p.read.label.disk, list);
+      holders.set(p.read.label.disk, list);
     }
   });
   const moves: DiskMove[] = [];
+  const relabels: Relabel[] = [];
+  const claims: Claim[] = [];
   const disks = configs.map((cfg, index): Disk => {
     const own = places[index];
     const base = (state: Disk['state'], detail?: string, at = own.abs): Disk => ({ id: cfg.id, index, path: at, state, detail });
-    const at = claims.get(cfg.id) ?? [];
+    const at = holders.get(cfg.id) ?? [];
     if (at.length > 1) {
       const where = at.map((j) => places[j].abs).join(' and ');
       return base('foreign', `disk ${cfg.id} is claimed by the labels at ${where} (a cloned drive?): neither is used until one is removed`);
@@ -111,16 +148,34 @@ export function findDisks(poolId: string, configs: DiskConfig[], root: string, o
       // A disk of another owner is not the pool owner's to write, nor this pool's to claim
       // (a pool.json listing someone else's disks and their labels' ids).
       const uid = ownerOf(found.abs);
-      if (uid !== ownerUid) return base('foreign', `${found.abs} belongs to uid ${uid}, the pool directory to uid ${ownerUid}: not adopted`, found.abs);
+      if (uid !== ownerUid) {
+        claims.push({ disk: cfg.id });
+        return base('foreign', `${found.abs} belongs to uid ${uid}, the pool directory to uid ${ownerUid}: not adopted`, found.abs);
+      }
+      const label = (found.read as { label: DiskLabel }).label;
+      if (!samePlace(label.place, rootReal)) {
+        if (label.place !== undefined && poolNamesDir(label.place, poolId, fs.statSync(found.abs))) {
+          claims.push({ disk: cfg.id });
+          return base('foreign', `${diskLabelPath(found.abs)}: labelled by the pool at ${label.place}, which names this disk too: not adopted (two pools claim it)`, found.abs);
+        }
+        relabels.push({ index, path: found.abs, label, from: label.place });
+      }
       return usableState(disk);
     }
     if (!('label' in own.read)) return base(own.read.state, own.read.detail);
     const label = own.read.label;
     const file = diskLabelPath(own.abs);
-    if (label.pool !== poolId) return base('foreign', `${file}: label of pool ${label.pool}, disk ${label.disk}`);
-    if (!known.has(label.disk)) return base('foreign', `${file}: label of disk ${label.disk}, no longer a disk of this pool`);
+    const where = label.place ? ` at ${label.place}` : '';
+    if (label.pool !== poolId) {
+      claims.push({ disk: label.disk });
+      return base('foreign', `${file}: label of pool ${label.pool}${where}, disk ${label.disk}`);
+    }
+    if (!known.has(label.disk)) {
+      claims.push({ disk: label.disk });
+      return base('foreign', `${file}: label of disk ${label.disk}${where}, not a disk of this pool`);
+    }
     // Our path holds another of this pool's disks (used there); ours is elsewhere or gone.
     return base('missing', `${own.abs} now holds disk ${label.disk}; disk ${cfg.id} was not found at any of the pool's paths`);
   });
-  return { disks, moves };
+  return { disks, moves, relabels, claims };
 }

@@ -80,7 +80,7 @@ function labelDisk(pool: Pool, abs: string, id: string): () => void {
         made.push(d);
       }
     }
-    const label: DiskLabel = { format: POOL_FORMAT, pool: pool.config.id, disk: id };
+    const label: DiskLabel = { format: POOL_FORMAT, pool: pool.config.id, disk: id, place: fs.realpathSync(pool.root) };
     writeJsonAtomic(diskLabelPath(abs), label);
     made.push(diskLabelPath(abs));
   } catch (err) {

@@ -8,7 +8,7 @@ export interface PoolStatus {
   defaultRedundancy: string;
   extentSize: number;
   schemes: Record<string, { objects: number; extents: number; bytes: number }>;
-  disks: { id: string; index: number; path: string; state: DiskState; detail?: string }[];
+  disks: { id: string; index: number; path: string; state: DiskState; detail?: string; claimedBy?: string[] }[];
   disksByState: Record<DiskState, number>;
   objects: number;
   /** Distinct extents named by manifests. */
@@ -51,7 +51,7 @@ export function poolStatus(pool: Pool): PoolStatus {
     defaultRedundancy: pool.config.redundancy,
     extentSize: pool.config.extentSize,
     schemes,
-    disks: pool.disks.map((d) => ({ id: d.id, index: d.index, path: d.path, state: d.state, detail: d.detail })),
+    disks: pool.disks.map((d) => ({ id: d.id, index: d.index, path: d.path, state: d.state, detail: d.detail, ...(d.claimedBy ? { claimedBy: d.claimedBy } : {}) })),
     disksByState,
     objects,
     extents: extentIds.size,

@@ -6,7 +6,8 @@ import { parseScheme, Scheme, shardCount, formatScheme } from './scheme';
 import { writeJsonAtomic, fsyncDir } from './atomic-file';
 import { readRegularFile } from './safe-fs';
 import { diskLabelPath, poolFile, stateDir, POOL_FILE, DISK_LABEL, extentsDir, objectsDir } from './layout';
-import { DiskMove, findDisks } from './disk-identity';
+import { DiskMove, findDisks, Relabel } from './disk-identity';
+import { claimsOn, fileClaims } from './disk-claims';
 import { notice } from './notice';
 import { checkStateDir } from './state-dir';
 
@@ -36,6 +37,8 @@ export interface DiskLabel {
   format: number;
   pool: string;
   disk: string;
+  /** The real path of the pool directory that labelled it (labels before it have none). */
+  place?: string;
 }
 
 export type DiskState = 'online' | 'missing' | 'foreign' | 'unreadable' | 'read-only' | 'rebuilding';
@@ -49,6 +52,8 @@ export interface Disk {
   state: DiskState;
   /** Why a disk is not online, for messages. */
   detail?: string;
+  /** Other pools' directories that name this disk too (they are refused it; see disk-claims.ts). */
+  claimedBy?: string[];
 }
 
 export interface Pool {
@@ -122,12 +127,30 @@ export function openPool(rootArg: string, opts: OpenOptions = {}): Pool {
   }
   const config = validateConfig(raw, file);
   checkStateDir(root);
-  const { disks, moves } = findDisks(config.id, config.disks, root, fs.statSync(root).uid);
-  if (moves.length > 0) {
-    for (const m of moves) notice(`disk ${m.index} (${m.id}) found at ${m.to}, recorded at ${m.from}: using it there`);
-    if (opts.record !== false) recordMoves(root, config, moves);
+  const rootReal = fs.realpathSync(root);
+  const { disks, moves, relabels, claims } = findDisks(config.id, config.disks, root, rootReal, fs.statSync(root).uid);
+  for (const m of moves) notice(`disk ${m.index} (${m.id}) found at ${m.to}, recorded at ${m.from}: using it there`);
+  for (const r of relabels) if (r.from) notice(`disk ${r.index} (${r.label.disk}) was labelled by the pool at ${r.from}, which no longer names it (moved?): adopting it here`);
+  if (opts.record !== false) {
+    if (moves.length > 0) recordMoves(root, config, moves);
+    relabel(relabels, rootReal);
+    fileClaims(rootReal, claims);
   }
+  const usable = disks.filter((d) => d.state === 'online' || d.state === 'read-only' || d.state === 'rebuilding');
+  const claimedBy = claimsOn(rootReal, usable);
+  for (const d of usable) if (claimedBy.has(d.id)) d.claimedBy = claimedBy.get(d.id);
   return { root, config, scheme: parseScheme(config.redundancy), disks };
+}
+
+/** Writes this pool's place into labels that lack it or name a place the pool has left (best effort). */
+function relabel(relabels: Relabel[], rootReal: string): void {
+  for (const r of relabels) {
+    try {
+      writeJsonAtomic(diskLabelPath(r.path), { ...r.label, place: rootReal });
+    } catch (err) {
+      if (r.from) notice(`could not write the new place into ${diskLabelPath(r.path)}: ${errnoCode(err) ?? String(err)}`);
+    }
+  }
 }
 
 /** Brings pool.json's disk paths up to date after disks were found elsewhere (best effort: a read-only pool keeps the old ones). */
@@ -248,7 +271,7 @@ export function createPool(opts: CreatePoolOptions): Pool {
       const id = randomUUID();
       mkdir(extentsDir(abs));
       mkdir(objectsDir(abs));
-      const label: DiskLabel = { format: POOL_FORMAT, pool: config.id, disk: id };
+      const label: DiskLabel = { format: POOL_FORMAT, pool: config.id, disk: id, place: fs.realpathSync(root) };
       writeJsonAtomic(diskLabelPath(abs), label);
       made.push(diskLabelPath(abs));
       config.disks.push({ id, path: rel });

@@ -83,6 +83,7 @@ function declareMetrics(registry: Registry) {
     diskErrors: counter('dynamicfs_disk_errors_total', 'Read, checksum and write errors of a disk since its errors were last cleared (dfs-pool clear-errors resets it)', ['disk', 'kind']),
     diskQuarantineBytes: gauge('dynamicfs_disk_quarantine_bytes', 'Bytes of damaged files kept in a readable disk\'s quarantine', ['disk']),
     diskQuarantineEntries: gauge('dynamicfs_disk_quarantine_entries', 'Entries in a readable disk\'s quarantine', ['disk']),
+    diskClaims: gauge('dynamicfs_disk_claims', 'Other pools whose disk lists name this disk (they are refused it; the operator should mend their pool.json)', ['disk']),
     resilverProgress: gauge('dynamicfs_disk_resilver_progress_ratio', 'Fraction of a rebuilding disk\'s repair pass done, 0 to 1 (0 while no repair pass has begun)', ['disk']),
     resilverEta: gauge('dynamicfs_disk_resilver_eta_seconds', 'Estimated time left in a rebuilding disk\'s repair pass at its average rate so far', ['disk']),
   };
@@ -180,6 +181,7 @@ function addPool(m: Metrics, snap: ReadableSnapshot, now: number): void {
     if (reachable.has(v.id)) {
       set(m.diskQuarantineBytes, v.quarantine.bytes, disk);
       set(m.diskQuarantineEntries, v.quarantine.entries, disk);
+      set(m.diskClaims, v.claimedBy?.length ?? 0, disk);
     }
     if (v.state === 'rebuilding' && v.resilver) {
       set(m.resilverProgress, v.resilver.pass?.ratio ?? 0, disk);

@@ -24,6 +24,8 @@ export interface DiskView {
   errorsClearedAt?: string;
   quarantine: { entries: number; bytes: number };
   resilver?: ResilverProgress;
+  /** Other pools naming this disk (refused it): see disk-claims.ts. */
+  claimedBy?: string[];
 }
 
 export function resilverProgress(pool: Pool, state: ScrubState, index: number): ResilverProgress | undefined {
@@ -58,5 +60,6 @@ export function diskViews(pool: Pool, state: ScrubState): DiskView[] {
     errorsClearedAt: errors[d.id].clearedAt,
     quarantine: kept.get(d.id) ?? { entries: 0, bytes: 0 },
     resilver: resilverProgress(pool, state, d.index),
+    ...(d.claimedBy ? { claimedBy: d.claimedBy } : {}),
   }));
 }

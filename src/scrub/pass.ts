@@ -78,7 +78,7 @@ export interface PassReport {
   objects: { total: number; manifestCopiesBad: number; unreadable: number };
   repairs: { attempted: number; successful: number };
   /** Each disk's state and its errors since they were last cleared (READ / CKSUM / WRITE, as zpool status). */
-  disks: { index: number; id: string; path: string; state: string; errors: DiskErrorCounts }[];
+  disks: { index: number; id: string; path: string; state: string; errors: DiskErrorCounts; claimedBy?: string[] }[];
   /** Present when a replaced disk was rebuilding as the pass began. */
   resilver?: ResilverReport;
   issues: Finding[];
@@ -514,6 +514,9 @@ export class ScrubPass {
 
   private checkDisks(count: boolean): void {
     for (const d of this.pool.disks) {
+      for (const other of d.claimedBy ?? []) {
+        this.countIssue(count, { kind: 'disk-claimed', severity: 'info', disk: d.index, path: d.path, detail: `the pool at ${other} names this disk too; it is refused there and never touched by it`, action: 'none', result: 'info' });
+      }
       if (d.state === 'online') continue;
       const kind = `disk-${d.state === 'foreign' ? 'foreign-label' : d.state}`;
       // A read-only disk is still read; a rebuilding one is being filled: neither is a problem in itself.
@@ -674,6 +677,7 @@ export class ScrubPass {
         path: d.path,
         state: resilver?.disks.find((r) => r.id === d.id)?.complete ? 'online' : d.state,
         errors: { read: errors[d.id].read, checksum: errors[d.id].checksum, write: errors[d.id].write },
+        ...(d.claimedBy ? { claimedBy: d.claimedBy } : {}),
       })),
       ...(resilver ? { resilver } : {}),
       issues: this.issues,

@@ -1,0 +1,165 @@
+// A disk is adopted only where its label, its owner and its place agree with
+// the pool that names it. A copy of a pool.json beside the original is refused
+// every disk the original still names, and the original is told (status,
+// scrub report, dynamicfs_disk_claims) through a note in /run/dynamicfs/claims
+// that it checks against the claimant's own pool.json. A pool moved to another
+// directory adopts its disks there and writes its new place into their labels.
+// (A user's pool naming root's disks: test/hostile-pool.test.ts.)
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cli, diffFingerprints, fingerprintTree, scratchDir } from './helpers';
+import { CLAIMS_DIR } from '../src/core/disk-claims';
+import { blake3Hex } from '../src/core/hash';
+
+const isRoot = process.getuid?.() === 0;
+const CI = ['true', '1', 'yes'].includes((process.env.CI ?? '').toLowerCase());
+
+/** The claims directory is root's to make: without root, these tests cannot run. */
+function rootReady(what: string): boolean {
+  if (isRoot) return true;
+  if (CI) throw new Error(`${what}: needs root (CI=true), to make ${CLAIMS_DIR}`);
+  process.stderr.write(`\n*** SKIP: ${what}: needs root\n`);
+  return false;
+}
+
+function run(name: string, args: string[], codes: number[]) {
+  const r = cli(name, args);
+  assert.ok(codes.includes(r.status ?? -1), `${name} ${args.join(' ')}: exit ${r.status}, expected ${codes.join(' or ')}\n${r.stderr}${r.stdout.slice(0, 1500)}`);
+  return r;
+}
+
+interface StatusDisk {
+  index: number;
+  path: string;
+  state: string;
+  detail?: string;
+  claimedBy?: string[];
+}
+
+const statusDisks = (pool: string): StatusDisk[] => JSON.parse(run('dfs-pool', ['status', '--pool', pool, '--json'], [0]).stdout).disks;
+
+const label = (disk: string) => JSON.parse(fs.readFileSync(path.join(disk, 'dynamicfs-disk.json'), 'utf8'));
+
+/** A pool A with three disks outside its directory (as mount points are) and one object. */
+function poolWithOutsideDisks(dir: string): { root: string; disks: string[] } {
+  const root = path.join(dir, 'A');
+  const disks = [0, 1, 2].map((i) => path.join(dir, 'mnt', `a${i}`));
+  for (const d of disks) fs.mkdirSync(d, { recursive: true });
+  run('dfs-pool', ['create', '--pool', root, ...disks.flatMap((d) => ['--disk', d]), '--redundancy', 'mirror:2', '--extent-size', '64K'], [0]);
+  const src = path.join(dir, 'src');
+  fs.writeFileSync(src, Buffer.alloc(200_000, 7));
+  run('dfs-pool', ['put', '--pool', root, src, 'alpha'], [0]);
+  return { root, disks };
+}
+
+test("a copied pool.json is refused the original's disks, and the original is told until the copy is gone", () => {
+  if (!rootReady('disk claims')) return;
+  const dir = scratchDir('dfs-claims-copy-');
+  const a = poolWithOutsideDisks(dir);
+  const aReal = fs.realpathSync(a.root);
+  for (const d of a.disks) assert.is(label(d).place, aReal, `${d}: the label names the pool directory that made it`);
+  // The copy: the same id, the same disks, its own directory.
+  const B = path.join(dir, 'B');
+  fs.mkdirSync(B);
+  fs.copyFileSync(path.join(a.root, 'pool.json'), path.join(B, 'pool.json'));
+  const bReal = fs.realpathSync(B);
+  const before = fingerprintTree(path.join(dir, 'mnt'), { mtime: true });
+
+  const scrub = run('dfs-scrub', ['--pool', B, '--repair', '--json'], [8]);
+  assert.match(scrub.stderr, /no disk is online/);
+  run('dfs-pool', ['gc', '--pool', B], [0, 4, 8]);
+  const bDisks = statusDisks(B);
+  for (const d of bDisks) {
+    assert.is(d.state, 'foreign', `disk ${d.index} in the copy`);
+    assert.match(d.detail ?? '', `labelled by the pool at ${aReal}, which names this disk too`);
+    assert.match(d.detail ?? '', /two pools claim it/);
+  }
+  assert.equal(diffFingerprints(before, fingerprintTree(path.join(dir, 'mnt'), { mtime: true })), [], "the copy's tools changed nothing on the original's disks");
+
+  // The original is told: status (JSON and text), its scrub's report, its metrics.
+  for (const d of statusDisks(a.root)) {
+    assert.is(d.state, 'online');
+    assert.equal(d.claimedBy, [bReal], `disk ${d.index}: claimedBy`);
+  }
+  const text = run('dfs-pool', ['status', '--pool', a.root], [0]).stdout;
+  assert.match(text, `claimed:    disk 0 is named by the pool at ${bReal} too`);
+  const report = JSON.parse(run('dfs-scrub', ['--pool', a.root, '--json'], [0]).stdout);
+  const told = report.info.filter((f: { kind: string }) => f.kind === 'disk-claimed');
+  assert.is(told.length, 3, `one disk-claimed finding per disk: ${JSON.stringify(report.info)}`);
+  assert.match(told[0].detail, bReal);
+  assert.equal(report.disks.map((d: StatusDisk) => d.claimedBy), [[bReal], [bReal], [bReal]]);
+  const textfiles = path.join(dir, 'textfiles');
+  fs.mkdirSync(textfiles);
+  run('dfs-metrics', ['--pool', a.root, '--textfile-dir', textfiles, '--once'], [0]);
+  const prom = fs.readFileSync(path.join(textfiles, fs.readdirSync(textfiles)[0]), 'utf8');
+  const claims = prom.split('\n').filter((l) => l.startsWith('dynamicfs_disk_claims{'));
+  assert.is(claims.length, 3, prom);
+  for (const l of claims) assert.match(l, / 1$/);
+
+  // The copy removed: the note is stale, and the original says nothing more.
+  fs.rmSync(B, { recursive: true });
+  for (const d of statusDisks(a.root)) assert.is(d.claimedBy, undefined, `disk ${d.index} still claimed after the copy is gone`);
+  const notes = fs.readdirSync(CLAIMS_DIR).filter((n) => n.startsWith(`${label(a.disks[0]).disk}.`));
+  assert.equal(notes, [], 'the stale note was removed');
+});
+
+test('a note that names a pool which does not name the disk shows nothing', () => {
+  if (!rootReady('disk claims')) return;
+  const dir = scratchDir('dfs-claims-forged-');
+  const a = poolWithOutsideDisks(dir);
+  const elsewhere = path.join(dir, 'other');
+  fs.mkdirSync(elsewhere);
+  fs.writeFileSync(path.join(elsewhere, 'pool.json'), JSON.stringify({ format: 1, id: 'x', disks: [{ id: 'y', path: '/nonexistent' }] }));
+  const id = label(a.disks[0]).disk;
+  const forged = path.join(CLAIMS_DIR, `${id}.${blake3Hex(`claimant:${fs.realpathSync(elsewhere)}`).slice(0, 32)}`);
+  fs.writeFileSync(forged, JSON.stringify({ claimant: fs.realpathSync(elsewhere), disk: id }));
+  const garbage = path.join(CLAIMS_DIR, `${id}.garbage`);
+  fs.writeFileSync(garbage, 'not json');
+  try {
+    for (const d of statusDisks(a.root)) assert.is(d.claimedBy, undefined, `disk ${d.index}: a forged note was believed`);
+    assert.not.ok(fs.existsSync(forged), 'the stale note was removed');
+  } finally {
+    fs.rmSync(forged, { force: true });
+    fs.rmSync(garbage, { force: true });
+  }
+});
+
+test('a moved pool adopts its disks with a notice and writes its new place into their labels', () => {
+  if (!rootReady('disk claims')) return;
+  const dir = scratchDir('dfs-claims-moved-');
+  const a = poolWithOutsideDisks(dir);
+  const oldReal = fs.realpathSync(a.root);
+  const moved = path.join(dir, 'A-moved');
+  fs.renameSync(a.root, moved);
+  const r = run('dfs-scrub', ['--pool', moved], [0]);
+  assert.match(r.stderr, `was labelled by the pool at ${oldReal}, which no longer names it (moved?): adopting it here`);
+  for (const d of a.disks) assert.is(label(d).place, fs.realpathSync(moved), `${d}: the label has the new place`);
+  const again = run('dfs-pool', ['status', '--pool', moved], [0]);
+  assert.not.match(again.stderr, /labelled by/, 'said once, then recorded');
+});
+
+test('a pool copied whole with its disks inside is a second pool with its own disks', () => {
+  if (!rootReady('disk claims')) return;
+  const dir = scratchDir('dfs-claims-whole-');
+  const A = path.join(dir, 'A');
+  run('dfs-pool', ['create', '--pool', A, '--disks', '3', '--redundancy', 'mirror:2'], [0]);
+  const src = path.join(dir, 'src');
+  fs.writeFileSync(src, Buffer.alloc(100_000, 3));
+  run('dfs-pool', ['put', '--pool', A, src, 'alpha'], [0]);
+  const B = path.join(dir, 'B');
+  fs.cpSync(A, B, { recursive: true });
+  run('dfs-scrub', ['--pool', B], [0]);
+  run('dfs-scrub', ['--pool', A], [0]);
+  for (const [pool, disks] of [[A, statusDisks(A)], [B, statusDisks(B)]] as const) {
+    for (const d of disks) {
+      assert.is(d.state, 'online', `${pool} disk ${d.index}`);
+      assert.is(d.claimedBy, undefined, `${pool} disk ${d.index} claimed`);
+      assert.is(label(d.path).place, fs.realpathSync(pool));
+    }
+  }
+});
+
+test.run();
