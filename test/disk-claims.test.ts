@@ -8,6 +8,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cli, diffFingerprints, fingerprintTree, scratchDir } from './helpers';
@@ -135,13 +136,85 @@ test('a moved pool adopts its disks with a notice and writes its new place into 
   const moved = path.join(dir, 'A-moved');
   fs.renameSync(a.root, moved);
   const r = run('dfs-scrub', ['--pool', moved], [0]);
-  assert.match(r.stderr, `was labelled by the pool at ${oldReal}, which no longer names it (moved?): adopting it here`);
+  assert.match(r.stderr, `was labelled by this pool at ${oldReal} (moved): adopting it here`);
   for (const d of a.disks) assert.is(label(d).place, fs.realpathSync(moved), `${d}: the label has the new place`);
   const again = run('dfs-pool', ['status', '--pool', moved], [0]);
   assert.not.match(again.stderr, /labelled by/, 'said once, then recorded');
 });
 
-test('a pool copied whole with its disks inside is a second pool with its own disks', () => {
+test("a copy of pool.json made while the original is away is refused its disks: the original's directory token is not in it", () => {
+  if (!rootReady('disk claims')) return;
+  const dir = scratchDir('dfs-claims-away-');
+  const a = poolWithOutsideDisks(dir);
+  const away = `${a.root}.away`;
+  fs.renameSync(a.root, away);
+  const B = path.join(dir, 'B');
+  fs.mkdirSync(B);
+  fs.copyFileSync(path.join(away, 'pool.json'), path.join(B, 'pool.json'));
+  const labels = a.disks.map((d) => fs.readFileSync(path.join(d, 'dynamicfs-disk.json'), 'utf8'));
+  run('dfs-scrub', ['--pool', B, '--repair'], [8]);
+  for (const d of statusDisks(B)) {
+    assert.is(d.state, 'foreign', `disk ${d.index} of the copy`);
+    assert.match(d.detail ?? '', /is not that pool directory moved/);
+  }
+  assert.equal(a.disks.map((d) => fs.readFileSync(path.join(d, 'dynamicfs-disk.json'), 'utf8')), labels, 'labels untouched');
+  fs.renameSync(away, a.root);
+  const r = run('dfs-scrub', ['--pool', a.root], [0]);
+  assert.not.match(r.stderr, /notice/);
+  for (const d of statusDisks(a.root)) assert.is(d.state, 'online');
+});
+
+test('labels from before places are adopted as they are and never rewritten, so no opener takes them from another', () => {
+  if (!rootReady('disk claims')) return;
+  const dir = scratchDir('dfs-claims-legacy-');
+  const a = poolWithOutsideDisks(dir);
+  for (const d of a.disks) {
+    const { place, placeToken, ...old } = label(d);
+    assert.ok(place && placeToken);
+    fs.writeFileSync(path.join(d, 'dynamicfs-disk.json'), JSON.stringify(old, null, 2));
+  }
+  const before = a.disks.map((d) => fs.readFileSync(path.join(d, 'dynamicfs-disk.json'), 'utf8'));
+  const B = path.join(dir, 'B');
+  fs.mkdirSync(B);
+  fs.copyFileSync(path.join(a.root, 'pool.json'), path.join(B, 'pool.json'));
+  run('dfs-pool', ['status', '--pool', B], [0]);
+  run('dfs-scrub', ['--pool', a.root], [0]);
+  assert.equal(a.disks.map((d) => fs.readFileSync(path.join(d, 'dynamicfs-disk.json'), 'utf8')), before, 'no label rewritten');
+  for (const d of statusDisks(a.root)) assert.is(d.state, 'online', `the original's disk ${d.index} after the copy opened`);
+});
+
+test('a disk id with a path in it names no note: nothing is written outside the claims directory', () => {
+  if (!rootReady('disk claims')) return;
+  const dir = scratchDir('dfs-claims-path-');
+  const a = poolWithOutsideDisks(dir);
+  const target = path.join(dir, 'victim');
+  fs.mkdirSync(target);
+  const rel = path.relative(CLAIMS_DIR, path.join(target, 'planted'));
+  fs.writeFileSync(path.join(a.disks[2], 'dynamicfs-disk.json'), JSON.stringify({ format: 1, pool: 'elsewhere', disk: rel }));
+  run('dfs-scrub', ['--pool', a.root, '--repair'], [0, 1, 4]);
+  run('dfs-pool', ['status', '--pool', a.root], [0]);
+  assert.equal(fs.readdirSync(target), [], 'a note was planted outside the claims directory');
+  assert.equal(fs.readdirSync(CLAIMS_DIR).filter((n) => n.includes('planted')), []);
+});
+
+test("root opening a user's pool without becoming its owner writes nothing: no label, token or note", () => {
+  if (!rootReady('disk claims')) return;
+  const dir = scratchDir('dfs-claims-notowner-');
+  const a = poolWithOutsideDisks(dir);
+  const moved = path.join(dir, 'A-moved');
+  fs.renameSync(a.root, moved);
+  fs.rmSync(path.join(moved, '.dynamicfs', 'dir-token'));
+  spawnSync('chown', ['-R', '65534:65534', moved, path.join(dir, 'mnt')]);
+  const before = fingerprintTree(dir, { mtime: true });
+  const textfiles = path.join(dir, 'tf');
+  run('dfs-scrub-schedule', ['--pool', moved, '--frequency', 'nightly', '--dry-run', 'true', '--unit-dir', path.join(dir, 'units'), '--config-dir', path.join(dir, 'conf')], [0, 4, 8]);
+  fs.mkdirSync(textfiles);
+  run('dfs-metrics', ['--pool', moved, '--textfile-dir', textfiles, '--once'], [0]);
+  const changed = diffFingerprints(before, fingerprintTree(dir, { mtime: true })).filter((l) => !/^\w+ (tf|units|conf)(\/| )/.test(l));
+  assert.equal(changed, [], 'root wrote into a pool it did not become the owner of');
+});
+
+test('a pool copied whole is a second pool with its own disks, its labels untouched', () => {
   if (!rootReady('disk claims')) return;
   const dir = scratchDir('dfs-claims-whole-');
   const A = path.join(dir, 'A');
@@ -151,15 +224,18 @@ test('a pool copied whole with its disks inside is a second pool with its own di
   run('dfs-pool', ['put', '--pool', A, src, 'alpha'], [0]);
   const B = path.join(dir, 'B');
   fs.cpSync(A, B, { recursive: true });
-  run('dfs-scrub', ['--pool', B], [0]);
+  const before = fingerprintTree(B);
+  const r = run('dfs-scrub', ['--pool', B], [0]);
+  assert.not.match(r.stderr, /notice/, 'nothing to say about a copy of a pool with its disks inside');
   run('dfs-scrub', ['--pool', A], [0]);
   for (const [pool, disks] of [[A, statusDisks(A)], [B, statusDisks(B)]] as const) {
     for (const d of disks) {
       assert.is(d.state, 'online', `${pool} disk ${d.index}`);
       assert.is(d.claimedBy, undefined, `${pool} disk ${d.index} claimed`);
-      assert.is(label(d.path).place, fs.realpathSync(pool));
     }
   }
+  const changed = diffFingerprints(before, fingerprintTree(B)).filter((l) => !l.includes('.dynamicfs'));
+  assert.equal(changed, [], "the copy's disks were not written");
 });
 
 test.run();

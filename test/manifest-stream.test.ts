@@ -66,6 +66,7 @@ test('any valid JSON of the shape reads as JSON.parse reads it', () => {
     ['pretty-printed', JSON.stringify(p, null, 2)],
     ['keys in another order', JSON.stringify({ extents: p.extents.map((e: any) => ({ length: e.length, id: e.id })), created: p.created, size: p.size, extentSize: p.extentSize, scheme: p.scheme, name: p.name, format: 1 })],
     ['members we do not know', JSON.stringify({ ...p, note: 'x', flag: true, nothing: null, ratio: -1.5e3, extents: p.extents.map((e: any) => ({ ...e, extra: 'y' })) })],
+    ['items ending in a member with an empty key (the body ends 7 bytes after it)', JSON.stringify({ ...p, extents: p.extents.map((e: any) => ({ ...e, '': 0 })) })],
     ['an id with escapes', JSON.stringify(p).replace(`"${p.extents[0].id}"`, `"\\u00${p.extents[0].id.charCodeAt(0).toString(16)}${p.extents[0].id.slice(1)}"`)],
     ['a length as 4.0e3 when it is 4000', JSON.stringify({ ...p, size: p.size - p.extents[0].length + 4000, extents: [{ ...p.extents[0], length: 4000 }, ...p.extents.slice(1)] }).replace('"length":4000', '"length":4.0e3')],
   ];

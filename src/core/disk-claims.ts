@@ -15,7 +15,28 @@ import { readRegularFile } from './safe-fs';
 
 export const CLAIMS_DIR = '/run/dynamicfs/claims';
 const NOTE_BYTES = 8192;
-const MAX_NOTES = 10_000;
+const MAX_NOTES = 100_000;
+
+/**
+ * Disk ids as labels and pool.json give them may be anything; a note is named
+ * by one only if it is a plain word (our ids are UUIDs), never a path.
+ */
+const NOTE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+/** The names in the claims directory, read as a stream and capped: a directory stuffed with junk costs no more. */
+function noteNames(): string[] {
+  const out: string[] = [];
+  let dir: fs.Dir | undefined;
+  try {
+    dir = fs.opendirSync(CLAIMS_DIR);
+    for (let e; out.length < MAX_NOTES && (e = dir.readSync()) !== null; ) if (e.isFile()) out.push(e.name);
+  } catch {
+    // unreadable: no notes
+  } finally {
+    dir?.closeSync();
+  }
+  return out;
+}
 
 /** Where a claimant's notes end: one name per claimant directory, the same on every run. */
 const claimantTag = (claimantReal: string) => blake3Hex(`claimant:${claimantReal}`).slice(0, 32);
@@ -59,13 +80,9 @@ export interface Claim {
 export function fileClaims(claimantReal: string, claims: Claim[]): void {
   if (!claimsDirUsable()) return;
   const tag = claimantTag(claimantReal);
+  claims = claims.filter((c) => NOTE_ID_RE.test(c.disk));
   const want = new Set(claims.map((c) => `${c.disk}.${tag}`));
-  let names: string[] = [];
-  try {
-    names = fs.readdirSync(CLAIMS_DIR).slice(0, MAX_NOTES);
-  } catch {
-    return;
-  }
+  const names = noteNames();
   const uid = process.getuid?.();
   for (const name of names) {
     if (!name.endsWith(`.${tag}`) || want.has(name)) continue;
@@ -123,12 +140,7 @@ export function poolNamesDir(poolDir: string, poolId: string | undefined, disk: 
 export function claimsOn(ownReal: string, disks: { id: string; path: string }[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
   if (disks.length === 0 || !claimsDirUsable()) return out;
-  let names: string[];
-  try {
-    names = fs.readdirSync(CLAIMS_DIR).slice(0, MAX_NOTES);
-  } catch {
-    return out;
-  }
+  const names = noteNames();
   for (const d of disks) {
     const mine = names.filter((n) => n.startsWith(`${d.id}.`));
     if (mine.length === 0) continue;

@@ -66,23 +66,30 @@ function ownerOf(abs: string): number | undefined {
   }
 }
 
-/** A label to write again with this pool's place: from before places, or the pool directory was moved. */
+/** A label to write again with this pool's place: the pool directory was moved. */
 export interface Relabel {
   index: number;
   path: string;
   label: DiskLabel;
-  /** The place the label had, when it had one (a moved pool). */
-  from?: string;
+  /** The place the label had (the pool was moved from there). */
+  from: string;
 }
 
 /** True when a label's place is this pool directory, by its real path or (a bind mount) by device and inode. */
-function samePlace(place: string | undefined, rootReal: string): boolean {
+function samePlace(place: string, rootReal: string): boolean {
   if (place === rootReal) return true;
-  if (place === undefined) return false;
   try {
     const a = fs.statSync(place);
     const b = fs.statSync(rootReal);
     return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false;
+  }
+}
+
+function insidePool(disk: string, rootReal: string): boolean {
+  try {
+    return fs.realpathSync(disk).startsWith(rootReal + path.sep);
   } catch {
     return false;
   }
@@ -105,17 +112,25 @@ export interface FoundDisks {
   claims: Claim[];
 }
 
+/** The pool directory opening its disks: its real path, its owner, its token (pool-dir-token.ts). */
+export interface PoolPlace {
+  real: string;
+  owner: number;
+  token?: string;
+}
+
 /**
  * Finds each of the pool's disks by its label among the paths the pool has
  * recorded. A disk is adopted where its label, its owner and its place agree
  * with this pool: the label names this pool and one of its disks, the disk
- * directory has the pool directory's owner, and the pool directory that
- * labelled it is this one, or is gone, or no longer names it (the pool was
- * moved). A disk found at another of the recorded paths is used there
- * (`moves` says where); a label that names this pool's disk from two paths (a
- * cloned drive) makes both paths unusable.
+ * directory has the pool directory's owner, and, for a disk outside the pool
+ * directory, the pool directory that labelled it is this one, or is this one
+ * moved (the place no longer names the disk, and this directory carries the
+ * token the label records). A label from before places is adopted as it is. A disk found at another of
+ * the recorded paths is used there (`moves` says where); a label that names
+ * this pool's disk from two paths (a cloned drive) makes both paths unusable.
  */
-export function findDisks(poolId: string, configs: DiskConfig[], root: string, rootReal: string, ownerUid: number): FoundDisks {
+export function findDisks(poolId: string, configs: DiskConfig[], root: string, here: PoolPlace): FoundDisks {
   const places = configs.map((c) => {
     const abs = path.resolve(root, c.path);
     return { abs, recorded: c.path, read: readLabel(abs) };
@@ -148,19 +163,30 @@ export function findDisks(poolId: string, configs: DiskConfig[], root: string, r
       // A disk of another owner is not the pool owner's to write, nor this pool's to claim
       // (a pool.json listing someone else's disks and their labels' ids).
       const uid = ownerOf(found.abs);
-      if (uid !== ownerUid) {
+      if (uid !== here.owner) {
         claims.push({ disk: cfg.id });
-        return base('foreign', `${found.abs} belongs to uid ${uid}, the pool directory to uid ${ownerUid}: not adopted`, found.abs);
+        return base('foreign', `${found.abs} belongs to uid ${uid}, the pool directory to uid ${here.owner}: not adopted`, found.abs);
       }
       const label = (found.read as { label: DiskLabel }).label;
-      if (!samePlace(label.place, rootReal)) {
-        if (label.place !== undefined && poolNamesDir(label.place, poolId, fs.statSync(found.abs))) {
-          claims.push({ disk: cfg.id });
-          return base('foreign', `${diskLabelPath(found.abs)}: labelled by the pool at ${label.place}, which names this disk too: not adopted (two pools claim it)`, found.abs);
-        }
-        relabels.push({ index, path: found.abs, label, from: label.place });
+      const usable = usableState(disk);
+      // A disk inside the pool directory moves and is copied with it: its place is never in doubt.
+      if (label.place === undefined || samePlace(label.place, here.real) || insidePool(found.abs, here.real)) return usable;
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(found.abs);
+      } catch (err) {
+        return base('missing', `${found.abs}: ${errnoCode(err) ?? 'cannot stat'}`, found.abs);
       }
-      return usableState(disk);
+      const file = diskLabelPath(found.abs);
+      if (poolNamesDir(label.place, poolId, st)) {
+        claims.push({ disk: cfg.id });
+        return base('foreign', `${file}: labelled by the pool at ${label.place}, which names this disk too: not adopted (two pools claim it)`, found.abs);
+      }
+      if (!here.token || label.placeToken !== here.token) {
+        return base('foreign', `${file}: labelled by the pool at ${label.place}, and ${root} is not that pool directory moved (its .dynamicfs/dir-token differs): not adopted`, found.abs);
+      }
+      if (usable.state === 'online' || usable.state === 'rebuilding') relabels.push({ index, path: found.abs, label, from: label.place });
+      return usable;
     }
     if (!('label' in own.read)) return base(own.read.state, own.read.detail);
     const label = own.read.label;

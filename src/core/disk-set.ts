@@ -5,6 +5,7 @@ import { fsFailure, operationalError, usageError } from './errors';
 import { diskLabelPath, extentsDir, objectsDir, stateDir } from './layout';
 import { writeJsonAtomic } from './atomic-file';
 import { Disk, DiskConfig, DiskLabel, openPool, Pool, POOL_FORMAT, savePoolConfig } from './pool';
+import { dirToken } from './pool-dir-token';
 import { eachObject, writeManifestCopy } from './manifest';
 import { formatScheme, parseScheme, shardCount } from './scheme';
 
@@ -80,7 +81,7 @@ function labelDisk(pool: Pool, abs: string, id: string): () => void {
         made.push(d);
       }
     }
-    const label: DiskLabel = { format: POOL_FORMAT, pool: pool.config.id, disk: id, place: fs.realpathSync(pool.root) };
+    const label: DiskLabel = { format: POOL_FORMAT, pool: pool.config.id, disk: id, place: fs.realpathSync(pool.root), placeToken: dirToken(pool.root) };
     writeJsonAtomic(diskLabelPath(abs), label);
     made.push(diskLabelPath(abs));
   } catch (err) {

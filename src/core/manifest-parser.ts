@@ -236,18 +236,23 @@ export class ManifestBodyParser {
 
   /** An item's key: "id" and "length" matched on the bytes, any other decoded. */
   private itemKey(): string {
-    const buf = this.buf;
-    const p = this.pos;
-    if (p + 8 > buf.length) throw MORE;
-    if (buf[p] === 0x22 && buf[p + 1] === 0x69 && buf[p + 2] === 0x64 && buf[p + 3] === 0x22) {
-      this.pos += 4;
+    if (this.keyIs(ID_KEY)) {
+      this.pos += ID_KEY.length;
       return 'id';
     }
-    if (buf.compare(LENGTH_KEY, 0, LENGTH_KEY.length, p, p + LENGTH_KEY.length) === 0) {
+    if (this.keyIs(LENGTH_KEY)) {
       this.pos += LENGTH_KEY.length;
       return 'length';
     }
     return this.string();
+  }
+
+  /** Whether the bytes at pos are `key`; MORE while the bytes fed so far could still be it. */
+  private keyIs(key: Buffer): boolean {
+    const n = Math.min(key.length, this.buf.length - this.pos);
+    if (this.buf.compare(key, 0, n, this.pos, this.pos + n) !== 0) return false;
+    if (n < key.length) throw MORE;
+    return true;
   }
 
   /** True, with the id's 32 bytes in scratch, when the value is "<64 lowercase hex digits>". */
@@ -368,6 +373,7 @@ export class ManifestBodyParser {
 
 /** Stands for an id read straight into scratch. */
 const ID_IN_SCRATCH = Symbol('id in scratch');
+const ID_KEY = Buffer.from('"id"');
 const LENGTH_KEY = Buffer.from('"length"');
 /** Byte to hex digit value; 255 for anything but 0-9 and a-f (ids are lowercase). */
 const HEX = new Uint8Array(256).fill(255);

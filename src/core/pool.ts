@@ -8,6 +8,7 @@ import { readRegularFile } from './safe-fs';
 import { diskLabelPath, poolFile, stateDir, POOL_FILE, DISK_LABEL, extentsDir, objectsDir } from './layout';
 import { DiskMove, findDisks, Relabel } from './disk-identity';
 import { claimsOn, fileClaims } from './disk-claims';
+import { dirToken, readDirToken } from './pool-dir-token';
 import { notice } from './notice';
 import { checkStateDir } from './state-dir';
 
@@ -39,6 +40,8 @@ export interface DiskLabel {
   disk: string;
   /** The real path of the pool directory that labelled it (labels before it have none). */
   place?: string;
+  /** That directory's token (pool-dir-token.ts): proof for a moved pool that it wrote the label. */
+  placeToken?: string;
 }
 
 export type DiskState = 'online' | 'missing' | 'foreign' | 'unreadable' | 'read-only' | 'rebuilding';
@@ -128,10 +131,15 @@ export function openPool(rootArg: string, opts: OpenOptions = {}): Pool {
   const config = validateConfig(raw, file);
   checkStateDir(root);
   const rootReal = fs.realpathSync(root);
-  const { disks, moves, relabels, claims } = findDisks(config.id, config.disks, root, rootReal, fs.statSync(root).uid);
+  const owner = fs.statSync(root).uid;
+  // Only the pool's owner writes what opening finds (a tool run as root over
+  // another's pool becomes the owner first; one that does not only reads).
+  const mayWrite = opts.record !== false && process.geteuid?.() === owner;
+  const token = mayWrite ? dirToken(root) : readDirToken(root);
+  const { disks, moves, relabels, claims } = findDisks(config.id, config.disks, root, { real: rootReal, owner, token });
   for (const m of moves) notice(`disk ${m.index} (${m.id}) found at ${m.to}, recorded at ${m.from}: using it there`);
-  for (const r of relabels) if (r.from) notice(`disk ${r.index} (${r.label.disk}) was labelled by the pool at ${r.from}, which no longer names it (moved?): adopting it here`);
-  if (opts.record !== false) {
+  for (const r of relabels) notice(`disk ${r.index} (${r.label.disk}) was labelled by this pool at ${r.from} (moved): adopting it here`);
+  if (mayWrite) {
     if (moves.length > 0) recordMoves(root, config, moves);
     relabel(relabels, rootReal);
     fileClaims(rootReal, claims);
@@ -142,13 +150,13 @@ export function openPool(rootArg: string, opts: OpenOptions = {}): Pool {
   return { root, config, scheme: parseScheme(config.redundancy), disks };
 }
 
-/** Writes this pool's place into labels that lack it or name a place the pool has left (best effort). */
+/** Writes a moved pool's new place into its disks' labels (best effort: a read-only disk keeps the old one). */
 function relabel(relabels: Relabel[], rootReal: string): void {
   for (const r of relabels) {
     try {
       writeJsonAtomic(diskLabelPath(r.path), { ...r.label, place: rootReal });
     } catch (err) {
-      if (r.from) notice(`could not write the new place into ${diskLabelPath(r.path)}: ${errnoCode(err) ?? String(err)}`);
+      notice(`could not write the new place into ${diskLabelPath(r.path)}: ${errnoCode(err) ?? String(err)}`);
     }
   }
 }
@@ -264,6 +272,7 @@ export function createPool(opts: CreatePoolOptions): Pool {
   try {
     mkdir(root);
     mkdir(stateDir(root));
+    const token = dirToken(root);
     for (let i = 0; i < count; i++) {
       const rel = named.length > 0 ? diskAbs[i] : path.join('disks', `d${i}`);
       const abs = path.resolve(root, rel);
@@ -271,7 +280,7 @@ export function createPool(opts: CreatePoolOptions): Pool {
       const id = randomUUID();
       mkdir(extentsDir(abs));
       mkdir(objectsDir(abs));
-      const label: DiskLabel = { format: POOL_FORMAT, pool: config.id, disk: id, place: fs.realpathSync(root) };
+      const label: DiskLabel = { format: POOL_FORMAT, pool: config.id, disk: id, place: fs.realpathSync(root), placeToken: token };
       writeJsonAtomic(diskLabelPath(abs), label);
       made.push(diskLabelPath(abs));
       config.disks.push({ id, path: rel });
