@@ -8,7 +8,12 @@
 #   make torture    deps + build + the torture tests with DFS_TORTURE=100
 #   make install    PREFIX=/usr/local DESTDIR= (see "Installation" below)
 #   make uninstall  removes exactly what the last install wrote (its manifest)
+#   make dist       a release tarball that installs offline (build/dynamicfs-scrub-VERSION.tar.gz)
+#   make deb        a Debian package (build/dynamicfs-scrub_VERSION_ARCH.deb)
 #   make clean      removes dist/ and build/ (stamps, staging)
+#
+# In an unpacked release tarball (it has a RELEASE file) nothing is built:
+# `make install` installs what the tarball carries, with the node on PATH.
 
 # One shell per recipe, strict: multi-line recipes read as scripts and stop
 # at the first failing command instead of carrying on.
@@ -28,15 +33,23 @@ MANDIR  ?= $(PREFIX)/share/man
 # systemd searches /usr/local/lib/systemd/system as well as /usr/lib/...
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
+# The node the wrappers and units run (default: the one that built the tree,
+# or in a release tree the one on PATH at install time).
+NODE_BIN ?=
 
 # The executables, each src/cli/<name>.ts. Only those whose source exists
 # are installed, so the build never depends on one that is not written yet.
 EXECUTABLES := dfs-pool dfs-scrub dfs-scrubd dfs-scrub-schedule dfs-metrics dfs-inject dynamicfs
-PRESENT_EXECUTABLES = $(foreach n,$(EXECUTABLES),$(if $(wildcard src/cli/$(n).ts),$(n)))
+PRESENT_EXECUTABLES = $(if $(RELEASE),$(EXECUTABLES),$(foreach n,$(EXECUTABLES),$(if $(wildcard src/cli/$(n).ts),$(n))))
+
+# An unpacked release tarball: compiled, staged and generated files shipped, nothing to build.
+RELEASE := $(wildcard RELEASE)
+VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null)
+NAME    := dynamicfs-scrub
 
 # Debian packages the toolkit and its tests use. libsystemd-dev must be there
 # before `npm ci`: sd-notify compiles against it. prometheus provides promtool.
-SYS_PKGS := libsystemd-dev socat mandoc prometheus prometheus-node-exporter b3sum fio xfsprogs btrfs-progs e2fsprogs util-linux time
+SYS_PKGS := libsystemd-dev socat mandoc prometheus prometheus-node-exporter b3sum fio xfsprogs btrfs-progs e2fsprogs util-linux time lintian debootstrap
 
 # Test runner knobs, passed through the environment to test/run-tests.mjs.
 TESTS ?=
@@ -53,14 +66,28 @@ STAGE_STAMP  := $(STAGE)/.stamp
 NODE_PATH_FILE := $(BUILD)/node-path
 TS_SOURCES   := $(shell find src test bench -name '*.ts' 2>/dev/null) tsconfig.json
 
-.PHONY: all deps sysdeps build stage check test demo bench torture install uninstall clean distclean
+# Node 18's headers, for sd-notify's addon: Debian 12's libnode-dev, unpacked
+# here (installing it would clash with a newer nodejs package's headers).
+NODE18_HEADERS := $(BUILD)/node18/usr/include/node
+NODE_GYP = $$(dirname "$$(readlink -f "$$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js
 
+.PHONY: all source-tree deps sysdeps build stage check test demo bench torture install uninstall dist deb clean distclean
+
+ifneq ($(RELEASE),)
+all:
+	@echo "make: a release tree ($(NAME) $$(cat RELEASE)): nothing to build; make install PREFIX=... installs it"
+else
 all: build stage
+endif
+
+# In a release tree only install and uninstall work: the rest needs the sources.
+source-tree:
+	@if [ -n '$(RELEASE)' ]; then echo "make: '$(MAKECMDGOALS)' needs the source tree (git clone), not a release tarball" >&2; exit 1; fi
 
 # ---------------------------------------------------------------------------
 # Dependencies
 
-deps: sysdeps $(NPM_STAMP)
+deps: source-tree sysdeps $(NPM_STAMP)
 
 # Install missing Debian packages when root; otherwise warn and carry on, so a
 # developer without root can still build (tests that need a tool skip loudly,
@@ -109,7 +136,7 @@ $(NPM_STAMP): package-lock.json | sysdeps
 # ---------------------------------------------------------------------------
 # Build
 
-build: $(BUILD_STAMP)
+build: source-tree $(BUILD_STAMP)
 
 # tsc type-checks and compiles src/ test/ bench/ into dist/. The node binary
 # is recorded now, as the user who builds sees it, because `sudo make install`
@@ -120,22 +147,56 @@ $(BUILD_STAMP): $(TS_SOURCES) $(NPM_STAMP)
 	node_path=$$(command -v node)
 	case "$$node_path" in /*) ;; *) echo "make build: 'command -v node' gave '$$node_path', not an absolute path" >&2; exit 1 ;; esac
 	printf '%s\n' "$$node_path" > $(NODE_PATH_FILE)
+	# Bash completion, from the same option tables as --help and the man pages.
+	mkdir -p $(BUILD)/completions
+	for n in $(PRESENT_EXECUTABLES); do node dist/src/cli/completion.js $$n > $(BUILD)/completions/$$n; done
 	touch $@
 
 # Production node_modules for the installed library: a copy of node_modules
 # pruned of devDependencies. Copying keeps the native addons exactly as built
 # and tested here; no network, no recompilation. Done at build time so that
 # `make && sudo make install` writes nothing into the tree as root.
-stage: $(STAGE_STAMP)
+stage: source-tree $(STAGE_STAMP)
 
-$(STAGE_STAMP): $(NPM_STAMP) package.json Makefile
+$(STAGE_STAMP): $(NPM_STAMP) package.json Makefile $(NODE18_HEADERS)/node.h
 	@rm -rf $(STAGE)
 	mkdir -p $(STAGE)
 	cp package.json package-lock.json $(STAGE)/
 	cp -a node_modules $(STAGE)/node_modules
 	(cd $(STAGE) && npm prune --omit=dev --no-audit --no-fund --no-update-notifier --ignore-scripts >/dev/null)
 	rm -f $(STAGE)/package-lock.json $(STAGE)/$(NPM_STAMP)
+	m=$(STAGE)/node_modules
+	# Only what runs: no examples, tests, type declarations, source maps, docs or addon sources.
+	rm -rf $$m/@types $$m/.package-lock.json
+	find $$m -depth -type d \( -name examples -o -name example -o -name test -o -name tests -o -name docs -o -name .github \) -exec rm -rf {} +
+	find $$m -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -iname 'README*' -o -iname 'CHANGELOG*' -o -iname 'HISTORY*' -o -name '*.md' -o -name '*.ts' \
+	  -o -name '*.c' -o -name '*.cc' -o -name '*.h' -o -name '*.gyp' -o -name '*.gypi' -o -name '.npmignore' -o -name '.travis.yml' -o -name '.eslintrc*' \) -delete
+	# sd-notify's addon speaks V8's C++ ABI, one Node.js major each: it is
+	# built for Debian 12's Node 18 (ABI 108) and for the node that built this
+	# tree, and `bindings` picks lib/binding/node-vABI-linux-ARCH by the running node.
+	abi=$$(node -p process.versions.modules); arch=$$(node -p process.arch)
+	sd=$$m/sd-notify
+	mkdir -p $$sd/lib/binding/node-v$$abi-linux-$$arch
+	cp node_modules/sd-notify/build/Release/notify.node $$sd/lib/binding/node-v$$abi-linux-$$arch/notify.node
+	rm -rf $$sd/build
+	if [ "$$abi" != 108 ]; then
+	  rm -rf $(BUILD)/sd-notify-108 && cp -a node_modules/sd-notify $(BUILD)/sd-notify-108 && rm -rf $(BUILD)/sd-notify-108/build
+	  (cd $(BUILD)/sd-notify-108 && node $(NODE_GYP) rebuild --nodedir=$(abspath $(NODE18_HEADERS)/../..) >/dev/null)
+	  mkdir -p $$sd/lib/binding/node-v108-linux-$$arch
+	  cp $(BUILD)/sd-notify-108/build/Release/notify.node $$sd/lib/binding/node-v108-linux-$$arch/notify.node
+	fi
+	# Shared objects, loaded by node, not run: stripped, and not executable.
+	find $$m -name '*.node' -exec strip --strip-unneeded {} + -exec chmod 0644 {} +
 	touch $@
+
+
+$(NODE18_HEADERS)/node.h:
+	@rm -rf $(BUILD)/node18 && mkdir -p $(BUILD)/node18
+	fetch() { (cd $(BUILD)/node18 && apt-get download libnode-dev >/dev/null 2>&1); }
+	fetch || { [ "$$(id -u)" = 0 ] && apt-get update -qq && fetch; } || {
+	  echo "make stage: cannot fetch Debian 12's libnode-dev (Node 18 headers for sd-notify's addon): apt-get download libnode-dev failed" >&2; exit 1; }
+	(cd $(BUILD)/node18 && dpkg-deb -x libnode-dev_*.deb . && rm -f libnode-dev_*.deb)
+	test -f $@
 
 # ---------------------------------------------------------------------------
 # Tests and demos
@@ -206,7 +267,7 @@ uninstall_manifest() {
 }
 endef
 
-install: $(BUILD_STAMP) $(STAGE_STAMP)
+install: $(if $(RELEASE),,$(BUILD_STAMP) $(STAGE_STAMP))
 	@$(SH_HELPERS)
 	# World-readable, owner-writable, whatever the builder's or root's umask.
 	umask 022
@@ -214,13 +275,18 @@ install: $(BUILD_STAMP) $(STAGE_STAMP)
 	for v in '$(PREFIX)' '$(BINDIR)' '$(LIBDIR)' '$(MANDIR)' '$(UNITDIR)'; do
 	  case "$$v" in /*) ;; *) echo "make install: '$$v' is not an absolute path" >&2; exit 1 ;; esac
 	done
-	node_bin=$$(cat $(NODE_PATH_FILE))
+	# The node that built the tree; in a release tree, the one on PATH here.
+	node_bin='$(NODE_BIN)'
+	[ -n "$$node_bin" ] || node_bin=$$(cat $(NODE_PATH_FILE) 2>/dev/null || command -v node || true)
+	case "$$node_bin" in /*) ;; *) echo "make install: no node on PATH (Node.js 18 or later is needed)" >&2; exit 1 ;; esac
+	"$$node_bin" -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' || { echo "make install: $$node_bin is Node.js $$("$$node_bin" -v); 18 or later is needed" >&2; exit 1; }
 	if uninstall_manifest; then echo "make install: removed the previous install under $$D$(LIBDIR)"; fi
 	trap 'save_manifest; rm -f "$$manifest_tmp"' EXIT
 	# The library: dist/src, package.json, production node_modules.
 	mkdir_tracked '$(LIBDIR)'
-	(cd dist && find src -type d) | while IFS= read -r d; do mkdir_tracked '$(LIBDIR)'/dist/"$$d"; done
-	(cd dist && find src -type f) | while IFS= read -r f; do install -m 0644 dist/"$$f" "$$D"'$(LIBDIR)'/dist/"$$f"; record '$(LIBDIR)'/dist/"$$f"; done
+	# src/packaging builds release artifacts: not installed.
+	(cd dist && find src -path src/packaging -prune -o -type d -print) | while IFS= read -r d; do mkdir_tracked '$(LIBDIR)'/dist/"$$d"; done
+	(cd dist && find src -path src/packaging -prune -o -type f -print) | while IFS= read -r f; do install -m 0644 dist/"$$f" "$$D"'$(LIBDIR)'/dist/"$$f"; record '$(LIBDIR)'/dist/"$$f"; done
 	install -m 0644 package.json "$$D"'$(LIBDIR)'/package.json; record '$(LIBDIR)/package.json'
 	(cd $(STAGE) && find node_modules -type d) | while IFS= read -r d; do mkdir_tracked '$(LIBDIR)'/"$$d"; done
 	(cd $(STAGE) && tar cf - node_modules) | (cd "$$D"'$(LIBDIR)' && tar xf - --no-same-owner --no-same-permissions)
@@ -235,6 +301,8 @@ install: $(BUILD_STAMP) $(STAGE_STAMP)
 	for n in $(PRESENT_EXECUTABLES); do
 	  [ -f dist/src/cli/$$n.js ] || { echo "make install: dist/src/cli/$$n.js missing; run make build" >&2; exit 1; }
 	  "$$node_bin" dist/src/cli/node-flags.js wrapper $$n "$$node_bin" '$(LIBDIR)'/dist/src/cli/$$n.js > "$$D"'$(BINDIR)'/$$n
+	  # The script itself starts with #!/usr/bin/env node (package.json's bin): runnable too.
+	  chmod 0755 "$$D"'$(LIBDIR)'/dist/src/cli/$$n.js
 	  chmod 0755 "$$D"'$(BINDIR)'/$$n
 	  record '$(BINDIR)'/$$n
 	done
@@ -245,6 +313,12 @@ install: $(BUILD_STAMP) $(STAGE_STAMP)
 	  mkdir_tracked '$(MANDIR)'/man$$s
 	  install -m 0644 "$$f" "$$D"'$(MANDIR)'/man$$s/
 	  record '$(MANDIR)'/man$$s/$$(basename "$$f")
+	done
+	# Bash completion, loaded by bash-completion on first use of each command.
+	mkdir_tracked '$(PREFIX)/share/bash-completion/completions'
+	for n in $(PRESENT_EXECUTABLES); do
+	  install -m 0644 $(BUILD)/completions/$$n "$$D"'$(PREFIX)/share/bash-completion/completions'/$$n
+	  record '$(PREFIX)/share/bash-completion/completions'/$$n
 	done
 	# Prometheus alert rules, for the operator to include from prometheus.yml.
 	mkdir_tracked '$(PREFIX)/share/dynamicfs'
@@ -270,6 +344,48 @@ uninstall:
 	else
 	  echo "make uninstall: nothing to do: no $$D$(MANIFEST)"
 	fi
+
+# ---------------------------------------------------------------------------
+# Release artifacts
+
+RELEASE_DIR := $(BUILD)/$(NAME)-$(VERSION)
+TARBALL     := $(BUILD)/$(NAME)-$(VERSION).tar.gz
+# Reproducible archives: every member dated by the last commit (or now, outside git).
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
+
+# The tarball is the tree `make install` reads, already built: dist/src, the
+# staged production node_modules (native addons built here, sd-notify's for
+# Node 18 and this node), completions, units, man pages, the alert rules.
+dist: source-tree $(TARBALL)
+
+$(TARBALL): $(BUILD_STAMP) $(STAGE_STAMP)
+	@rm -rf $(RELEASE_DIR) $@
+	mkdir -p $(RELEASE_DIR)/dist $(RELEASE_DIR)/build $(RELEASE_DIR)/src/metrics
+	cp -a dist/src $(RELEASE_DIR)/dist/
+	cp -a $(STAGE) $(RELEASE_DIR)/build/stage
+	cp -a $(BUILD)/completions $(RELEASE_DIR)/build/
+	cp -a units man Makefile README.md package.json $(RELEASE_DIR)/
+	cp src/metrics/alerts.yml $(RELEASE_DIR)/src/metrics/
+	printf '%s\n' '$(VERSION)' > $(RELEASE_DIR)/RELEASE
+	tar -C $(BUILD) --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$(SOURCE_DATE_EPOCH) -cf - $(NAME)-$(VERSION) | gzip -9n > $@
+	rm -rf $(RELEASE_DIR)
+	echo "make dist: $@ ($$(du -h $@ | cut -f1))"
+
+# The Debian package: `make install` into a staging root with PREFIX=/usr and
+# Debian's node, then src/packaging/deb.ts adds what dpkg needs.
+DEB_ARCH       := $(shell dpkg --print-architecture 2>/dev/null)
+DEB            := $(BUILD)/$(NAME)_$(VERSION)_$(DEB_ARCH).deb
+DEB_ROOT       := $(BUILD)/deb-root
+DEB_MAINTAINER ?= DynamicFS scrub toolkit maintainers <dynamicfs-scrub@lists.dynamicfs.org>
+
+deb: source-tree $(DEB)
+
+$(DEB): $(BUILD_STAMP) $(STAGE_STAMP)
+	@rm -rf $(DEB_ROOT) $@
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_ROOT)) PREFIX=/usr UNITDIR=/usr/lib/systemd/system NODE_BIN=/usr/bin/node >/dev/null
+	node dist/src/packaging/deb.js $(DEB_ROOT) '$(VERSION)' '$(DEB_ARCH)' '$(DEB_MAINTAINER)' "$$(date -R -d @$(SOURCE_DATE_EPOCH))"
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) dpkg-deb --build --root-owner-group -Zxz $(DEB_ROOT) $@ >/dev/null
+	echo "make deb: $@ ($$(du -h $@ | cut -f1))"
 
 # ---------------------------------------------------------------------------
 

@@ -315,3 +315,23 @@ export function diffFingerprints(a: Map<string, string>, b: Map<string, string>)
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------
+// Set-up steps
+
+/** Memoizes a setup step; a failed one fails every test that needs it, with its own message. */
+export function once<T>(f: () => T): () => T {
+  let done = false, value: T, error: unknown;
+  return () => {
+    if (!done) {
+      done = true;
+      try {
+        value = f();
+      } catch (err) {
+        error = err;
+      }
+    }
+    if (error) throw error;
+    return value;
+  };
+}

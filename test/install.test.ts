@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { diffFingerprints, fingerprintTree, repoRoot, requireTool, scratchDir, which } from './helpers';
+import { diffFingerprints, fingerprintTree, once, repoRoot, requireTool, scratchDir, which } from './helpers';
 import { DAEMON_NODE_FLAGS } from '../src/cli/node-flags';
 
 const EXECUTABLES = ['dfs-pool', 'dfs-scrub', 'dfs-scrubd', 'dfs-scrub-schedule', 'dfs-metrics', 'dfs-inject', 'dynamicfs'];
@@ -49,23 +49,6 @@ function mustMake(args: string[]): string {
   const r = make(args);
   assert.is(r.status, 0, `make ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
   return r.stdout + r.stderr;
-}
-
-/** Memoizes a setup step; a failed one fails every test that needs it, with its own message. */
-function once<T>(f: () => T): () => T {
-  let done = false, value: T, error: unknown;
-  return () => {
-    if (!done) {
-      done = true;
-      try {
-        value = f();
-      } catch (err) {
-        error = err;
-      }
-    }
-    if (error) throw error;
-    return value;
-  };
 }
 
 /** Every file below dir (relative paths, '/'-separated), directories left out. */
@@ -144,7 +127,8 @@ test('library: dist/src, package.json, production node_modules, install-paths.js
   const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
   assert.ok(fs.existsSync(S(`${LIB}/package.json`)), 'package.json');
   for (const f of filesBelow(path.join(repoRoot, 'dist', 'src'))) {
-    assert.ok(fs.existsSync(S(`${LIB}/dist/src/${f}`)), `${LIB}/dist/src/${f}`);
+    if (f.startsWith('packaging/')) assert.not.ok(fs.existsSync(S(`${LIB}/dist/src/${f}`)), `${LIB}/dist/src/${f}: release tooling is not installed`);
+    else assert.ok(fs.existsSync(S(`${LIB}/dist/src/${f}`)), `${LIB}/dist/src/${f}`);
   }
   for (const dep of Object.keys(pkg.dependencies ?? {})) {
     assert.ok(fs.existsSync(S(`${LIB}/node_modules/${dep}/package.json`)), `dependency ${dep} installed`);
@@ -158,6 +142,30 @@ test('library: dist/src, package.json, production node_modules, install-paths.js
     { prefix: paths.prefix, bindir: paths.bindir, libdir: paths.libdir, mandir: paths.mandir, unitdir: paths.unitdir },
     { prefix: '/usr/local', bindir: BIN, libdir: LIB, mandir: MAN, unitdir: UNITDIR },
   );
+});
+
+test('library: only what runs, and sd-notify for Node 18 and this node', () => {
+  staged();
+  const junk = filesBelow(S(`${LIB}/node_modules`)).filter((f) =>
+    /(^|\/)(examples?|tests?|docs|\.github|@types)\//.test(f) || /\.(d\.ts|map|md|ts|cc|c|h|gyp)$/.test(f) || /(^|\/)(README|CHANGELOG)[^/]*$/i.test(f),
+  );
+  assert.equal(junk, [], 'examples, tests, declarations, maps, docs or sources installed');
+  const abi = process.versions.modules;
+  for (const v of new Set(['108', abi])) {
+    const addon = S(`${LIB}/node_modules/sd-notify/lib/binding/node-v${v}-linux-${process.arch}/notify.node`);
+    assert.ok(fs.existsSync(addon), `sd-notify's addon for ABI ${v}`);
+    assert.is(fs.statSync(addon).mode & 0o777, 0o644, `${addon}: a shared object, not executable`);
+  }
+  assert.not.ok(fs.existsSync(S(`${LIB}/node_modules/sd-notify/build`)), 'no build/ of the ABI that built it: bindings would try it first');
+});
+
+test('bash completion: one script per executable in share/bash-completion/completions', () => {
+  staged();
+  for (const n of EXECUTABLES) {
+    const f = S(`/usr/local/share/bash-completion/completions/${n}`);
+    assert.ok(fs.existsSync(f), `${f} missing`);
+    assert.match(fs.readFileSync(f, 'utf8'), new RegExp(`^complete -F \\S+ ${n}$`, 'm'));
+  }
 });
 
 test('man pages: man/*.N in share/man/manN, one per executable, and dynamicfs.7', () => {

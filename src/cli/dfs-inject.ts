@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { usageError } from '../core/errors';
 import { openPool, Pool } from '../core/pool';
 import { Change, describeChange } from '../inject/change';
@@ -148,7 +149,7 @@ export const injectProgram: ProgramSpec = {
     {
       usage: 'corrupt',
       description: 'Flip bits of a shard in place, in its payload or its header',
-      options: [...targetOptions, { flag: '--where', value: 'header|payload', description: 'Which region of the shard file', default: 'payload' }, ...flipOptions],
+      options: [...targetOptions, { flag: '--where', value: 'header|payload', choices: ['header', 'payload'], description: 'Which region of the shard file', default: 'payload' }, ...flipOptions],
       examples: ['corrupt --pool /tmp/pool --object photo.jpg --shard 1 --bits 3'],
       action: (opts: Opts) => {
         const where = text(opts, 'where');

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import path from 'node:path';
 import { EXIT, operationalError, usageError } from '../core/errors';
 import { ProgramSpec, runProgram, VERSION } from './program';

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import kleur from 'kleur';
 import { createPool, openPool, parseExtentSize } from '../core/pool';
 import { getObject, listObjects, putObject, removeObject, ShardFinding } from '../core/objects';

@@ -1,8 +1,11 @@
+#!/usr/bin/env node
 import kleur from 'kleur';
 import { usageError } from '../core/errors';
-import { jsonOption, poolOption, ProgramSpec, runProgram, VERSION } from './program';
+import { BOOLEAN_CHOICES, jsonOption, poolOption, ProgramSpec, runProgram, VERSION } from './program';
+import { INTENSITIES } from '../scrub/pacing';
 import { applySchedule, ApplyResult, listSchedules, ListEntry, removeSchedule, RemoveResult, resolveWhere } from '../schedule/manage';
 import { formatSpan } from '../schedule/settings';
+import { NAMED_FREQUENCIES } from '../schedule/frequency';
 import { parseBoolean } from '../core/units';
 import { requirePool } from '../schedule/request';
 import { startRunner } from '../schedule/runner';
@@ -191,15 +194,16 @@ export const scheduleProgram: ProgramSpec = {
         {
           flag: '--frequency',
           value: 'FREQ',
+          choices: NAMED_FREQUENCIES,
           description: 'nightly (24 h, 03:00), continuous (6 h), weekly, monthly, a systemd calendar expression or a cron expression',
         },
-        { flag: '--intensity', value: 'LEVEL', description: 'low, medium, high or max (default low)' },
-        { flag: '--auto-repair', value: 'BOOL', description: 'true: runs repair what they find (default false)' },
+        { flag: '--intensity', value: 'LEVEL', choices: INTENSITIES, description: 'low, medium, high or max (default low)' },
+        { flag: '--auto-repair', value: 'BOOL', choices: BOOLEAN_CHOICES, description: 'true: runs repair what they find (default false)' },
         { flag: '--randomized-delay', value: 'SPAN', description: 'Start each run up to SPAN later at random (default per frequency)' },
-        { flag: '--dry-run', value: 'BOOL', description: 'true: print files, commands and next runs; change nothing' },
+        { flag: '--dry-run', value: 'BOOL', choices: BOOLEAN_CHOICES, description: 'true: print files, commands and next runs; change nothing' },
         { flag: '--list', description: 'Show schedules (all with systemd, else the one of --pool)' },
         { flag: '--remove', description: "Disable and delete the pool's schedule" },
-        { flag: '--backend', value: 'NAME', description: 'auto (systemd if running, else cron), systemd or cron' },
+        { flag: '--backend', value: 'NAME', choices: ['auto', 'systemd', 'cron'], description: 'auto (systemd if running, else cron), systemd or cron' },
         {
           flag: '--unit-dir',
           value: 'DIR',

@@ -1,8 +1,9 @@
+#!/usr/bin/env node
 import { openPool, onlineDisks } from '../core/pool';
 import { operationalError } from '../core/errors';
 import { acquireScrubLock } from '../scrub/lock';
 import { ScrubPass } from '../scrub/pass';
-import { applyNice, pacingFor, parseIntensity, parseRate } from '../scrub/pacing';
+import { applyNice, INTENSITIES, pacingFor, parseIntensity, parseRate } from '../scrub/pacing';
 import { jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
 import { progressLine, renderReport } from './scrub-report';
 import { printJson } from './format';
@@ -68,7 +69,7 @@ export const scrubProgram: ProgramSpec = {
         poolOption,
         { flag: '--repair', description: 'Rebuild bad or missing shards and manifest copies (damaged files go to quarantine)' },
         jsonOption,
-        { flag: '--intensity', value: 'LEVEL', description: 'low, medium, high or max (no pauses, all cores)', default: 'high' },
+        { flag: '--intensity', value: 'LEVEL', choices: INTENSITIES, description: 'low, medium, high or max (no pauses, all cores)', default: 'high' },
         { flag: '--max-rate', value: 'BYTES', description: 'Cap reads at BYTES per second (K, M, G suffixes)' },
         { flag: '--resume', description: 'Continue an interrupted pass from its saved cursor instead of starting afresh' },
         { flag: '--verbose', description: 'List every informational finding, not just the first few' },

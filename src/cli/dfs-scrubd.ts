@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -7,7 +8,7 @@ import { DfsError, EXIT, fsFailure, operationalError, usageError } from '../core
 import { openAppend } from '../core/safe-fs';
 import { atMostBytes, MAX_ID, parseBoolean, parseDecimal, parseDuration, parseWholeNumber } from '../core/units';
 import { stateDir } from '../core/layout';
-import { parseIntensity, parseRate } from '../scrub/pacing';
+import { INTENSITIES, parseIntensity, parseRate } from '../scrub/pacing';
 import { readLock } from '../scrub/lock';
 import { pidAlive, DaemonSettings } from '../daemon/info';
 import { controlSocketPath } from '../daemon/socket-path';
@@ -17,7 +18,7 @@ import { ScrubDaemon } from '../daemon/daemon';
 import { persistedStatus } from '../daemon/status';
 import { underSystemd } from '../daemon/notify';
 import { log } from '../daemon/log';
-import { jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
+import { BOOLEAN_CHOICES, jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
 import { bytes, duration, printable, printJson } from './format';
 import { DAEMON_NODE_FLAGS } from './node-flags';
 
@@ -248,8 +249,8 @@ async function stop(opts: Opts): Promise<number> {
 }
 
 const startOptions = [
-  { flag: '--intensity', value: 'LEVEL', description: 'low, medium, high or max (default: persisted, else low)' },
-  { flag: '--auto-repair', value: 'BOOL', description: 'true or false: repair what passes find (default true)' },
+  { flag: '--intensity', value: 'LEVEL', choices: INTENSITIES, description: 'low, medium, high or max (default: persisted, else low)' },
+  { flag: '--auto-repair', value: 'BOOL', choices: BOOLEAN_CHOICES, description: 'true or false: repair what passes find (default true)' },
   { flag: '--max-rate', value: 'BYTES', description: 'Cap reads at BYTES per second (K, M, G suffixes); off clears a saved cap' },
   { flag: '--foreground', description: 'Stay in the foreground (implied under systemd)' },
   { flag: '--deadline', value: 'DURATION', description: 'Pace each pass to finish within DURATION, e.g. 7d; off clears it' },
@@ -278,7 +279,7 @@ export const daemonProgram: ProgramSpec = {
     {
       usage: 'set-intensity',
       description: 'Change the intensity; takes effect at the next operation',
-      options: [{ flag: '--intensity', value: 'LEVEL', description: 'low, medium, high or max' }],
+      options: [{ flag: '--intensity', value: 'LEVEL', choices: INTENSITIES, description: 'low, medium, high or max' }],
       action: (o: Opts) => {
         if (o.intensity === undefined) throw usageError('set-intensity needs --intensity low|medium|high|max');
         return verb(o, { cmd: 'set-intensity', intensity: parseIntensity(o.intensity) }, (s) => `intensity ${s.intensity}`);

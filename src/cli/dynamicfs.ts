@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { ProgramSpec, runProgram } from './program';
 
 // The umbrella keeps the guide's command names (`dynamicfs scrub`, `status`,
@@ -11,7 +12,7 @@ interface Route {
   about: string;
 }
 
-const routes: Record<string, Route> = {
+export const UMBRELLA_ROUTES: Record<string, Route> = {
   scrub: { spec: () => require('./dfs-scrub').scrubProgram, about: 'one scrub pass (dfs-scrub)' },
   status: { spec: () => require('./dfs-pool').poolProgram, as: 'status', about: 'pool status and last scrub (dfs-pool status)' },
   'probe-disks': { spec: () => require('./dfs-pool').poolProgram, as: 'probe-disks', about: 'probe every disk (dfs-pool probe-disks)' },
@@ -22,7 +23,7 @@ const routes: Record<string, Route> = {
   inject: { spec: () => require('./dfs-inject').injectProgram, about: 'fault injection for drills (dfs-inject)' },
 };
 
-export const UMBRELLA_COMMANDS = Object.keys(routes);
+export const UMBRELLA_COMMANDS = Object.keys(UMBRELLA_ROUTES);
 
 function usage(): string {
   return [
@@ -31,7 +32,7 @@ function usage(): string {
     '    $ dynamicfs <command> [options]',
     '',
     '  Commands',
-    ...Object.entries(routes).map(([name, r]) => `    ${name.padEnd(16)}${r.about}`),
+    ...Object.entries(UMBRELLA_ROUTES).map(([name, r]) => `    ${name.padEnd(16)}${r.about}`),
     '',
     '  Run `dynamicfs <command> --help` for a command\'s options.',
     '',
@@ -48,7 +49,7 @@ if (require.main === module) {
     process.stdout.write(`dynamicfs, ${require('./program').VERSION}\n`);
     process.exit(0);
   }
-  const route = routes[cmd];
+  const route = UMBRELLA_ROUTES[cmd];
   if (!route) {
     process.stderr.write(`dynamicfs: unknown command ${JSON.stringify(cmd)} (see dynamicfs --help)\n`);
     process.exit(16);

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import sade from 'sade';
 import { DfsError, EXIT } from '../core/errors';
 import { requirePoolOption } from '../core/pool';
@@ -15,6 +17,8 @@ export interface OptionSpec {
   value?: string;
   description: string;
   default?: string | number | boolean;
+  /** The values it takes, when they are a fixed set (shell completion offers them). */
+  choices?: readonly string[];
 }
 
 export type Handler = (...args: any[]) => Promise<number | void> | number | void;
@@ -41,10 +45,13 @@ export interface ProgramSpec {
   runsAsPoolOwner?: boolean;
 }
 
-export const VERSION = '0.1.0';
+/** The version package.json gives: one place, beside the code wherever it is installed. */
+export const VERSION: string = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')).version;
 
 export const poolOption: OptionSpec = { flag: '--pool', value: 'PATH', description: 'The pool directory' };
 export const jsonOption: OptionSpec = { flag: '--json', description: 'One JSON document on stdout, logs on stderr' };
+
+export const BOOLEAN_CHOICES = ['true', 'false'] as const;
 
 export const requirePool = (opts: { pool?: unknown }): string => requirePoolOption(opts.pool);
 
