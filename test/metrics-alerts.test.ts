@@ -35,7 +35,7 @@ test('promtool check rules', () => {
   if (!requireTool('promtool')) return;
   const r = promtool(['check', 'rules', RULES]);
   assert.is(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, 'SUCCESS: 11 rules found');
+  assert.match(r.stdout, 'SUCCESS: 13 rules found');
 });
 
 test('promtool test rules: each alert fires when it should and only then', () => {

@@ -150,7 +150,7 @@ export const poolProgram: ProgramSpec = {
         const st = poolStatus(pool);
         const scrub = loadState(pool.root, pool.config.id);
         const disks = diskViews(pool, scrub);
-        if (opts.json) return printJson({ ...st, disks, scrub: { lastPass: scrub.lastPass ?? null, health: scrub.health, counters: scrub.counters, current: scrub.current ?? null, openProblems: scrub.openProblems.length } });
+        if (opts.json) return printJson({ ...st, disks, scrub: { lastPass: scrub.lastPass ?? null, lastLight: scrub.lastLight ?? null, health: scrub.health, counters: scrub.counters, current: scrub.current ?? null, openProblems: scrub.openProblems.length } });
         const lines = [
           `pool:       ${printable(st.pool)}`,
           `id:         ${printable(st.id)}`,
@@ -183,6 +183,8 @@ export const poolProgram: ProgramSpec = {
             `extents:    ${printable(last.health.healthy)} healthy, ${printable(last.health.degraded)} degraded, ${printable(last.health.unrecoverable)} unrecoverable`,
           );
         } else lines.push('last scrub: never');
+        const light = scrub.lastLight;
+        if (light) lines.push(`last light: ${printable(light.finishedAt)} (headers and sizes, ${duration(light.durationSeconds)}): ${stateColor(light.outcome)}, exit ${printable(light.exitCode)}`);
         if (scrub.current) {
           const holder = readLock(pool.root);
           const live = holder && pidAlive(holder.pid);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { openPool, onlineDisks } from '../core/pool';
-import { operationalError } from '../core/errors';
+import { operationalError, usageError } from '../core/errors';
 import { acquireScrubLock } from '../scrub/lock';
 import { ScrubPass } from '../scrub/pass';
 import { applyNice, INTENSITIES, pacingFor, parseIntensity, parseRate } from '../scrub/pacing';
@@ -17,10 +17,13 @@ interface Opts {
   'max-rate'?: string;
   resume?: boolean;
   verbose?: boolean;
+  light?: boolean;
+  'only-known'?: boolean;
 }
 
 export async function scrubCommand(opts: Opts): Promise<number> {
   const root = requirePool(opts);
+  if (opts.resume && (opts.light || opts['only-known'])) throw usageError('--resume continues an interrupted deep pass; light and --only-known passes are short and start afresh');
   const intensity = parseIntensity(opts.intensity ?? 'high');
   const maxRate = opts['max-rate'] === undefined ? undefined : atMostBytes(parseRate(opts['max-rate']), opts['max-rate'], '--max-rate');
   const pool = openPool(root);
@@ -36,6 +39,8 @@ export async function scrubCommand(opts: Opts): Promise<number> {
     // Scheduled runs say so in the persisted state (the timer's service and the cron runner set it).
     runner: process.env.DFS_SCRUB_RUNNER || 'dfs-scrub',
     resume: !!opts.resume,
+    depth: opts.light ? 'light' : 'deep',
+    onlyKnown: !!opts['only-known'],
     onProgress: tty ? (p) => process.stderr.write(progressLine(p)) : undefined,
   });
   const stop = () => pass.cancel();
@@ -73,8 +78,10 @@ export const scrubProgram: ProgramSpec = {
         { flag: '--max-rate', value: 'BYTES', description: 'Cap reads at BYTES per second (K, M, G suffixes)' },
         { flag: '--resume', description: 'Continue an interrupted pass from its saved cursor instead of starting afresh' },
         { flag: '--verbose', description: 'List every informational finding, not just the first few' },
+        { flag: '--light', description: "Check each shard's type, size and header without reading its payload: finds lost and truncated shards in a fraction of the time, never rot" },
+        { flag: '--only-known', description: 'Re-check only the extents and manifest copies the last passes left as problems' },
       ],
-      examples: ['--pool /tmp/pool', '--pool /tmp/pool --repair', '--pool /tmp/pool --repair --json'],
+      examples: ['--pool /tmp/pool', '--pool /tmp/pool --repair', '--pool /tmp/pool --repair --json', '--pool /tmp/pool --light', '--pool /tmp/pool --only-known --repair'],
       action: scrubCommand,
     },
   ],

@@ -209,6 +209,7 @@ function renderStatus(s: DaemonStatus): string {
   lines.push(
     `  Last completed:     ${s.lastPass ? `${printable(s.lastPass.finishedAt)} (${printable(s.lastPass.outcome)}, ${duration(s.lastPass.durationSeconds)}, exit ${printable(s.lastPass.exitCode)})` : 'never'}`,
   );
+  if (s.lastLight) lines.push(`  Last light scrub:   ${printable(s.lastLight.finishedAt)} (${printable(s.lastLight.outcome)}, ${duration(s.lastLight.durationSeconds)}, exit ${printable(s.lastLight.exitCode)})`);
   if (s.running) lines.push(`  PID:                ${s.pid}`);
   for (const r of s.resilver ?? []) {
     lines.push(`  Resilver:           disk ${printable(r.disk)} (${printable(r.path)}) ${r.percent === null ? 'waiting for a repair pass' : `${r.percent.toFixed(1)}%, ETA ${r.etaSeconds === null ? '?' : duration(r.etaSeconds)}`}`);

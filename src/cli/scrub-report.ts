@@ -47,12 +47,16 @@ function line(f: Finding): string {
 export function renderReport(r: PassReport, verboseInfo = false): string {
   const rate = r.durationSeconds > 0 ? r.bytesRead / r.durationSeconds : 0;
   const out = [
-    `scrub of ${printable(r.pool)} (${r.mode === 'repair' ? 'verify and repair' : 'verify only'}, ${r.intensity})${r.resumed ? ' resumed' : ''}: ${stateColor(r.outcome)} — ${OUTCOME_TEXT[r.outcome]}`,
+    `scrub of ${printable(r.pool)} (${r.depth === 'light' ? 'light, ' : ''}${r.scope === 'known' ? 'known problems only, ' : ''}${r.mode === 'repair' ? 'verify and repair' : 'verify only'}, ${r.intensity})${r.resumed ? ' resumed' : ''}: ${stateColor(r.outcome)} — ${OUTCOME_TEXT[r.outcome]}`,
     `  duration:   ${duration(r.durationSeconds)}, ${bytes(r.bytesRead)} read (${bytes(rate)}/s)`,
     `  extents:    ${r.extents.scanned} of ${r.extents.total} scanned: ${r.extents.healthy} healthy, ${r.extents.degraded} degraded, ${r.extents.unrecoverable} unrecoverable`,
     `  objects:    ${r.objects.total}${r.objects.unreadable ? `, ${r.objects.unreadable} with every manifest copy damaged` : ''}`,
     `  issues:     ${r.issues.length} found, ${r.repairs.successful} of ${r.repairs.attempted} repairs successful`,
   ];
+  if (r.depth === 'light') out.push("  depth:      light: each shard's type, size and header; payloads not read (rot inside them takes a deep scrub)");
+  if (r.scope === 'known') {
+    out.push(r.extents.total === 0 && r.issues.length === 0 ? '  scope:      no known problems: the last passes left none to re-check' : `  scope:      the ${r.extents.total} extents and the manifest copies the last passes left as problems`);
+  }
   for (const [kind, list] of group(r.issues)) {
     out.push('', `${kleur.bold(printable(kind))} (${list.length}):`, ...list.slice(0, 50).map(line));
     if (list.length > 50) out.push(`  … and ${list.length - 50} more (--json lists all)`);
@@ -71,7 +75,8 @@ export function renderReport(r: PassReport, verboseInfo = false): string {
 
 /** One line, rewritten in place on a terminal: percent, rate, ETA, issues so far. */
 export function progressLine(p: PassProgress): string {
-  const pct = p.bytesTotal > 0 ? (100 * p.bytesDone) / p.bytesTotal : 100;
+  // A light pass reads headers only: its progress is in extents, not bytes.
+  const pct = p.bytesTotal > 0 ? (100 * p.bytesDone) / p.bytesTotal : p.extentsTotal > 0 ? (100 * p.extentsDone) / p.extentsTotal : 100;
   const eta = Number.isFinite(p.etaSeconds) ? duration(p.etaSeconds) : '?';
   return `\r\x1b[K${pct.toFixed(1)}%  ${p.extentsDone}/${p.extentsTotal} extents  ${bytes(p.bytesPerSecond)}/s  ETA ${eta}  issues ${p.issuesFound}`;
 }

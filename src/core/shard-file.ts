@@ -19,9 +19,10 @@ export type ShardProblem =
   | 'wrong-extent'
   | 'wrong-index';
 
-export type ShardCheck =
-  | { ok: true; header: ShardHeader; payload: Buffer; fileSize: number }
-  | { ok: false; problem: ShardProblem; detail: string; header?: ShardHeader; fileSize?: number };
+export type ShardFailure = { ok: false; problem: ShardProblem; detail: string; header?: ShardHeader; fileSize?: number };
+export type ShardCheck = { ok: true; header: ShardHeader; payload: Buffer; fileSize: number } | ShardFailure;
+/** A light check's verdict: the file's type, size and header, its payload unread. */
+export type ShardHeaderCheck = { ok: true; header: ShardHeader; fileSize: number } | ShardFailure;
 // fileSize is the bytes actually read (what a pass accounts for), at most MAX_SHARD_FILE.
 
 /**
@@ -62,6 +63,20 @@ export class ReadStopped extends Error {}
  * With `into`, the payload lives in that reusable buffer until the next call.
  */
 export function checkShardFile(file: string, extentId: string, index: number, into?: ReadBuffer, pacing?: ReadPacing): ShardCheck {
+  return inspectShard(file, extentId, index, false, into, pacing) as ShardCheck;
+}
+
+/**
+ * The light check: everything checkShardFile proves but the payload's
+ * checksum. One read of the 128-byte header; finds missing, truncated,
+ * oversized, misplaced, non-regular and header-damaged shards, never rot
+ * inside the payload.
+ */
+export function checkShardHeader(file: string, extentId: string, index: number, into?: ReadBuffer): ShardHeaderCheck {
+  return inspectShard(file, extentId, index, true, into);
+}
+
+function inspectShard(file: string, extentId: string, index: number, headerOnly: boolean, into?: ReadBuffer, pacing?: ReadPacing): ShardCheck | ShardHeaderCheck {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(file);
@@ -82,7 +97,7 @@ export function checkShardFile(file: string, extentId: string, index: number, in
     const fst = fs.fstatSync(fd);
     if (!fst.isFile()) return { ok: false, problem: 'not-regular', detail: describeType(fst) };
     // No shard is larger than this; a bigger file is judged by its header alone.
-    const size = Math.min(fst.size, MAX_SHARD_FILE);
+    const size = Math.min(fst.size, headerOnly ? HEADER_SIZE : MAX_SHARD_FILE);
     const buf = into ? into.take(size) : Buffer.allocUnsafe(size);
     while (got < size) {
       const want = pacing?.chunk ? Math.min(pacing.chunk, size - got) : size - got;
@@ -109,6 +124,7 @@ export function checkShardFile(file: string, extentId: string, index: number, in
     const want = HEADER_SIZE + header.payloadLength;
     if (fst.size < want) return { ok: false, problem: 'truncated', detail: `${fst.size} of ${want} bytes`, header, fileSize: got };
     if (fst.size > want) return { ok: false, problem: 'oversized', detail: `${fst.size} bytes, header says ${want}`, header, fileSize: got };
+    if (headerOnly) return { ok: true, header, fileSize: got };
     if (got < want) return { ok: false, problem: 'truncated', detail: `read ${got} of ${want} bytes`, header, fileSize: got };
     const payload = data.subarray(HEADER_SIZE, want);
     if (checksum64(payload) !== header.payloadChecksum) {

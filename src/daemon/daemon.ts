@@ -289,6 +289,7 @@ export class ScrubDaemon {
       // Live from the pass; between passes from the state read once after the last one (no disk read per STATUS=).
       counters: { ...(pass?.counters() ?? this.saved.counters) },
       lastPass: lastPassView(this.saved.lastPass),
+      lastLight: lastPassView(this.saved.lastLight),
     };
   }
 

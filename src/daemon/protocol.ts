@@ -45,7 +45,10 @@ export interface DaemonStatus {
     repairsSuccessful: number;
     bytesRead: number;
   };
+  /** The latest completed deep pass (every byte proven). */
   lastPass: { finishedAt: string; outcome: string; durationSeconds: number; exitCode: number } | null;
+  /** The latest completed light pass (headers and sizes), by any runner. */
+  lastLight?: { finishedAt: string; outcome: string; durationSeconds: number; exitCode: number } | null;
   /** Replaced disks being rebuilt: progress of the repair pass rebuilding them, null while none has begun. */
   resilver: { disk: number; id: string; path: string; since: string; percent: number | null; etaSeconds: number | null }[];
 }

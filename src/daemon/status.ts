@@ -58,5 +58,6 @@ export function persistedStatus(pool: Pool): DaemonStatus {
     deadline: settings.deadlineSeconds ? { seconds: settings.deadlineSeconds, achievable: true } : null,
     counters: { ...st.counters },
     lastPass: lastPassView(st.lastPass),
+    lastLight: lastPassView(st.lastLight),
   };
 }

@@ -50,13 +50,14 @@ export interface UnreadableSnapshot extends SnapshotBase {
 
 export type PoolSnapshot = ReadableSnapshot | UnreadableSnapshot;
 
-const COMPLETED = new Set<PassSummary['outcome']>(['clean', 'repaired', 'problems']);
+/** Outcomes of a pass that went over every extent. */
+export const COMPLETED_OUTCOMES: ReadonlySet<PassSummary['outcome']> = new Set<PassSummary['outcome']>(['clean', 'repaired', 'problems']);
 
 /** The latest pass that went over every extent, if the latest pass did. */
 export function lastCompletedPass(state: ScrubState): PassSummary | undefined {
   // TODO(state): a cancelled pass after a completed one hides the completed
   // one's time; ScrubState would need lastCompletedPass to keep it.
-  return state.lastPass && COMPLETED.has(state.lastPass.outcome) ? state.lastPass : undefined;
+  return state.lastPass && COMPLETED_OUTCOMES.has(state.lastPass.outcome) ? state.lastPass : undefined;
 }
 
 /** Never scrubbed: no pass finished and none begun. */

@@ -7,7 +7,8 @@ import { eachObject, ObjectEntry } from '../core/manifest';
 import { EXIT } from '../core/errors';
 import { ExtentPlan, listPrefixes, StrayFile, topLevelStrays } from './inventory';
 import { buildExtentIndex, ExtentIndex, objectNames, removeExtentIndex } from './extent-index';
-import { ExtentVerdict, Health, ShardResult } from './verify';
+import { Depth, ExtentVerdict, Health, ShardResult } from './verify';
+import { DEEP_ONLY_KINDS, foldKnownPass, foldLightPass, KnownScope, knownScope } from './known-problems';
 import { Finding } from './finding';
 import { isBroken, repairExtent, repairManifestCopy, RepairOutcome } from './repair';
 import { Intensity, Pacing, pacingFor } from './pacing';
@@ -42,6 +43,10 @@ export interface PassOptions {
   onProgress?: (p: PassProgress) => void;
   /** Extra pause before each operation (the daemon's deadline and pressure pacing). */
   beforeOperation?: () => Promise<void>;
+  /** deep (default): every byte proven; light: each file's type, size and header only. */
+  depth?: Depth;
+  /** Re-check only the extents and manifest copies the last passes left as open problems. */
+  onlyKnown?: boolean;
 }
 
 export interface PassProgress {
@@ -65,6 +70,9 @@ export interface PassReport {
   poolId: string;
   pass: string;
   mode: PassMode;
+  depth: Depth;
+  /** all: every extent and manifest; known: only the open problems of earlier passes. */
+  scope: 'all' | 'known';
   runner: string;
   intensity: Intensity;
   resumed: boolean;
@@ -115,6 +123,12 @@ export class ScrubPass {
   /** A repair pass while a replaced disk is rebuilding; `resilver` orders its walk once the schemes are known. */
   private resilvering = false;
   private resilver: ResilverOrder | undefined;
+  private readonly depth: Depth;
+  /** An --only-known pass's scope, from the state's open problems. */
+  private known: KnownScope | undefined;
+  /** Extents whose final health a partial pass folds into the state (see known-problems.ts). */
+  private watch: Set<string> | undefined;
+  private readonly seen = new Map<string, Health>();
 
   constructor(
     private readonly pool: Pool,
@@ -122,6 +136,15 @@ export class ScrubPass {
   ) {
     this.intensity = opts.intensity;
     this.maxRate = opts.maxRate ?? 0;
+    this.depth = opts.depth ?? 'deep';
+  }
+
+  /**
+   * Light and --only-known passes save no cursor: they are short, can be
+   * run again, and leave an interrupted deep pass's place where it is.
+   */
+  private get transient(): boolean {
+    return this.depth === 'light' || !!this.opts.onlyKnown;
   }
 
   pause(): void {
@@ -255,6 +278,7 @@ export class ScrubPass {
   }
 
   private checkpoint(force = false): void {
+    if (this.transient) return;
     const now = Date.now();
     if (!force && now - this.lastCheckpoint < (this.opts.checkpointMs ?? 5000)) return;
     const running = !!this.activeSince;
@@ -269,8 +293,10 @@ export class ScrubPass {
     const pool = this.pool;
     const startedMs = Date.now();
     this.state = loadState(pool.root, pool.config.id);
+    if (this.opts.onlyKnown) this.known = knownScope(this.state.openProblems);
+    else if (this.depth === 'light') this.watch = new Set(this.state.openProblems.filter((p) => p.extent && DEEP_ONLY_KINDS.has(p.kind)).map((p) => p.extent!));
     const prev = this.state.current;
-    const resumed = !!(this.opts.resume && prev && prev.mode === this.opts.mode);
+    const resumed = !!(!this.transient && this.opts.resume && prev && prev.mode === this.opts.mode);
     this.current = resumed
       ? { ...prev! }
       : {
@@ -305,8 +331,8 @@ export class ScrubPass {
       this.checkDisks(countPrelude);
       const writable = new Set(writableDisks(pool).map((d) => d.index));
       const index = (this.index = buildExtentIndex(pool, (o) => this.checkManifest(o, countPrelude, writable)));
-      this.current.extentsTotal = index.extents;
-      this.current.bytesTotal = index.bytes;
+      this.current.extentsTotal = this.known ? this.known.extents.size : index.extents;
+      this.current.bytesTotal = this.known || this.depth === 'light' ? 0 : index.bytes;
       this.current.preludeCounted = true;
       if (this.resilvering) this.resilver = new ResilverOrder(this.schemes);
       this.checkpoint(true);
@@ -340,8 +366,9 @@ export class ScrubPass {
       for (const plans of listPrefixes(this.pool, index, last ? strays : [], cursor.slice(0, 2))) {
         for (const plan of plans) {
           if (plan.id <= cursor) continue;
+          if (this.known && !this.known.extents.has(plan.id)) continue;
           if (!plan.scheme) {
-            if (last && orphans.length < MAX_REPORTED) orphans.push(plan);
+            if (last && !this.known && orphans.length < MAX_REPORTED) orphans.push(plan);
             continue;
           }
           if (order && !order.take(plan, phase)) continue;
@@ -382,7 +409,7 @@ export class ScrubPass {
         const plans = take(pacing.extentsPerOp);
         if (plans.length === 0) break;
         const perWorker = this.maxRate > 0 ? this.maxRate / parallel : 0;
-        inFlight.push(workers.verify(plans, perWorker, pacing.tranquility).then((verdicts) => ({ plans, verdicts })));
+        inFlight.push(workers.verify(plans, perWorker, pacing.tranquility, this.depth).then((verdicts) => ({ plans, verdicts })));
       }
       const head = inFlight.shift();
       if (!head) break;
@@ -486,6 +513,7 @@ export class ScrubPass {
         }
       }
       if (broken.length > 0 && repairs.size === broken.length && [...repairs.values()].every((r) => r.ok)) health = 'healthy';
+      if (this.known || this.watch?.has(v.id)) this.seen.set(v.id, health);
       this.current.health[health]++;
       this.current.extentsDone++;
       this.current.bytesDone += v.bytesRead;
@@ -537,6 +565,7 @@ export class ScrubPass {
   private checkManifest(o: ObjectEntry, count: boolean, writable: Set<number>): void {
     this.objects.total++;
     if (o.manifest) this.schemes.add(o.manifest.scheme);
+    if (this.known && !this.known.manifests.has(o.fileName)) return;
     if (!o.manifest) {
       this.objects.unreadable++;
       this.countIssue(count, {
@@ -610,11 +639,13 @@ export class ScrubPass {
     const exitCode = cancelled ? EXIT.CANCELLED : problemsLeft ? EXIT.PROBLEMS_LEFT : c.issuesFound > 0 ? EXIT.REPAIRED : EXIT.OK;
     const durationSeconds = (finishedMs - Date.parse(c.startedAt)) / 1000;
     if (cancelled) {
-      this.checkpoint(true);
+      if (this.transient) saveState(this.pool.root, this.state);
+      else this.checkpoint(true);
     } else {
       const summary: PassSummary = {
         id: c.id,
         mode: c.mode,
+        ...(this.depth === 'light' ? { depth: this.depth } : {}),
         runner: c.runner,
         startedAt: c.startedAt,
         finishedAt: new Date(finishedMs).toISOString(),
@@ -632,12 +663,21 @@ export class ScrubPass {
         .filter((f) => f.result !== 'repaired')
         .slice(0, MAX_OPEN_PROBLEMS)
         .map((f) => ({ extent: f.extent, shard: f.shard, disk: f.disk === undefined ? undefined : String(f.disk), path: f.path, kind: f.kind, health: f.health === 'healthy' ? undefined : f.health, seenAt: summary.finishedAt }));
-      this.state.lastPass = summary;
-      this.state.health = { ...c.health };
-      this.state.openProblems = open;
-      this.state.oldestVerifiedAt = c.startedAt;
-      this.state.counters.scrubsCompleted++;
-      delete this.state.current;
+      if (this.known) {
+        ({ open: this.state.openProblems, health: this.state.health } = foldKnownPass(this.state.openProblems, open, this.state.health, this.seen, this.known, this.depth === 'light'));
+        this.state.openProblems = this.state.openProblems.slice(0, MAX_OPEN_PROBLEMS);
+      } else if (this.depth === 'light') {
+        ({ open: this.state.openProblems, health: this.state.health } = foldLightPass(this.state.openProblems, open, c.health, this.seen));
+        this.state.openProblems = this.state.openProblems.slice(0, MAX_OPEN_PROBLEMS);
+        this.state.lastLight = summary;
+      } else {
+        this.state.lastPass = summary;
+        this.state.health = { ...c.health };
+        this.state.openProblems = open;
+        this.state.oldestVerifiedAt = c.startedAt;
+        this.state.counters.scrubsCompleted++;
+        delete this.state.current;
+      }
       saveState(this.pool.root, this.state);
     }
     // After the state is saved: a crash in between leaves the disk rebuilding, and the next pass redoes it.
@@ -650,6 +690,8 @@ export class ScrubPass {
       poolId: this.pool.config.id,
       pass: c.id,
       mode: c.mode,
+      depth: this.depth,
+      scope: this.known ? 'known' : 'all',
       runner: this.opts.runner,
       intensity: this.intensity,
       resumed,

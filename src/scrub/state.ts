@@ -34,6 +34,8 @@ export type PassOutcome = 'clean' | 'repaired' | 'problems' | 'cancelled' | 'fai
 export interface PassSummary {
   id: string;
   mode: PassMode;
+  /** 'light' for a light pass; absent for a deep one (every byte proven). */
+  depth?: 'light';
   /** Who ran it: 'dfs-scrub', 'dfs-scrubd', 'schedule'. */
   runner: string;
   startedAt: string;
@@ -98,7 +100,10 @@ export interface ScrubState {
   counters: ScrubCounters;
   /** Extents by health as of the latest finished pass (or the pass so far). */
   health: HealthCounts;
+  /** The latest completed deep pass (every byte proven). */
   lastPass?: PassSummary;
+  /** The latest completed light pass (headers and sizes). */
+  lastLight?: PassSummary;
   current?: CurrentPass;
   /** When every extent had last been verified at the latest: the least recent verification. */
   oldestVerifiedAt?: string;

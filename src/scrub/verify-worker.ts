@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ReadBuffer, ReadStopped } from '../core/shard-file';
 import { ExtentPlan } from './inventory';
-import { verifyExtent } from './verify';
+import { Depth, verifyExtent } from './verify';
 import { ReadPacer } from './read-pacer';
 
 // Verification runs in worker threads: reads and checksums are synchronous
@@ -15,6 +15,7 @@ export interface VerifyRequest {
   bytesPerSecond: number;
   /** After each read, sleep this many times as long as the read took (0: none). */
   tranquility: number;
+  depth: Depth;
 }
 
 const buf = new ReadBuffer();
@@ -24,7 +25,7 @@ const pacer = new ReadPacer(workerData.abortFlag);
 parentPort!.on('message', (req: VerifyRequest) => {
   const pacing = pacer.pacing(req.bytesPerSecond, req.tranquility);
   try {
-    const verdicts = req.plans.map((p) => verifyExtent(p, buf, pacing));
+    const verdicts = req.plans.map((p) => verifyExtent(p, buf, pacing, req.depth));
     parentPort!.postMessage({ seq: req.seq, verdicts });
   } catch (err) {
     if (!(err instanceof ReadStopped)) throw err;

@@ -1,8 +1,12 @@
-import { checkShardFile, ReadBuffer, ReadPacing, ShardProblem } from '../core/shard-file';
+import { checkShardFile, checkShardHeader, ReadBuffer, ReadPacing, ShardProblem } from '../core/shard-file';
+import { shardPayloadLength } from '../core/erasure';
 import { formatScheme, minShards, parseScheme, shardCount } from '../core/scheme';
 import { ExtentPlan } from './inventory';
 
 export type Health = 'healthy' | 'degraded' | 'unrecoverable';
+
+/** deep: every byte read and proven; light: each file's type, size and header, payloads unread. */
+export type Depth = 'deep' | 'light';
 
 /** The verdict on one file (or one absent file) of an extent. */
 export interface ShardResult {
@@ -27,14 +31,15 @@ export interface ExtentVerdict {
 
 /**
  * Reads and proves every file of one extent and classifies the extent
- * (DESIGN §2). Pure reading: never writes, never throws for bad data.
+ * (DESIGN §2); a light check reads headers only, so a shard it calls valid may
+ * still hold rot. Pure reading: never writes, never throws for bad data.
  */
-export function verifyExtent(plan: ExtentPlan, buf: ReadBuffer, pacing?: ReadPacing): ExtentVerdict {
+export function verifyExtent(plan: ExtentPlan, buf: ReadBuffer, pacing?: ReadPacing, depth: Depth = 'deep'): ExtentVerdict {
   const results: ShardResult[] = [];
   const valid = new Set<number>();
   let bytesRead = 0;
   const checks = plan.files.map((f) => {
-    const r = checkShardFile(f.path, plan.id, f.index, buf, pacing);
+    const r = depth === 'light' ? checkShardHeader(f.path, plan.id, f.index, buf) : checkShardFile(f.path, plan.id, f.index, buf, pacing);
     bytesRead += r.fileSize ?? 0;
     return { f, r };
   });
@@ -58,6 +63,8 @@ export function verifyExtent(plan: ExtentPlan, buf: ReadBuffer, pacing?: ReadPac
       results.push({ ...base, status: r.problem, detail: r.detail });
     } else if (formatScheme(r.header.scheme) !== schemeText || r.header.extentLength !== length) {
       results.push({ ...base, status: 'scheme-mismatch', detail: `header says ${formatScheme(r.header.scheme)} length ${r.header.extentLength}, manifest ${schemeText} length ${length}` });
+    } else if (r.header.payloadLength !== shardPayloadLength(scheme!, length!)) {
+      results.push({ ...base, status: 'scheme-mismatch', detail: `payload of ${r.header.payloadLength} bytes, ${schemeText} with length ${length} makes shards of ${shardPayloadLength(scheme!, length!)}` });
     } else if (valid.has(f.index)) {
       results.push({ ...base, status: 'duplicate', detail: 'another valid copy of this shard exists' });
     } else {

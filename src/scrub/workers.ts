@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ExtentPlan } from './inventory';
-import { ExtentVerdict } from './verify';
+import { Depth, ExtentVerdict } from './verify';
 import type { VerifyRequest } from './verify-worker';
 
 /** A fixed set of verify threads; each takes one request at a time. */
@@ -44,7 +44,7 @@ export class VerifyWorkers {
   }
 
   /** The verdicts, or null when abort() cut the batch short. */
-  async verify(plans: ExtentPlan[], bytesPerSecond: number, tranquility: number): Promise<ExtentVerdict[] | null> {
+  async verify(plans: ExtentPlan[], bytesPerSecond: number, tranquility: number, depth: Depth = 'deep'): Promise<ExtentVerdict[] | null> {
     const w = await this.take();
     const seq = ++this.seq;
     try {
@@ -61,7 +61,7 @@ export class VerifyWorkers {
         };
         w.on('message', onMessage);
         w.once('error', onError);
-        const req: VerifyRequest = { seq, plans, bytesPerSecond, tranquility };
+        const req: VerifyRequest = { seq, plans, bytesPerSecond, tranquility, depth };
         w.postMessage(req);
       });
     } finally {
