@@ -196,6 +196,8 @@ $(NODE18_HEADERS)/node.h:
 	fetch || { [ "$$(id -u)" = 0 ] && apt-get update -qq && fetch; } || {
 	  echo "make stage: cannot fetch Debian 12's libnode-dev (Node 18 headers for sd-notify's addon): apt-get download libnode-dev failed" >&2; exit 1; }
 	(cd $(BUILD)/node18 && dpkg-deb -x libnode-dev_*.deb . && rm -f libnode-dev_*.deb)
+	grep -q '^#define NODE_MODULE_VERSION 108$$' $(NODE18_HEADERS)/node_version.h || {
+	  echo "make stage: the libnode-dev fetched is not Node 18's (ABI 108): this needs Debian 12's archive" >&2; rm -rf $(BUILD)/node18; exit 1; }
 	test -f $@
 
 # ---------------------------------------------------------------------------
@@ -271,7 +273,8 @@ install: $(if $(RELEASE),,$(BUILD_STAMP) $(STAGE_STAMP))
 	@$(SH_HELPERS)
 	# World-readable, owner-writable, whatever the builder's or root's umask.
 	umask 022
-	case '$(PREFIX)$(BINDIR)$(LIBDIR)$(MANDIR)$(UNITDIR)' in *\'*|*'|'*) echo "make install: paths must not contain ' or |" >&2; exit 1 ;; esac
+	# Paths go into unit files and sed expressions: plain characters only.
+	case '$(PREFIX)$(BINDIR)$(LIBDIR)$(MANDIR)$(UNITDIR)' in *[!A-Za-z0-9/._+-]*) echo "make install: PREFIX, BINDIR, LIBDIR, MANDIR and UNITDIR may hold only letters, digits and / . _ + -" >&2; exit 1 ;; esac
 	for v in '$(PREFIX)' '$(BINDIR)' '$(LIBDIR)' '$(MANDIR)' '$(UNITDIR)'; do
 	  case "$$v" in /*) ;; *) echo "make install: '$$v' is not an absolute path" >&2; exit 1 ;; esac
 	done
@@ -279,7 +282,12 @@ install: $(if $(RELEASE),,$(BUILD_STAMP) $(STAGE_STAMP))
 	node_bin='$(NODE_BIN)'
 	[ -n "$$node_bin" ] || node_bin=$$(cat $(NODE_PATH_FILE) 2>/dev/null || command -v node || true)
 	case "$$node_bin" in /*) ;; *) echo "make install: no node on PATH (Node.js 18 or later is needed)" >&2; exit 1 ;; esac
-	"$$node_bin" -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' || { echo "make install: $$node_bin is Node.js $$("$$node_bin" -v); 18 or later is needed" >&2; exit 1; }
+	"$$node_bin" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 18 || (a === 18 && b >= 19) ? 0 : 1)' \
+	  || { echo "make install: $$node_bin is Node.js $$("$$node_bin" -v); 18.19 or later is needed" >&2; exit 1; }
+	# sd-notify's addon is built per Node.js ABI: one of those carried must be this node's.
+	abi=$$("$$node_bin" -p 'process.versions.modules + "-linux-" + process.arch')
+	[ -d $(STAGE)/node_modules/sd-notify/lib/binding/node-v$$abi ] || {
+	  echo "make install: $$node_bin ($$("$$node_bin" -v), ABI node-v$$abi) has no sd-notify addon here; carried: $$(ls $(STAGE)/node_modules/sd-notify/lib/binding | tr '\n' ' ')" >&2; exit 1; }
 	if uninstall_manifest; then echo "make install: removed the previous install under $$D$(LIBDIR)"; fi
 	trap 'save_manifest; rm -f "$$manifest_tmp"' EXIT
 	# The library: dist/src, package.json, production node_modules.
@@ -358,7 +366,10 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 # Node 18 and this node), completions, units, man pages, the alert rules.
 dist: source-tree $(TARBALL)
 
-$(TARBALL): $(BUILD_STAMP) $(STAGE_STAMP)
+# Everything the tarball copies as it is: a changed man page or unit makes a new one.
+RELEASE_FILES := $(wildcard units/* man/*) README.md Makefile package.json src/metrics/alerts.yml
+
+$(TARBALL): $(BUILD_STAMP) $(STAGE_STAMP) $(RELEASE_FILES)
 	@rm -rf $(RELEASE_DIR) $@
 	mkdir -p $(RELEASE_DIR)/dist $(RELEASE_DIR)/build $(RELEASE_DIR)/src/metrics
 	cp -a dist/src $(RELEASE_DIR)/dist/
@@ -367,7 +378,7 @@ $(TARBALL): $(BUILD_STAMP) $(STAGE_STAMP)
 	cp -a units man Makefile README.md package.json $(RELEASE_DIR)/
 	cp src/metrics/alerts.yml $(RELEASE_DIR)/src/metrics/
 	printf '%s\n' '$(VERSION)' > $(RELEASE_DIR)/RELEASE
-	tar -C $(BUILD) --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$(SOURCE_DATE_EPOCH) -cf - $(NAME)-$(VERSION) | gzip -9n > $@
+	tar -C $(BUILD) --sort=name --owner=0 --group=0 --numeric-owner --mode=go-w,a+rX --mtime=@$(SOURCE_DATE_EPOCH) -cf - $(NAME)-$(VERSION) | gzip -9n > $@
 	rm -rf $(RELEASE_DIR)
 	echo "make dist: $@ ($$(du -h $@ | cut -f1))"
 
@@ -380,7 +391,7 @@ DEB_MAINTAINER ?= DynamicFS scrub toolkit maintainers <dynamicfs-scrub@lists.dyn
 
 deb: source-tree $(DEB)
 
-$(DEB): $(BUILD_STAMP) $(STAGE_STAMP)
+$(DEB): $(BUILD_STAMP) $(STAGE_STAMP) $(RELEASE_FILES) dist/src/packaging/deb.js
 	@rm -rf $(DEB_ROOT) $@
 	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_ROOT)) PREFIX=/usr UNITDIR=/usr/lib/systemd/system NODE_BIN=/usr/bin/node >/dev/null
 	node dist/src/packaging/deb.js $(DEB_ROOT) '$(VERSION)' '$(DEB_ARCH)' '$(DEB_MAINTAINER)' "$$(date -R -d @$(SOURCE_DATE_EPOCH))"

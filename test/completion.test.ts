@@ -27,6 +27,8 @@ function complete(words: string[], cwd = dir): string[] {
     `COMP_LINE="\${COMP_WORDS[*]}"`,
     `COMP_POINT=\${#COMP_LINE}`,
     `fn=$(complete -p ${name} | sed -E 's/.*-F ([^ ]+) .*/\\1/')`,
+    // Users with `set -eu` in their shell: the functions must not trip on either.
+    'set -eu',
     '"$fn"',
     'printf "%s\\n" "${COMPREPLY[@]}"',
   ].join('\n');
@@ -79,6 +81,18 @@ test('--pool completes directories only; put completes files', () => {
   assert.equal(complete(['dfs-scrub', '--pool', 'pools/']), ['pools/alpha', 'pools/beta']);
   assert.equal(complete(['dfs-pool', 'status', '--pool', 'pools/a']), ['pools/alpha']);
   assert.equal(complete(['dfs-pool', 'put', '--pool', 'pools/alpha', 'pools/a']), ['pools/afile', 'pools/alpha']);
+});
+
+test('--opt=value (readline splits it at =), names with spaces, and -- ending the options', () => {
+  fs.mkdirSync(path.join(dir, 'sp', 'my disk'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'sp', 'other'));
+  assert.equal(complete(['dfs-scrub', '--pool', '=', 'sp/o']), ['sp/other']);
+  assert.equal(complete(['dfs-scrub', '--pool', '=']), complete(['dfs-scrub', '--pool', '']));
+  assert.equal(complete(['dfs-scrub', '--intensity', '=', 'h']), ['high']);
+  assert.equal(complete(['dfs-pool', '--pool', '=', '/tmp', 'st']), ['status'], 'the value after = is not the verb');
+  assert.equal(complete(['dfs-scrub', '--pool', 'sp/my']), ['sp/my disk'], 'one name, spaces and all');
+  assert.equal(complete(['dfs-pool', 'put', '--', '--po']), [], 'after --, a word starting with - is not an option');
+  assert.equal(complete(['dfs-scrub', '--help', '--intensity', 'l']), ['low'], '--help takes no value');
 });
 
 test("dynamicfs: the guide's commands, each completing as the program it runs", () => {

@@ -121,7 +121,8 @@ test('make deb: lintian finds no error and no warning', () => {
     assert.ok(contents.includes(` ${f}\n`) || contents.includes(` ${f} `), `${f} in the package`);
   }
   const info = must('dpkg-deb', ['-f', deb(), 'Depends']);
-  assert.match(info, /nodejs \(>= 18\.19\)/);
+  assert.match(info, /nodejs \(>= 18\.19\), nodejs \(<< (\d+)\)/);
+  assert.is(Number(/nodejs \(<< (\d+)\)/.exec(info)![1]), Number(process.versions.node.split('.')[0]) + 1, 'no newer node than the addons were built for');
 });
 
 // ---------------------------------------------------------------------------

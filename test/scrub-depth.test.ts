@@ -11,7 +11,10 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { cli } from './helpers';
-import { assertObjectsIntact, clonePool, Fixture, flipBit, makePool, Report, scrubExpect as scrubReport, shardOf, summarize } from './scrub-fixtures.test';
+import { assertObjectsIntact, clonePool, Fixture, flipBit, makePool, objectOf, Report, scrubExpect as scrubReport, shardOf, summarize } from './scrub-fixtures.test';
+import { foldKnownPass, foldLightPass, knownScope } from '../src/scrub/known-problems';
+import type { OpenProblem } from '../src/scrub/state';
+import type { Health } from '../src/scrub/verify';
 import { readState } from './daemon-fixtures';
 
 const HEADER = 128;
@@ -134,6 +137,50 @@ test('--only-known after a light pass: a light re-check keeps the rot it cannot 
   assert.equal(kinds(depthState(fx).openProblems), ['checksum-mismatch']);
   scrubExpect(fx.pool, ['--only-known', '--repair'], 1);
   assert.equal(depthState(fx).openProblems, []);
+});
+
+test('light and known-problem passes count the rot they cannot see, drop what is gone, never finish a resilver', () => {
+  const fx = fresh();
+  const [id] = objectOf(fx, 'beta').extents;
+  // mirror:2: rot on copy 1 (only a deep pass sees it), then copy 0 lost: nothing valid is left.
+  flipBit(shardOf(fx, 'beta', 0, 1).path, HEADER + 1, 1);
+  scrubExpect(fx.pool, [], 4);
+  fs.rmSync(shardOf(fx, 'beta', 0, 0).path);
+  scrubExpect(fx.pool, ['--light'], 4);
+  assert.is(depthState(fx).health.unrecoverable, 1, 'the light pass counts the known rot: unrecoverable, not degraded');
+  scrubExpect(fx.pool, ['--only-known', '--light'], 4);
+  assert.is(depthState(fx).health.unrecoverable, 1);
+  // The object removed: its extent is gone, and so are its problems.
+  assert.is(cli('dfs-pool', ['rm', '--pool', fx.pool, 'beta']).status, 0);
+  scrubExpect(fx.pool, ['--only-known'], 0);
+  const st = depthState(fx);
+  assert.equal(st.openProblems.filter((p) => p.extent === id), [], 'problems of a removed extent are resolved');
+  assert.is(st.health.unrecoverable + st.health.degraded, 0);
+
+  // A replaced disk stays rebuilding until a deep repair pass over every extent.
+  const alpha = shardOf(fx, 'alpha', 0, 0);
+  flipBit(alpha.path, HEADER + 2, 2);
+  scrubExpect(fx.pool, [], 4);
+  const blank = path.join(fx.dir, 'blank');
+  fs.mkdirSync(blank);
+  assert.is(cli('dfs-pool', ['replace-disk', '--pool', fx.pool, '5', blank, '--force']).status, 0);
+  const state5 = () => JSON.parse(cli('dfs-pool', ['status', '--pool', fx.pool, '--json']).stdout).disks[5].state;
+  scrubExpect(fx.pool, ['--only-known', '--repair'], 1);
+  assert.is(state5(), 'rebuilding', 'a pass over the known problems does not finish a resilver');
+  cli('dfs-scrub', ['--pool', fx.pool, '--light', '--repair']);
+  assert.is(state5(), 'rebuilding', 'nor does a light one');
+  cli('dfs-scrub', ['--pool', fx.pool, '--repair']);
+  assert.is(state5(), 'online', 'a deep repair pass does');
+});
+
+test('the open-problem list keeps what only a deep pass sees first, so the cap never drops it', () => {
+  const rot: OpenProblem = { extent: 'a'.repeat(64), shard: 1, path: '/d/a', kind: 'checksum-mismatch', health: 'degraded', seenAt: 'x' };
+  const found: OpenProblem[] = Array.from({ length: 1500 }, (_, i) => ({ extent: i.toString(16).padStart(64, '0'), shard: 0, path: `/d/${i}`, kind: 'missing-shard', health: 'degraded', seenAt: 'y' }));
+  const seen = new Map<string, Health>([[rot.extent!, 'degraded']]);
+  const light = foldLightPass([rot], found, { healthy: 0, degraded: 1501, unrecoverable: 0 }, seen);
+  assert.equal(light.open[0], rot);
+  const known = foldKnownPass([rot, ...found.slice(0, 3)], found.slice(0, 3), { healthy: 0, degraded: 4, unrecoverable: 0 }, new Map(found.slice(0, 3).map((p) => [p.extent!, 'degraded'])), knownScope(found.slice(0, 3)), false);
+  assert.equal(known.open[0], rot, 'what a pass did not re-check stays first');
 });
 
 test('status and metrics keep the depths apart', () => {

@@ -72,7 +72,8 @@ function programTables(key: string, spec: ProgramSpec): string {
     `${fn}_value() {`,
     '  case "$1" in',
     ...kindCases,
-    '    *) echo none ;;',
+    // Anything else (--help, an option of another version) takes no value.
+    '    *) echo switch ;;',
     '  esac',
     '}',
     `${fn}_positionals() {`,
@@ -91,46 +92,67 @@ function programTables(key: string, spec: ProgramSpec): string {
 const ENGINE = `
 __dfs_reply() {
   local kind=$1 cur=$2
+  COMPREPLY=()
   case "$kind" in
-    words\\ *) COMPREPLY=($(compgen -W "\${kind#words }" -- "$cur")) ;;
-    dir) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")) ;;
-    file) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
-    *) COMPREPLY=() ;;
+    words\\ *) mapfile -t COMPREPLY < <(compgen -W "\${kind#words }" -- "$cur") ;;
+    dir) compopt -o filenames 2>/dev/null || true; mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
+    file) compopt -o filenames 2>/dev/null || true; mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
   esac
+  return 0
 }
 
 __dfs_complete() {
   local key=$1 start=$2 verb=$3
-  local cur=\${COMP_WORDS[COMP_CWORD]} i w kind positional=0
+  local cur=\${COMP_WORDS[COMP_CWORD]} prev='' i w kind positional=0 ended=0
   local verbs_var=__dfs_\${key}_verbs
   local verbs=\${!verbs_var}
+  # readline breaks --opt=value into --opt, = and value: complete the value.
+  if [[ $cur == = ]]; then
+    cur=''
+    prev=\${COMP_WORDS[COMP_CWORD-1]}
+  elif ((COMP_CWORD >= 2)) && [[ \${COMP_WORDS[COMP_CWORD-1]} == = ]]; then
+    prev=\${COMP_WORDS[COMP_CWORD-2]}
+  fi
+  if [[ $prev == --* ]]; then
+    kind=$(__dfs_\${key}_value "$prev")
+    if [[ $kind != switch ]]; then
+      __dfs_reply "$kind" "$cur"
+      return 0
+    fi
+  fi
   # Walk what is typed so far: options (and the values they take), the verb, positionals.
   for ((i = start; i < COMP_CWORD; i++)); do
     w=\${COMP_WORDS[i]}
-    if [[ $w == -* ]]; then
+    if ((!ended)) && [[ $w == -- ]]; then
+      ended=1
+    elif ((!ended)) && [[ $w == -* ]]; then
       kind=$(__dfs_\${key}_value "$w")
-      if [[ $kind != switch ]]; then
-        if ((i + 1 == COMP_CWORD)); then
-          __dfs_reply "$kind" "$cur"
-          return
-        fi
-        ((i++))
+      [[ $kind == switch ]] && continue
+      if [[ \${COMP_WORDS[i+1]:-} == = ]]; then
+        i=$((i + 2))
+      elif ((i + 1 == COMP_CWORD)); then
+        __dfs_reply "$kind" "$cur"
+        return 0
+      else
+        i=$((i + 1))
       fi
     elif [[ -z $verb && -n $verbs ]]; then
       verb=$w
     else
-      ((positional++))
+      positional=$((positional + 1))
     fi
   done
+  COMPREPLY=()
   if [[ -z $verb && -n $verbs && $cur != -* ]]; then
-    COMPREPLY=($(compgen -W "$verbs" -- "$cur"))
-    return
+    mapfile -t COMPREPLY < <(compgen -W "$verbs" -- "$cur")
+    return 0
   fi
-  if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "$(__dfs_\${key}_options "$verb")" -- "$cur"))
-    return
+  if ((!ended)) && [[ $cur == -* ]]; then
+    mapfile -t COMPREPLY < <(compgen -W "$(__dfs_\${key}_options "$verb")" -- "$cur")
+    return 0
   fi
-  local kinds=($(__dfs_\${key}_positionals "$verb"))
+  local kinds=()
+  read -r -a kinds <<< "$(__dfs_\${key}_positionals "$verb")"
   __dfs_reply "\${kinds[positional]:-none}" "$cur"
 }
 `;
@@ -149,7 +171,7 @@ export function completionScript(name: string): string {
       '_dynamicfs() {',
       '  COMPREPLY=()',
       '  if ((COMP_CWORD == 1)); then',
-      `    COMPREPLY=($(compgen -W ${quote([...Object.keys(UMBRELLA_ROUTES), ...BUILTIN].join(' '))} -- "\${COMP_WORDS[1]}"))`,
+      `    mapfile -t COMPREPLY < <(compgen -W ${quote([...Object.keys(UMBRELLA_ROUTES), ...BUILTIN].join(' '))} -- "\${COMP_WORDS[1]}")`,
       '    return',
       '  fi',
       '  case "${COMP_WORDS[1]}" in',

@@ -19,8 +19,14 @@ export interface DebInfo {
   date: string;
 }
 
-/** Stock Debian 12 satisfies these: its nodejs is 18.20; the addons link libc, libgcc, libstdc++ and libsystemd. */
-export const DEPENDS = 'nodejs (>= 18.19), libc6 (>= 2.34), libgcc-s1, libstdc++6, libsystemd0';
+/**
+ * Stock Debian 12 satisfies these: its nodejs is 18.20; the addons link libc,
+ * libgcc, libstdc++ and libsystemd. sd-notify's addon is carried for Node 18
+ * and for the node that built the package, so no newer node may take it.
+ */
+export function depends(buildMajor: number): string {
+  return `nodejs (>= 18.19), nodejs (<< ${Math.max(18, buildMajor) + 1}), libc6 (>= 2.34), libgcc-s1, libstdc++6, libsystemd0`;
+}
 
 export function controlFile(info: DebInfo, installedKiB: number): string {
   const [synopsis, ...rest] = info.description.split('\n');
@@ -30,7 +36,7 @@ export function controlFile(info: DebInfo, installedKiB: number): string {
     `Architecture: ${info.arch}`,
     `Maintainer: ${info.maintainer}`,
     `Installed-Size: ${installedKiB}`,
-    `Depends: ${DEPENDS}`,
+    `Depends: ${depends(Number(process.versions.node.split('.')[0]))}`,
     'Suggests: prometheus-node-exporter, prometheus',
     'Section: admin',
     'Priority: optional',

@@ -8,7 +8,8 @@ import { EXIT } from '../core/errors';
 import { ExtentPlan, listPrefixes, StrayFile, topLevelStrays } from './inventory';
 import { buildExtentIndex, ExtentIndex, objectNames, removeExtentIndex } from './extent-index';
 import { Depth, ExtentVerdict, Health, ShardResult } from './verify';
-import { DEEP_ONLY_KINDS, foldKnownPass, foldLightPass, KnownScope, knownScope } from './known-problems';
+import { DEEP_ONLY_KINDS, deepOnlyShards, foldKnownPass, foldLightPass, healthWithout, KnownScope, knownScope } from './known-problems';
+import { parseScheme } from '../core/scheme';
 import { Finding } from './finding';
 import { isBroken, repairExtent, repairManifestCopy, RepairOutcome } from './repair';
 import { Intensity, Pacing, pacingFor } from './pacing';
@@ -128,6 +129,8 @@ export class ScrubPass {
   private known: KnownScope | undefined;
   /** Extents whose final health a partial pass folds into the state (see known-problems.ts). */
   private watch: Set<string> | undefined;
+  /** For a light pass: the shards a deep pass found rotten, by extent; a light pass cannot see them, so they still count. */
+  private rot: Map<string, Set<number>> | undefined;
   private readonly seen = new Map<string, Health>();
 
   constructor(
@@ -294,7 +297,10 @@ export class ScrubPass {
     const startedMs = Date.now();
     this.state = loadState(pool.root, pool.config.id);
     if (this.opts.onlyKnown) this.known = knownScope(this.state.openProblems);
-    else if (this.depth === 'light') this.watch = new Set(this.state.openProblems.filter((p) => p.extent && DEEP_ONLY_KINDS.has(p.kind)).map((p) => p.extent!));
+    if (this.depth === 'light') {
+      this.rot = deepOnlyShards(this.state.openProblems);
+      if (!this.known) this.watch = new Set(this.state.openProblems.filter((p) => p.extent && DEEP_ONLY_KINDS.has(p.kind)).map((p) => p.extent!));
+    }
     const prev = this.state.current;
     const resumed = !!(!this.transient && this.opts.resume && prev && prev.mode === this.opts.mode);
     this.current = resumed
@@ -327,7 +333,8 @@ export class ScrubPass {
     const orphans: ExtentPlan[] = [];
     try {
       const countPrelude = !this.current.preludeCounted;
-      this.resilvering = this.opts.mode === 'repair' && pool.disks.some((d) => d.state === 'rebuilding');
+      // Only a deep repair pass over every extent can say a replaced disk holds all that belongs on it.
+      this.resilvering = !this.transient && this.opts.mode === 'repair' && pool.disks.some((d) => d.state === 'rebuilding');
       this.checkDisks(countPrelude);
       const writable = new Set(writableDisks(pool).map((d) => d.index));
       const index = (this.index = buildExtentIndex(pool, (o) => this.checkManifest(o, countPrelude, writable)));
@@ -469,7 +476,11 @@ export class ScrubPass {
     for (let i = 0; i < verdicts.length; i++) {
       const v = verdicts[i];
       const plan = plans[i];
-      let health: Health = v.health;
+      const rot = this.rot?.get(v.id);
+      const scheme = rot && v.scheme ? parseScheme(v.scheme) : undefined;
+      // In a light pass, the shards a deep pass found rotten still count as broken.
+      const verdictHealth = scheme ? healthWithout(v.health, v, rot!, scheme) : v.health;
+      let health: Health = verdictHealth;
       const broken = v.shards.filter(isBroken);
       const repairs = repairsOf.get(v.id) ?? new Map<ShardResult, RepairOutcome>();
       const allMissing = v.shards.every((s) => s.status === 'missing');
@@ -505,7 +516,7 @@ export class ScrubPass {
             path: s.path || r?.path || this.expectedPath(v.id, s.index),
             detail: r && !r.ok ? `${s.detail ?? ''}; repair failed: ${r.detail}` : (s.detail ?? ''),
             objects: objects(),
-            health: v.health,
+            health: verdictHealth,
             action: r ? r.action : 'none',
             result: r ? (r.ok ? 'repaired' : 'failed') : 'left',
             quarantine: r?.quarantine,
@@ -513,6 +524,7 @@ export class ScrubPass {
         }
       }
       if (broken.length > 0 && repairs.size === broken.length && [...repairs.values()].every((r) => r.ok)) health = 'healthy';
+      if (scheme && health === 'healthy') health = healthWithout(health, v, rot!, scheme);
       if (this.known || this.watch?.has(v.id)) this.seen.set(v.id, health);
       this.current.health[health]++;
       this.current.extentsDone++;
