@@ -1,7 +1,9 @@
 // Scrub section: a verify pass at --intensity max over a >= 1 GiB rs:4+2 pool,
 // beside `cat` and single-threaded `b3sum` over the very same shard files in
-// the same run (page cache warm), as ratios; then a repair pass after two
-// shards of every extent are deleted, in GB/s of extent data.
+// the same run (page cache warm), as ratios; a light pass (headers only) in
+// extents per second warm, and, cold, the bytes the device read for it beside
+// a deep pass's (as root: the page cache is dropped first); then a repair pass
+// after two shards of every extent are deleted, in GB/s of extent data.
 //
 //   node dist/bench/run.js scrub        (DFS_BENCH_BYTES, DFS_BENCH_REPEAT, TMPDIR)
 
@@ -29,7 +31,30 @@ async function overFiles(cmd: string, args: string[], listFile: string, repeat: 
   return median(runs);
 }
 
-function scrubJson(pool: string, extra: string[]): { seconds: number; report: { exitCode: number; durationSeconds: number; bytesRead: number } } {
+/** Bytes the block device under `dir` has read so far (/proc/diskstats, 512-byte sectors); undefined where unknown. */
+function deviceReadBytes(dir: string): number | undefined {
+  const dev = fs.statSync(dir).dev;
+  const major = Math.floor(dev / 256) & 0xfff;
+  const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+  for (const line of fs.readFileSync('/proc/diskstats', 'utf8').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (Number(f[0]) === major && Number(f[1]) === minor) return Number(f[5]) * 512;
+  }
+  return undefined;
+}
+
+/** Drops the page cache (root only); false where it cannot. */
+function dropCaches(): boolean {
+  try {
+    spawnSync('sync');
+    fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function scrubJson(pool: string, extra: string[]): { seconds: number; report: { exitCode: number; durationSeconds: number; bytesRead: number; extents: { scanned: number } } } {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(process.execPath, [CLI('dfs-scrub'), '--pool', pool, '--intensity', 'max', '--json', ...extra], { encoding: 'utf8', maxBuffer: 1 << 30 });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -71,6 +96,28 @@ export async function scrubBench(): Promise<void> {
     line('dfs-scrub --intensity max, the pass itself', pass);
     console.log(`verify vs cat:   ${(cat / wall).toFixed(2)}x whole command, ${(cat / pass).toFixed(2)}x pass (target >= 0.6x)`);
     if (haveB3) console.log(`verify vs b3sum: ${(b3 / wall).toFixed(2)}x whole command, ${(b3 / pass).toFixed(2)}x pass (target >= 1.5x)`);
+
+    // Light: headers and sizes only.
+    const lights = Array.from({ length: repeat }, () => scrubJson(pool, ['--light']));
+    const lightPass = median(lights.map((p) => p.report.durationSeconds));
+    const extents = lights[0].report.extents.scanned;
+    console.log(`light pass (warm): ${extents} extents in ${lightPass.toFixed(3)} s, ${Math.round(extents / lightPass)} extents/s (target >= 50,000/s on the 1M-extent pool); whole command ${median(lights.map((p) => p.seconds)).toFixed(3)} s`);
+    if (dropCaches()) {
+      const device = (args: string[]) => {
+        dropCaches();
+        const before = deviceReadBytes(pool);
+        const r = scrubJson(pool, args);
+        const after = deviceReadBytes(pool);
+        return before === undefined || after === undefined ? undefined : { bytes: after - before, r };
+      };
+      const deep = device([]);
+      const light = device(['--light']);
+      if (deep && light) {
+        console.log(
+          `light pass (cold): the device read ${(light.bytes / 2 ** 20).toFixed(1)} MiB, a deep pass ${(deep.bytes / 2 ** 20).toFixed(1)} MiB: ${((100 * light.bytes) / deep.bytes).toFixed(2)}% (target <= 1%); the light pass itself read ${light.r.report.bytesRead} bytes of headers`,
+        );
+      } else console.log('light pass (cold): the pool is on no block device /proc/diskstats lists');
+    } else console.log('light pass (cold): not measured (dropping the page cache needs root)');
 
     // Repair: two shards of every extent gone (one data, one parity), rebuilt from the other four.
     let deleted = 0;
