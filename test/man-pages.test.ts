@@ -14,19 +14,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { cli, repoRoot, requireTool, scratchDir } from './helpers';
 import type { OptionSpec, ProgramSpec } from '../src/cli/program';
+import { PROGRAM_SPECS } from '../src/cli/completion';
 
 const MAN = path.join(repoRoot, 'man');
 
-/** Executable -> the ProgramSpec its CLI file exports. */
-const PROGRAMS: Record<string, string> = {
-  'dfs-pool': 'poolProgram',
-  'dfs-scrub': 'scrubProgram',
-  'dfs-scrubd': 'daemonProgram',
-  'dfs-scrub-schedule': 'scheduleProgram',
-  'dfs-metrics': 'metricsProgram',
-  'dfs-inject': 'injectProgram',
-};
-const EXECUTABLES = [...Object.keys(PROGRAMS), 'dynamicfs'];
+const EXECUTABLES = [...Object.keys(PROGRAM_SPECS), 'dynamicfs'];
 
 /** sade's built-ins: every program has them, whatever its spec says. */
 const BUILTIN = new Map([
@@ -39,10 +31,8 @@ const BUILTIN = new Map([
 
 /** Loaded at test time, so that one CLI failing to load fails its own tests only. */
 function spec(name: string): ProgramSpec {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const mod = require(path.join(repoRoot, 'dist', 'src', 'cli', `${name}.js`));
-  const s = mod[PROGRAMS[name]] as ProgramSpec | undefined;
-  assert.ok(s, `src/cli/${name}.ts exports ${PROGRAMS[name]}`);
+  const s = PROGRAM_SPECS[name]() as ProgramSpec | undefined;
+  assert.ok(s, `src/cli/${name}.ts exports its ProgramSpec`);
   return s!;
 }
 
@@ -193,7 +183,7 @@ function compareOptions(page: string, text: string, programFlags: Map<string, Fl
 // ---------------------------------------------------------------------------
 // One set of tests per executable
 
-for (const name of Object.keys(PROGRAMS)) {
+for (const name of Object.keys(PROGRAM_SPECS)) {
   const page = `man/${name}.8`;
 
   test(`${page} exists`, () => {
@@ -211,7 +201,7 @@ for (const name of Object.keys(PROGRAMS)) {
     const fromSpec = new Set(specFlags(s).keys());
     const fromHelp = helpOptions(name, s);
     for (const b of BUILTIN.keys()) fromHelp.delete(b);
-    assert.equal([...fromHelp].sort(), [...fromSpec].sort(), `${name}: options of --help vs ${PROGRAMS[name]}`);
+    assert.equal([...fromHelp].sort(), [...fromSpec].sort(), `${name}: options of --help vs its ProgramSpec`);
   });
 
   test(`${page}: every option is documented, and every documented option exists`, () => {
@@ -266,7 +256,7 @@ test('man/dynamicfs.8 documents every umbrella command, and no other', () => {
 test('man/dynamicfs.8: its options are --help, --version and options its commands take', () => {
   const text = readPage('dynamicfs');
   const union = new Map<string, Flag>();
-  for (const name of Object.keys(PROGRAMS)) for (const [k, v] of specFlags(spec(name))) union.set(k, v);
+  for (const name of Object.keys(PROGRAM_SPECS)) for (const [k, v] of specFlags(spec(name))) union.set(k, v);
   // dynamicfs --help itself shows only the built-ins; the page may document
   // options common to its commands, but none that no command has.
   const r = cli('dynamicfs', ['--help']);

@@ -4,7 +4,8 @@
 // (its mount point left as an empty directory), a read-only remount, a full
 // drive (ENOSPC), mount points swapped, a cloned drive, and a dead drive
 // replaced by a blank one. After each, every object reads back bit-identical.
-// Last, README.md's replace-disk drill (the ```bash block after the line
+// Light and known-problem passes, and a copy of pool.json naming the drives,
+// run over the same mount points. Last, README.md's replace-disk drill (the ```bash block after the line
 // `<!-- drill: replace-disk -->`) is run verbatim, in a private mount
 // namespace where /srv/pool and /mnt/disk0..5 are the pool and its drives and
 // /dev/sdX is a blank loop device; test/readme.test.ts skips that block.
@@ -727,6 +728,45 @@ test('10. README.md\'s replace-disk drill, verbatim: /srv/pool over ext4 drives 
   }
   sh('dfs-scrub --pool /srv/pool', 0, 'verify after the drill');
   ns.close();
+});
+
+// ---------------------------------------------------------------------------
+// 11: light scrubs, --only-known, and a copied pool.json over real mount points
+
+test('11. light and known-problem passes on real drives; a copied pool.json is refused the drives and the pool is told', () => {
+  if (!canUseLoopDevices('light passes and claims on real drives')) return;
+  const rig = makeRig();
+  // btrfs: rot in the payload answers EIO (a deep pass only); xfs: a shard removed (a light pass sees it).
+  const rot = rsShardOn(rig, 2);
+  rotBeneath(rig.drives[2], rot.path, ROT_AT, 16);
+  scrub(rig, [], 4, 'deep pass over the rot');
+  const lost = rsShardOn(rig, 1);
+  fs.rmSync(lost.path);
+  const light = scrub(rig, ['--light'], 4, 'light pass');
+  assert.equal(light.issues.map((i) => [i.kind, i.path]), [['missing-shard', lost.path]], `the light pass sees the lost shard only:\n  ${summarize(light.issues)}`);
+  const open = JSON.parse(fs.readFileSync(path.join(rig.pool, '.dynamicfs', 'scrub-state.json'), 'utf8')).openProblems.map((p: { kind: string }) => p.kind).sort();
+  assert.equal(open, ['missing-shard', 'unreadable'], 'the btrfs EIO stays an open problem after the light pass');
+  const known = scrub(rig, ['--only-known', '--repair'], 1, 'known problems repaired');
+  assert.is(known.repairs.successful, 2, summarize(known.issues));
+  scrub(rig, ['--only-known'], 0, 'no known problems left');
+  scrub(rig, [], 0, 'deep pass after');
+  assertObjectsIntact(rig, 'after light and known-problem repairs on real drives');
+
+  // A copy of pool.json beside the pool, naming the same mount points.
+  const copy = path.join(rig.dir, 'copy');
+  fs.mkdirSync(copy);
+  fs.copyFileSync(path.join(rig.pool, 'pool.json'), path.join(copy, 'pool.json'));
+  const before = rig.drives.map((d) => fingerprintTree(d.mountPoint));
+  const r = cli('dfs-scrub', ['--pool', copy, '--repair']);
+  expectExit(r, 8, 'the copy is refused every drive');
+  assert.match(r.stderr, /no disk is online/);
+  rig.drives.forEach((d, i) => assert.equal(diffFingerprints(before[i], fingerprintTree(d.mountPoint)), [], `${d.fs} drive ${i} unchanged by the copy`));
+  const copyReal = fs.realpathSync(copy);
+  const told = (status(rig, 'status of the original') as unknown as { disks: { claimedBy?: string[] }[] }).disks.map((d) => d.claimedBy ?? []);
+  assert.equal(told, rig.drives.map(() => [copyReal]), 'the original names the copy on each of its drives');
+  fs.rmSync(copy, { recursive: true });
+  const after = (status(rig, 'status after the copy is gone') as unknown as { disks: { claimedBy?: string[] }[] }).disks;
+  assert.ok(after.every((d) => !d.claimedBy), 'the claims are gone with the copy');
 });
 
 test.run();

@@ -6,7 +6,7 @@ import { UMBRELLA_ROUTES } from './dynamicfs';
 // option a program lacks. `node completion.js NAME` prints the script that
 // bash-completion loads for NAME (make build writes them under build/).
 
-/** Each executable's spec, loaded lazily like the umbrella's routes. */
+/** Each executable's spec, loaded lazily like the umbrella's routes (the man-page test reads them here too). */
 export const PROGRAM_SPECS: Record<string, () => ProgramSpec> = {
   'dfs-pool': () => require('./dfs-pool').poolProgram,
   'dfs-scrub': () => require('./dfs-scrub').scrubProgram,
