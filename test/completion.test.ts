@@ -66,7 +66,9 @@ test("each program's verbs, and each verb's options, exactly as its spec has the
 test('option values: intensities, frequencies, booleans from the spec; free values left to the user', () => {
   assert.equal(complete(['dfs-scrub', '--intensity', '']), ['high', 'low', 'max', 'medium']);
   assert.equal(complete(['dfs-scrub', '--pool', '/x', '--intensity', 'm']), ['max', 'medium']);
-  assert.equal(complete(['dfs-scrub-schedule', '--frequency', '']), ['continuous', 'monthly', 'nightly', 'weekly']);
+  assert.equal(complete(['dfs-scrub-schedule', '--frequency', '']), ['continuous', 'daily', 'hourly', 'monthly', 'nightly', 'weekly']);
+  assert.equal(complete(['dfs-scrub-schedule', '--depth', '']), ['deep', 'light']);
+  assert.equal(complete(['dfs-scrub', '--when-busy', '']), ['fail', 'skip', 'wait']);
   assert.equal(complete(['dfs-scrub-schedule', '--auto-repair', '']), ['false', 'true']);
   assert.equal(complete(['dfs-scrubd', 'set-intensity', '--intensity', 'l']), ['low']);
   assert.equal(complete(['dfs-scrub', '--max-rate', '']), [], 'a rate is typed, not chosen');

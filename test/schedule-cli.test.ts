@@ -104,7 +104,7 @@ test('guide commands with systemd: config, timer enabled with systemctl', () => 
     const w = world(true);
     ok(run(w, GUIDE.nightly), 'nightly');
     const conf = fs.readFileSync(path.join(w.configDir, `${w.instance}.conf`), 'utf8');
-    assert.match(conf, /^DFS_SCRUB_ARGS="--repair --intensity low"$/m);
+    assert.match(conf, /^DFS_SCRUB_ARGS="--repair --intensity low --when-busy wait"$/m);
     // EnvironmentFile quoting doubles the backslashes of the escaped instance.
     assert.match(conf, `DFS_SCRUB_TIMER="dfs-scrub-nightly@${w.instance.replace(/\\/g, '\\\\')}.timer"`);
     const nightly = `dfs-scrub-nightly@${w.instance}.timer`;
@@ -116,7 +116,7 @@ test('guide commands with systemd: config, timer enabled with systemctl', () => 
     ok(run(w, GUIDE.continuous), 'continuous');
     const continuous = `dfs-scrub-continuous@${w.instance}.timer`;
     assert.equal(systemctlCalls(w).slice(2), [`disable --now ${nightly}`, 'daemon-reload', `enable --now ${continuous}`]);
-    assert.match(fs.readFileSync(path.join(w.configDir, `${w.instance}.conf`), 'utf8'), /^DFS_SCRUB_ARGS="--intensity medium"$/m);
+    assert.match(fs.readFileSync(path.join(w.configDir, `${w.instance}.conf`), 'utf8'), /^DFS_SCRUB_ARGS="--intensity medium --when-busy wait"$/m);
     assert.not.ok(fs.existsSync(scheduleJson(w)), 'with systemd nothing is stored in the pool');
   }
 });

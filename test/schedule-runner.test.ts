@@ -115,7 +115,38 @@ test('never runs two passes at once: slots during a pass are skipped and logged'
   const skipped = runs(s).records.filter((x: { kind: string }) => x.kind === 'skipped');
   assert.ok(skipped.length >= 2, 'skips recorded');
   assert.ok(skipped.every((x: { reason: string }) => x.reason === 'overlap'));
-  assert.match(res.stderr, /skipped: the previous pass is still running/);
+  assert.match(res.stderr, /skipped: the previous deep pass is still running/);
+});
+
+test('a light schedule beside the deep one: picked up while running, fired with its own arguments, dropped alone', async () => {
+  const s = setup(['--frequency', '*:*:*', '--randomized-delay', '0', '--auto-repair', 'true'], { sleep: 1.5 });
+  const r = startRunner(s);
+  await until('a deep pass', () => scrubLines(s).some((l) => l.startsWith('start') && !l.includes('--light')));
+  // Added while the runner runs: no restart needed.
+  const add = cli('dfs-scrub-schedule', ['--pool', s.pool, '--depth', 'light', '--frequency', '*:*:0/2', '--randomized-delay', '0'], { env: s.env });
+  assert.is(add.status, 0, add.stderr);
+  assert.ok(fs.existsSync(path.join(s.pool, '.dynamicfs', 'schedule-light.json')));
+  await until('a light pass', () => scrubLines(s).some((l) => l.startsWith('start') && l.includes('--light')), 15_000);
+  const lightLine = scrubLines(s).find((l) => l.includes('--light'))!;
+  assert.match(lightLine, `--pool ${s.pool} --light --intensity low --when-busy skip`);
+  const deepLine = scrubLines(s).find((l) => l.startsWith('start') && !l.includes('--light'))!;
+  assert.match(deepLine, `--pool ${s.pool} --repair --intensity low --when-busy wait`);
+  // Removing the light schedule leaves the deep lane firing.
+  const rm = cli('dfs-scrub-schedule', ['--pool', s.pool, '--remove', '--depth', 'light'], { env: s.env });
+  assert.is(rm.status, 0, rm.stderr);
+  assert.match(rm.stdout, /The deep schedule stays/);
+  await sleep(3000);
+  const deepBefore = passes(s).length;
+  await until('more deep passes', () => passes(s).length >= deepBefore + 1, 10_000);
+  assert.is(r.child.exitCode, null, 'the runner still runs');
+  const res = await stop(r);
+  assert.match(res.stderr, /schedule added: light/);
+  assert.match(res.stderr, /the light schedule was removed/);
+  const records = runs(s).records as { kind: string; depth?: string; startedAt?: string }[];
+  const lightRuns = records.filter((x) => x.kind === 'run' && x.depth === 'light');
+  assert.ok(lightRuns.length >= 1, JSON.stringify(records));
+  const lastLight = Math.max(...lightRuns.map((x) => Date.parse(x.startedAt!)));
+  assert.ok(records.some((x) => x.kind === 'run' && x.depth === 'deep' && Date.parse(x.startedAt!) > lastLight + 1000), 'deep runs go on after the light schedule is gone');
 });
 
 test('catches up a slot missed while it was down, once', async () => {

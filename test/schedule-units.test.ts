@@ -13,14 +13,16 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { createPool } from '../src/core/pool';
 import { escapePath } from '../src/schedule/escape';
-import { NAMED_FREQUENCIES } from '../src/schedule/frequency';
-import { renderFrequencyTimer, renderServiceTemplate } from '../src/schedule/units';
+import { FREQUENCY_TABLE, NAMED_FREQUENCIES, shippedFrequencies } from '../src/schedule/frequency';
+import { renderFrequencyTimer, renderServiceTemplate, serviceTemplate, timerTemplate } from '../src/schedule/units';
+import { DEPTHS } from '../src/schedule/settings';
 import { scheduleProgram } from '../src/cli/dfs-scrub-schedule';
 import { cli, repoRoot, requireTool, scratchDir, which } from './helpers';
 
 const UNITS = path.join(repoRoot, 'units');
 const MAX_EXPOSURE = 2.0;
-const SHIPPED = ['dfs-scrub@.service', ...NAMED_FREQUENCIES.map((f) => `dfs-scrub-${f}@.timer`)];
+const shippedTimer = (f: (typeof NAMED_FREQUENCIES)[number]) => timerTemplate(FREQUENCY_TABLE[f].shippedFor, f);
+const SHIPPED = [...DEPTHS.map(serviceTemplate), ...NAMED_FREQUENCIES.map(shippedTimer)];
 
 interface Installed {
   unitDir: string;
@@ -77,11 +79,16 @@ function newPool(dir: string, disks?: string[]): string {
   return root;
 }
 
-test('the shipped units are exactly what the renderer makes', () => {
-  assert.is(fs.readFileSync(path.join(UNITS, 'dfs-scrub@.service'), 'utf8'), renderServiceTemplate());
+test('the shipped units are exactly what the renderer makes: a service per depth, deep and light timers', () => {
+  assert.is(fs.readFileSync(path.join(UNITS, 'dfs-scrub@.service'), 'utf8'), renderServiceTemplate('deep'));
+  assert.is(fs.readFileSync(path.join(UNITS, 'dfs-scrub-light@.service'), 'utf8'), renderServiceTemplate('light'));
   for (const f of NAMED_FREQUENCIES) {
-    assert.is(fs.readFileSync(path.join(UNITS, `dfs-scrub-${f}@.timer`), 'utf8'), renderFrequencyTimer(f), f);
+    assert.is(fs.readFileSync(path.join(UNITS, shippedTimer(f)), 'utf8'), renderFrequencyTimer(f), f);
   }
+  assert.equal(shippedFrequencies('light'), ['hourly', 'daily']);
+  assert.equal(shippedFrequencies('deep'), ['nightly', 'continuous', 'weekly', 'monthly']);
+  const light = fs.readFileSync(path.join(UNITS, 'dfs-scrub-light@.service'), 'utf8');
+  assert.ok(light.split('\n').includes('EnvironmentFile=/etc/dynamicfs/scrub/light/%i.conf'));
 });
 
 test('the units: persistent randomized timers, a hardened one-shot service reading the pool config', () => {
@@ -103,8 +110,9 @@ test('the units: persistent randomized timers, a hardened one-shot service readi
     assert.ok(service.split('\n').includes(line), `service has ${line}`);
   }
   for (const f of NAMED_FREQUENCIES) {
-    const timer = fs.readFileSync(path.join(UNITS, `dfs-scrub-${f}@.timer`), 'utf8');
-    for (const re of [/^Persistent=true$/m, /^RandomizedDelaySec=\S+$/m, /^OnCalendar=\S/m, /^Unit=dfs-scrub@%i\.service$/m, /^WantedBy=timers\.target$/m]) {
+    const timer = fs.readFileSync(path.join(UNITS, shippedTimer(f)), 'utf8');
+    const unit = new RegExp(`^Unit=${serviceTemplate(FREQUENCY_TABLE[f].shippedFor).replace('.', '\\.').replace('@', '@%i')}$`, 'm');
+    for (const re of [/^Persistent=true$/m, /^RandomizedDelaySec=\S+$/m, /^OnCalendar=\S/m, unit, /^WantedBy=timers\.target$/m]) {
       assert.match(timer, re, `${f}: ${re}`);
     }
   }
@@ -116,7 +124,7 @@ test('systemd-analyze verify: every named frequency, instantiated for a real poo
   const root = newPool(scratchDir('dfs-schedule-pool-'));
   const instance = escapePath(root);
   let previous: string | undefined;
-  for (const f of NAMED_FREQUENCIES) {
+  for (const f of shippedFrequencies('deep')) {
     const r = cli('dfs-scrub-schedule', ['--pool', root, '--frequency', f, '--intensity', 'medium', '--auto-repair', 'true',
       '--unit-dir', inst.unitDir, '--config-dir', inst.configDir, '--json'], { env: { TZ: 'UTC' } });
     assert.is(r.status, 0, r.stderr);
@@ -134,7 +142,77 @@ test('systemd-analyze verify: every named frequency, instantiated for a real poo
     verify(inst, [`dfs-scrub-${f}@${instance}.timer`, `dfs-scrub@${instance}.service`]);
   }
   const conf = fs.readFileSync(path.join(inst.configDir, `${instance}.conf`), 'utf8');
-  assert.match(conf, /^DFS_SCRUB_ARGS="--repair --intensity medium"$/m);
+  assert.match(conf, /^DFS_SCRUB_ARGS="--repair --intensity medium --when-busy wait"$/m);
+});
+
+test('systemd-analyze verify: light schedules beside a deep one, each with its own service, timer and config', () => {
+  if (!requireTool('systemd-analyze')) return;
+  const inst = install();
+  const dir = scratchDir('dfs-schedule-pool-');
+  const outside = path.join(dir, 'mnt', 'disk-x');
+  const other = path.join(dir, 'mnt', 'disk-y');
+  for (const d of [outside, other]) fs.mkdirSync(d, { recursive: true });
+  const root = newPool(dir, [other, outside]);
+  const instance = escapePath(root);
+  const sched = (args: string[]) => {
+    const r = cli('dfs-scrub-schedule', ['--pool', root, ...args, '--unit-dir', inst.unitDir, '--config-dir', inst.configDir, '--json'], { env: { TZ: 'UTC' } });
+    assert.is(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  sched(['--frequency', 'weekly']);
+  let previous: string | undefined;
+  for (const f of shippedFrequencies('light')) {
+    const out = sched(['--depth', 'light', '--frequency', f, '--auto-repair', 'true']);
+    assert.is(out.depth, 'light');
+    assert.is(out.timer, `dfs-scrub-light-${f}@${instance}.timer`);
+    assert.is(out.shippedTemplate, `dfs-scrub-light-${f}@.timer`);
+    // Replacing the light schedule touches only light timers: the deep one is never disabled.
+    assert.equal(out.commandsNotRun, [
+      ...(previous ? [['systemctl', 'disable', '--now', previous]] : []),
+      ['systemctl', 'daemon-reload'],
+      ['systemctl', 'enable', '--now', out.timer],
+    ]);
+    previous = out.timer;
+    verify(inst, [out.timer, `dfs-scrub-light@${instance}.service`, `dfs-scrub-weekly@${instance}.timer`, `dfs-scrub@${instance}.service`]);
+  }
+  const light = fs.readFileSync(path.join(inst.configDir, 'light', `${instance}.conf`), 'utf8');
+  assert.match(light, /^DFS_SCRUB_ARGS="--light --repair --intensity low --when-busy skip"$/m);
+  assert.match(light, /^DFS_SCRUB_DEPTH="light"$/m);
+  const deep = fs.readFileSync(path.join(inst.configDir, `${instance}.conf`), 'utf8');
+  assert.match(deep, /^DFS_SCRUB_ARGS="--intensity low --when-busy wait"$/m);
+  // Each service gets its own drop-in making the outside disk writable.
+  for (const svc of [`dfs-scrub@${instance}.service`, `dfs-scrub-light@${instance}.service`]) {
+    const dropIn = fs.readFileSync(path.join(inst.unitDir, `${svc}.d`, '50-dfs-scrub-schedule.conf'), 'utf8');
+    assert.match(dropIn, `ReadWritePaths=-${outside}`);
+  }
+  // A deep frequency for a light pass: a generated light timer of that calendar.
+  const nightly = sched(['--depth', 'light', '--frequency', 'nightly']);
+  assert.is(nightly.timer, `dfs-scrub-light-custom@${instance}.timer`);
+  const timer = fs.readFileSync(path.join(inst.unitDir, nightly.timer), 'utf8');
+  assert.match(timer, /^OnCalendar=\*-\*-\* 03:00:00$/m);
+  assert.match(timer, new RegExp(`^Unit=dfs-scrub-light@%i\\.service$`, 'm'));
+  verify(inst, [nightly.timer, `dfs-scrub-light@${instance}.service`]);
+  // --list shows both, --depth filters; removing the light schedule keeps the deep one.
+  const list = (extra: string[]) => {
+    const r = cli('dfs-scrub-schedule', ['--list', '--pool', root, ...extra, '--unit-dir', inst.unitDir, '--config-dir', inst.configDir, '--json']);
+    assert.is(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout).schedules.map((e: { depth: string; frequency: string }) => `${e.depth}:${e.frequency}`);
+  };
+  assert.equal(list([]), ['deep:weekly', 'light:nightly']);
+  assert.equal(list(['--depth', 'light']), ['light:nightly']);
+  const removed = cli('dfs-scrub-schedule', ['--remove', '--pool', root, '--depth', 'light', '--unit-dir', inst.unitDir, '--config-dir', inst.configDir]);
+  assert.is(removed.status, 0, removed.stderr);
+  assert.match(removed.stdout, /Removed the light scrub schedule/);
+  assert.match(removed.stdout, /The deep schedule stays/);
+  assert.not.ok(fs.existsSync(path.join(inst.configDir, 'light', `${instance}.conf`)));
+  assert.not.ok(fs.existsSync(path.join(inst.unitDir, `dfs-scrub-light-custom@${instance}.timer`)));
+  assert.not.ok(fs.existsSync(path.join(inst.unitDir, `dfs-scrub-light@${instance}.service.d`)));
+  assert.ok(fs.existsSync(path.join(inst.configDir, `${instance}.conf`)));
+  assert.ok(fs.existsSync(path.join(inst.unitDir, `dfs-scrub@${instance}.service.d`, '50-dfs-scrub-schedule.conf')));
+  assert.equal(list([]), ['deep:weekly']);
+  const bad = cli('dfs-scrub-schedule', ['--pool', root, '--depth', 'medium', '--frequency', 'hourly', '--unit-dir', inst.unitDir]);
+  assert.is(bad.status, 16);
+  assert.match(bad.stderr, /--depth "medium": expected deep or light/);
 });
 
 test('systemd-analyze verify: custom calendars get a generated timer', () => {
@@ -202,6 +280,13 @@ test('systemd-analyze verify: a config dir elsewhere is named in the service dro
   assert.match(dropIn, `EnvironmentFile=${inst.configDir}/%i.conf`);
   assert.ok(fs.existsSync(path.join(inst.configDir, `${instance}.conf`)), '%i names the written config');
   verify(inst, [`dfs-scrub-weekly@${instance}.timer`, `dfs-scrub@${instance}.service`]);
+  // The light service reads its own file under the moved directory.
+  const l = cli('dfs-scrub-schedule', ['--pool', root, '--depth', 'light', '--frequency', 'hourly', '--json'], { env });
+  assert.is(l.status, 0, l.stderr);
+  const lightDropIn = fs.readFileSync(path.join(inst.unitDir, `dfs-scrub-light@${instance}.service.d`, '50-dfs-scrub-schedule.conf'), 'utf8');
+  assert.match(lightDropIn, `EnvironmentFile=${inst.configDir}/light/%i.conf`);
+  assert.ok(fs.existsSync(path.join(inst.configDir, 'light', `${instance}.conf`)));
+  verify(inst, [`dfs-scrub-light-hourly@${instance}.timer`, `dfs-scrub-light@${instance}.service`]);
 });
 
 test(`hardened: systemd-analyze security exposure <= ${MAX_EXPOSURE}`, () => {

@@ -10,7 +10,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cli } from './helpers';
+import { cli, cliAsync, collect } from './helpers';
+import { spawn } from 'node:child_process';
 import { assertObjectsIntact, clonePool, Fixture, flipBit, makePool, objectOf, Report, scrubExpect as scrubReport, shardOf, summarize } from './scrub-fixtures.test';
 import { foldKnownPass, foldLightPass, knownScope } from '../src/scrub/known-problems';
 import type { OpenProblem } from '../src/scrub/state';
@@ -211,6 +212,77 @@ test('--resume with --light or --only-known is a usage error (exit 16)', () => {
     const r = cli('dfs-scrub', ['--pool', fx.pool, '--resume', flag]);
     assert.is(r.status, 16, r.stderr);
     assert.match(r.stderr, /--resume continues an interrupted deep pass/);
+  }
+});
+
+/** A live process holding the pool's scrub lock as `owner`; kill it to free the pool. */
+function holdLock(pool: string, owner: string) {
+  const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const file = path.join(pool, '.dynamicfs', 'scrub.lock');
+  fs.writeFileSync(file, JSON.stringify({ pid: holder.pid, owner, since: new Date().toISOString() }) + '\n');
+  const gone = new Promise((r) => holder.once('exit', r));
+  return {
+    free: async () => {
+      holder.kill('SIGKILL');
+      await gone;
+    },
+  };
+}
+
+test('--when-busy: fail names the holder (8), skip does nothing (0), wait waits for a pass but never for the daemon', async () => {
+  const fx = fresh();
+  const shard = shardOf(fx, 'alpha', 0, 1);
+  fs.rmSync(shard.path);
+  const stateFile = path.join(fx.pool, '.dynamicfs', 'scrub-state.json');
+  const stateOf = () => (fs.existsSync(stateFile) ? fs.readFileSync(stateFile, 'utf8') : 'none');
+  const stateBefore = stateOf();
+  const pass = holdLock(fx.pool, 'dfs-scrub');
+  try {
+    let r = cli('dfs-scrub', ['--pool', fx.pool, '--light', '--repair']);
+    assert.is(r.status, 8, r.stderr);
+    assert.match(r.stderr, /is being scrubbed by dfs-scrub \(PID \d+/);
+    r = cli('dfs-scrub', ['--pool', fx.pool, '--light', '--repair', '--when-busy', 'skip']);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stderr, /skipped: pool .* is being scrubbed by dfs-scrub/);
+    r = cli('dfs-scrub', ['--pool', fx.pool, '--light', '--when-busy', 'skip', '--json']);
+    assert.is(r.status, 0, r.stderr);
+    assert.is(JSON.parse(r.stdout).skipped, true);
+    assert.is(stateOf(), stateBefore, 'a skipped run changes no state');
+    assert.not.ok(fs.existsSync(shard.path), 'and repairs nothing');
+    r = cli('dfs-scrub', ['--pool', fx.pool, '--when-busy', 'later']);
+    assert.is(r.status, 16);
+    assert.match(r.stderr, /--when-busy "later": expected fail, skip or wait/);
+    // A stop while waiting: cancelled, nothing scrubbed.
+    let waiting = cliAsync('dfs-scrub', ['--pool', fx.pool, '--repair', '--when-busy', 'wait']);
+    let done = collect(waiting);
+    await new Promise((res) => setTimeout(res, 1500));
+    waiting.kill('SIGTERM');
+    let w = await done;
+    assert.is(w.status, 32, w.stderr);
+    assert.match(w.stderr, /waiting for dfs-scrub \(PID \d+/);
+    assert.not.ok(fs.existsSync(shard.path));
+    // The holder's pass ends: the waiting deep pass takes the pool and repairs.
+    waiting = cliAsync('dfs-scrub', ['--pool', fx.pool, '--repair', '--when-busy', 'wait', '--json']);
+    done = collect(waiting);
+    await new Promise((res) => setTimeout(res, 1500));
+    assert.is(waiting.exitCode, null, 'still waiting while the pool is held');
+    await pass.free();
+    w = await done;
+    assert.is(w.status, 1, w.stderr);
+    assert.is(JSON.parse(w.stdout).depth, 'deep');
+    assert.ok(fs.existsSync(shard.path), 'repaired once the pool was free');
+  } finally {
+    await pass.free();
+  }
+  const daemon = holdLock(fx.pool, 'dfs-scrubd');
+  try {
+    const t0 = Date.now();
+    const r = cli('dfs-scrub', ['--pool', fx.pool, '--when-busy', 'wait']);
+    assert.is(r.status, 8, r.stderr);
+    assert.match(r.stderr, /held by dfs-scrubd \(PID \d+\), which scrubs it for good/);
+    assert.ok(Date.now() - t0 < 10_000, 'no waiting for the daemon');
+  } finally {
+    await daemon.free();
   }
 });
 

@@ -4,7 +4,9 @@ import { usageError } from '../core/errors';
 import { BOOLEAN_CHOICES, jsonOption, poolOption, ProgramSpec, runProgram, VERSION } from './program';
 import { INTENSITIES } from '../scrub/pacing';
 import { applySchedule, ApplyResult, listSchedules, ListEntry, removeSchedule, RemoveResult, resolveWhere } from '../schedule/manage';
-import { formatSpan } from '../schedule/settings';
+import { DEPTHS, formatSpan, parseDepth, scrubArgs } from '../schedule/settings';
+import type { Depth } from '../scrub/verify';
+import type { Intensity } from '../scrub/pacing';
 import { NAMED_FREQUENCIES } from '../schedule/frequency';
 import { parseBoolean } from '../core/units';
 import { requirePool } from '../schedule/request';
@@ -18,6 +20,7 @@ import { printable } from './format';
 interface Opts {
   _: string[];
   pool?: unknown;
+  depth?: unknown;
   frequency?: unknown;
   intensity?: unknown;
   'auto-repair'?: unknown;
@@ -83,12 +86,12 @@ function printApply(r: ApplyResult): void {
       process.stdout.write(r.timerText ?? '');
     }
   } else {
-    out(kleur.green(`Scheduled ${printable(r.frequency)} scrub of ${printable(r.pool)}`) + `: ${printable(r.calendar)}; ${repair}; ${how}`);
+    out(kleur.green(`Scheduled ${printable(r.frequency)} ${depthWord(r.depth)} of ${printable(r.pool)}`) + `: ${printable(r.calendar)}; ${repair}; ${how}`);
     printDone(r);
   }
   if (r.backend === 'cron') {
     out(kleur.bold('node-cron entry:') + ` ${printable(r.cron)}${r.utc ? ' (UTC)' : ' (local time)'}  ` +
-      shellLine(['dfs-scrub', '--pool', r.pool, ...(r.autoRepair ? ['--repair'] : []), '--intensity', r.intensity]));
+      shellLine(['dfs-scrub', '--pool', r.pool, ...scrubArgs(r.depth, r.intensity as Intensity, r.autoRepair)]));
     out(`Fired by ${kleur.bold(runner)} (foreground; e.g. a container entrypoint), which must be running.`);
   }
   out(kleur.bold('Next runs') + delay + ':');
@@ -96,13 +99,15 @@ function printApply(r: ApplyResult): void {
 }
 
 function printRemove(r: RemoveResult): void {
+  const kept = r.kept.map((d) => `the ${d} schedule stays (remove it with --depth ${d})`).join('; ');
   if (!r.found) {
-    process.stderr.write(`dfs-scrub-schedule: no schedule for pool ${printable(r.pool)}; nothing to remove\n`);
+    process.stderr.write(`dfs-scrub-schedule: no ${r.depth} schedule for pool ${printable(r.pool)}; nothing to remove${kept ? `; ${kept}` : ''}\n`);
     return;
   }
   if (r.dryRun) return printDryRun(r);
-  out(kleur.green(`Removed the scrub schedule of ${printable(r.pool)}`));
+  out(kleur.green(`Removed the ${depthWord(r.depth)} schedule of ${printable(r.pool)}`));
   printDone(r);
+  if (kept) out(kept[0].toUpperCase() + kept.slice(1) + '.');
 }
 
 function printList(entries: ListEntry[]): void {
@@ -112,7 +117,7 @@ function printList(entries: ListEntry[]): void {
   }
   // A cron schedule and its run record live in the pool: every field is escaped.
   for (const e of entries) {
-    out(kleur.bold(printable(e.pool)) + ` (${printable(e.backend)}${e.timer ? `, ${safe(String(e.timer))}` : ''})`);
+    out(kleur.bold(printable(e.pool)) + ` (${e.depth}; ${printable(e.backend)}${e.timer ? `, ${safe(String(e.timer))}` : ''})`);
     out(`  frequency  ${printable(e.frequency)}: ${printable(e.calendar)}${e.randomizedDelaySec ? `, +${printable(formatSpan(e.randomizedDelaySec))} random delay` : ''}`);
     out(`  intensity  ${printable(e.intensity)}, auto-repair ${e.autoRepair ? 'on' : 'off'}`);
     out(`  next run   ${printable(e.next ?? 'never')}`);
@@ -137,6 +142,8 @@ async function run(opts: Opts): Promise<number> {
   return 0;
 }
 
+const depthWord = (d: Depth) => (d === 'light' ? 'light scrub' : 'scrub');
+
 /** Options that only make sense when creating a schedule. */
 const SETTING_OPTIONS = ['frequency', 'intensity', 'auto-repair', 'randomized-delay'] as const;
 
@@ -154,17 +161,19 @@ async function main(action: string | undefined, opts: Opts): Promise<number> {
     const extra = SETTING_OPTIONS.find((o) => opts[o] !== undefined);
     if (extra) throw usageError(`--${extra} cannot be combined with ${mode}`);
     if (mode !== '--remove' && opts['dry-run'] !== undefined) throw usageError(`--dry-run cannot be combined with ${mode}`);
+    if (mode === 'run' && opts.depth !== undefined) throw usageError('--depth cannot be combined with run (it fires every schedule the pool has)');
   }
   if (mode === 'run') return run(opts);
   const where = resolveWhere(opts);
   if (mode === '--list') {
-    const entries = listSchedules(opts.pool, where);
+    const depth = opts.depth === undefined ? undefined : parseDepth(opts.depth);
+    const entries = listSchedules(opts.pool, where).filter((e) => depth === undefined || e.depth === depth);
     if (json) out(JSON.stringify({ schedules: entries }, null, 2));
     else printList(entries);
     return 0;
   }
   if (mode === '--remove') {
-    const r = removeSchedule(opts.pool, where, dryRun);
+    const r = removeSchedule(opts.pool, where, dryRun, opts.depth);
     if (json) out(JSON.stringify(r, null, 2));
     else printRemove(r);
     return 0;
@@ -195,14 +204,21 @@ export const scheduleProgram: ProgramSpec = {
           flag: '--frequency',
           value: 'FREQ',
           choices: NAMED_FREQUENCIES,
-          description: 'nightly (24 h, 03:00), continuous (6 h), weekly, monthly, a systemd calendar expression or a cron expression',
+          description:
+            'nightly (24 h, 03:00), continuous (6 h), weekly, monthly, hourly, daily (00:00), a systemd calendar expression or a cron expression',
+        },
+        {
+          flag: '--depth',
+          value: 'DEPTH',
+          choices: DEPTHS,
+          description: 'deep (default: read and prove every byte) or light (shard presence, sizes and headers); a pool may have one of each',
         },
         { flag: '--intensity', value: 'LEVEL', choices: INTENSITIES, description: 'low, medium, high or max (default low)' },
         { flag: '--auto-repair', value: 'BOOL', choices: BOOLEAN_CHOICES, description: 'true: runs repair what they find (default false)' },
         { flag: '--randomized-delay', value: 'SPAN', description: 'Start each run up to SPAN later at random (default per frequency)' },
         { flag: '--dry-run', value: 'BOOL', choices: BOOLEAN_CHOICES, description: 'true: print files, commands and next runs; change nothing' },
-        { flag: '--list', description: 'Show schedules (all with systemd, else the one of --pool)' },
-        { flag: '--remove', description: "Disable and delete the pool's schedule" },
+        { flag: '--list', description: 'Show schedules (all with systemd, else those of --pool; --depth shows one depth)' },
+        { flag: '--remove', description: "Disable and delete the pool's schedule of --depth (default deep)" },
         { flag: '--backend', value: 'NAME', choices: ['auto', 'systemd', 'cron'], description: 'auto (systemd if running, else cron), systemd or cron' },
         {
           flag: '--unit-dir',
@@ -220,6 +236,7 @@ export const scheduleProgram: ProgramSpec = {
         '--pool /tmp/pool --frequency continuous --intensity medium --auto-repair false',
         '--pool /tmp/pool --frequency nightly --intensity low --dry-run true',
         "--pool /tmp/pool --frequency 'Sat *-*-* 02:00' --auto-repair true",
+        '--pool /tmp/pool --depth light --frequency hourly --auto-repair true',
         'run --pool /tmp/pool',
         '--list',
       ],

@@ -9,6 +9,8 @@ import { lastRun, readRuns, readSchedule, scheduleFile } from './store';
 import { listSystemdConfigs, planSystemdApply, planSystemdRemove, systemdRunning, SystemdTarget } from './systemd';
 import { DEFAULT_CONFIG_DIR, DEFAULT_UNIT_DIR } from './units';
 import { escapePath } from './escape';
+import { DEPTHS, parseDepth } from './settings';
+import type { Depth } from '../scrub/verify';
 
 // The three things the CLI does besides running: schedule, remove, list. Each
 // picks the backend, builds a Plan, and executes it unless it is a dry run.
@@ -70,6 +72,7 @@ export interface ApplyResult {
   dryRun: boolean;
   pool: string;
   backend: Backend;
+  depth: Depth;
   frequency: string;
   calendar: string;
   cron: string;
@@ -128,20 +131,33 @@ export interface RemoveResult {
   dryRun: boolean;
   pool: string;
   backend: Backend;
+  depth: Depth;
   found: boolean;
+  /** Schedules of the other depth that stay. */
+  kept: Depth[];
   removes: string[];
   commands: string[][];
   commandsNotRun: string[][];
 }
 
-/** Removes the pool's schedule wherever it is; removing nothing is not an error. */
-export function removeSchedule(poolOpt: unknown, where: Where, dryRun: boolean): RemoveResult {
+/** Depths other than `depth` the pool still has a schedule of; a file that cannot be read counts as none. */
+function otherDepths(root: string, where: Where, depth: Depth): Depth[] {
+  try {
+    return [...new Set(listSchedules(root, where).map((e) => e.depth))].filter((d) => d !== depth);
+  } catch {
+    return [];
+  }
+}
+
+/** Removes the pool's schedule of the depth wherever it is; removing nothing is not an error. */
+export function removeSchedule(poolOpt: unknown, where: Where, dryRun: boolean, depthOpt?: unknown): RemoveResult {
   const root = requirePool(poolOpt);
-  const standalone = planStandaloneRemove(root);
+  const depth = parseDepth(depthOpt);
+  const standalone = planStandaloneRemove(root, depth);
   const plan = standalone.plan;
   let found = standalone.found;
   if (where.backend === 'systemd') {
-    const s = planSystemdRemove(root, where.target);
+    const s = planSystemdRemove(root, where.target, depth);
     found ||= s.found;
     plan.preCommands.push(...s.plan.preCommands);
     plan.removes.push(...s.plan.removes);
@@ -152,7 +168,9 @@ export function removeSchedule(poolOpt: unknown, where: Where, dryRun: boolean):
     dryRun,
     pool: root,
     backend: where.backend,
+    depth,
     found,
+    kept: otherDepths(root, where, depth),
     removes: existingRemovals(plan),
     commands: [...plan.preCommands, ...plan.commands],
     commandsNotRun: plan.skippedCommands,
@@ -164,6 +182,7 @@ export function removeSchedule(poolOpt: unknown, where: Where, dryRun: boolean):
 export interface ListEntry {
   pool: string;
   backend: Backend;
+  depth: Depth;
   frequency: string;
   calendar: string;
   randomizedDelaySec: number;
@@ -200,18 +219,20 @@ export function listSchedules(poolOpt: unknown, where: Where, now = new Date()):
       out.push({ ...config, backend: 'systemd', file, ...nextOf(config.calendar, now) });
     }
   }
-  if (root !== undefined && fs.existsSync(scheduleFile(root))) {
-    const s = readSchedule(root)!;
-    const last = lastRun(readRuns(root));
+  for (const depth of DEPTHS) {
+    if (root === undefined || !fs.existsSync(scheduleFile(root, depth))) continue;
+    const s = readSchedule(root, depth)!;
+    const last = lastRun(readRuns(root), depth);
     out.push({
       pool: s.pool,
       backend: 'cron',
+      depth,
       frequency: s.frequency,
       calendar: s.calendar,
       randomizedDelaySec: s.randomizedDelaySec,
       intensity: s.intensity,
       autoRepair: s.autoRepair,
-      file: scheduleFile(root),
+      file: scheduleFile(root, depth),
       ...nextOf(s.calendar, now),
       ...(last ? { lastRun: { startedAt: last.startedAt, finishedAt: last.finishedAt, exitCode: last.exitCode, trigger: last.trigger } } : {}),
     });

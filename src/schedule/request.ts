@@ -2,7 +2,8 @@ import path from 'node:path';
 import { openPool, requirePoolOption } from '../core/pool';
 import { formatCron } from './cron';
 import { Frequency, parseFrequency } from './frequency';
-import { parseDelay, parseScheduleIntensity, ScheduleIntensity } from './settings';
+import { parseDelay, parseDepth, parseScheduleIntensity, ScheduleIntensity } from './settings';
+import type { Depth } from '../scrub/verify';
 import { parseBoolean } from '../core/units';
 
 // A validated request to schedule a pool. Option values are all checked
@@ -15,6 +16,7 @@ export interface ScheduleRequest {
   poolId: string;
   /** Absolute paths of the pool's disk directories. */
   disks: string[];
+  depth: Depth;
   frequency: Frequency;
   intensity: ScheduleIntensity;
   autoRepair: boolean;
@@ -23,6 +25,7 @@ export interface ScheduleRequest {
 
 export interface RawScheduleOptions {
   pool?: unknown;
+  depth?: unknown;
   frequency?: unknown;
   intensity?: unknown;
   'auto-repair'?: unknown;
@@ -36,6 +39,7 @@ export function describeRequest(req: ScheduleRequest) {
   const f = req.frequency;
   return {
     pool: req.root,
+    depth: req.depth,
     frequency: f.name,
     calendar: f.calendar,
     cron: formatCron(f.spec),
@@ -48,6 +52,7 @@ export function describeRequest(req: ScheduleRequest) {
 
 export function buildRequest(o: RawScheduleOptions, now = new Date()): ScheduleRequest {
   const root = requirePool(o.pool);
+  const depth = parseDepth(o.depth);
   const frequency = parseFrequency(o.frequency, now);
   const intensity = parseScheduleIntensity(o.intensity);
   const autoRepair = parseBoolean(o['auto-repair'], '--auto-repair', false);
@@ -57,6 +62,7 @@ export function buildRequest(o: RawScheduleOptions, now = new Date()): ScheduleR
     root,
     poolId: pool.config.id,
     disks: pool.disks.map((d) => d.path),
+    depth,
     frequency,
     intensity,
     autoRepair,

@@ -1,6 +1,7 @@
 import { usageError } from '../core/errors';
 import { parseDuration } from '../core/units';
 import { Intensity, parseIntensity } from '../scrub/pacing';
+import type { Depth } from '../scrub/verify';
 
 // Validation of the per-schedule options. Every check names the option and the
 // value at fault, and all of them run before anything is read or written, so
@@ -22,9 +23,23 @@ export function parseDelay(value: unknown, option = '--randomized-delay'): numbe
   return Math.round(n);
 }
 
-/** The dfs-scrub arguments a schedule's runs get after `--pool P`. */
-export function scrubArgs(intensity: ScheduleIntensity, autoRepair: boolean): string[] {
-  return [...(autoRepair ? ['--repair'] : []), '--intensity', intensity];
+export const DEPTHS: readonly Depth[] = ['deep', 'light'];
+
+/** `--depth`: deep (what the guide's commands mean) when not given. */
+export function parseDepth(value: unknown): Depth {
+  if (value === undefined) return 'deep';
+  if (value === 'deep' || value === 'light') return value;
+  throw usageError(`--depth ${value === true ? '(no value)' : JSON.stringify(String(value))}: expected deep or light`);
+}
+
+/**
+ * The dfs-scrub arguments a schedule's runs get after `--pool P`. A light run
+ * that finds the pool busy (a deep pass, the daemon) is skipped: the pass in
+ * hand covers it. A deep run waits for a light pass to finish rather than
+ * lose its slot for a week; it fails at once against the daemon.
+ */
+export function scrubArgs(depth: Depth, intensity: ScheduleIntensity, autoRepair: boolean): string[] {
+  return [...(depth === 'light' ? ['--light'] : []), ...(autoRepair ? ['--repair'] : []), '--intensity', intensity, '--when-busy', depth === 'light' ? 'skip' : 'wait'];
 }
 
 /** systemd's time span style for RandomizedDelaySec=: 1h, 30min, 90s, 0. */

@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import { emptyPlan, Plan } from './plan';
 import { describeRequest, ScheduleRequest } from './request';
+import type { Depth } from '../scrub/verify';
 import { readSchedule, SCHEDULE_FORMAT, scheduleFile, StoredSchedule } from './store';
 
 // The backend for hosts without systemd (containers, minimal VMs): the
-// schedule is one file in the pool's state dir, fired by the node-cron runner
+// schedule of each depth is one file in the pool's state dir, fired by the node-cron runner
 // (`dfs-scrub-schedule run`). Nothing outside the pool is touched.
 
 export interface StandalonePlan {
@@ -14,10 +15,10 @@ export interface StandalonePlan {
 }
 
 export function planStandaloneApply(req: ScheduleRequest, now: Date): StandalonePlan {
-  const file = scheduleFile(req.root);
+  const file = scheduleFile(req.root, req.depth);
   let previous: StoredSchedule | undefined;
   try {
-    previous = readSchedule(req.root);
+    previous = readSchedule(req.root, req.depth);
   } catch {
     previous = undefined; // a corrupt file is simply replaced
   }
@@ -36,9 +37,9 @@ export function planStandaloneApply(req: ScheduleRequest, now: Date): Standalone
   return { plan, schedule, file };
 }
 
-export function planStandaloneRemove(root: string): { plan: Plan; found: boolean } {
+export function planStandaloneRemove(root: string, depth: Depth): { plan: Plan; found: boolean } {
   const plan = emptyPlan();
-  const file = scheduleFile(root);
+  const file = scheduleFile(root, depth);
   plan.removes.push(file);
   return { plan, found: fs.existsSync(file) };
 }

@@ -6,6 +6,7 @@ import { stateDir } from '../core/layout';
 import { NAMED_FREQUENCIES, NamedFrequency } from './frequency';
 import { ScheduleIntensity } from './settings';
 import { INTENSITIES } from '../scrub/pacing';
+import type { Depth } from '../scrub/verify';
 
 // Without systemd the schedule lives with the pool (POOL/.dynamicfs), so it
 // travels with the pool into a container, and `dfs-scrub-schedule run` needs
@@ -13,18 +14,21 @@ import { INTENSITIES } from '../scrub/pacing';
 // file is for a timer: the memory of the last run that catch-up compares to.
 
 export const SCHEDULE_FILE = 'schedule.json';
+export const LIGHT_SCHEDULE_FILE = 'schedule-light.json';
 export const RUNS_FILE = 'schedule-runs.json';
 export const SCHEDULE_FORMAT = 1;
 /** Enough history to see a pattern, small enough to rewrite on every run. */
 export const MAX_RECORDS = 200;
 
-export const scheduleFile = (root: string) => path.join(stateDir(root), SCHEDULE_FILE);
+export const scheduleFile = (root: string, depth: Depth = 'deep') => path.join(stateDir(root), depth === 'light' ? LIGHT_SCHEDULE_FILE : SCHEDULE_FILE);
 export const runsFile = (root: string) => path.join(stateDir(root), RUNS_FILE);
 
 export interface StoredSchedule {
   format: number;
   pool: string;
   poolId: string;
+  /** Absent in files written before light schedules: those are deep. */
+  depth?: Depth;
   frequency: NamedFrequency | 'custom';
   /** The --frequency value as given. */
   source: string;
@@ -45,6 +49,7 @@ export type RunTrigger = 'schedule' | 'catch-up';
 
 export interface RunRecord {
   kind: 'run';
+  depth?: Depth;
   trigger: RunTrigger;
   /** The calendar slot this run is for. */
   slot: string;
@@ -58,6 +63,7 @@ export interface RunRecord {
 
 export interface SkipRecord {
   kind: 'skipped';
+  depth?: Depth;
   reason: 'overlap';
   slot: string;
   at: string;
@@ -90,8 +96,8 @@ function readJson(file: string): unknown | undefined {
   }
 }
 
-export function readSchedule(root: string): StoredSchedule | undefined {
-  const file = scheduleFile(root);
+export function readSchedule(root: string, depth: Depth = 'deep'): StoredSchedule | undefined {
+  const file = scheduleFile(root, depth);
   const raw = readJson(file) as Partial<StoredSchedule> | undefined;
   if (raw === undefined) return undefined;
   const ok =
@@ -102,9 +108,10 @@ export function readSchedule(root: string): StoredSchedule | undefined {
     (INTENSITIES as readonly string[]).includes(String(raw.intensity)) &&
     typeof raw.autoRepair === 'boolean' &&
     ([...NAMED_FREQUENCIES, 'custom'] as string[]).includes(String(raw.frequency)) &&
-    typeof raw.calendarSince === 'string';
+    typeof raw.calendarSince === 'string' &&
+    (raw.depth ?? 'deep') === depth;
   if (!ok) throw operationalError(`corrupt ${file}: missing or bad fields (schedule again to rewrite it)`);
-  return raw as StoredSchedule;
+  return { ...raw, depth } as StoredSchedule;
 }
 
 export function readRuns(root: string): RunsLog {
@@ -120,11 +127,11 @@ export function writeRuns(root: string, log: RunsLog): void {
   writeJsonAtomic(runsFile(root), { ...log, records: log.records.slice(-MAX_RECORDS) });
 }
 
-/** The last real run (not a skip), if any. */
-export function lastRun(log: RunsLog): RunRecord | undefined {
+/** The last real run (not a skip) of the depth, if any. */
+export function lastRun(log: RunsLog, depth: Depth = 'deep'): RunRecord | undefined {
   for (let i = log.records.length - 1; i >= 0; i--) {
     const r = log.records[i];
-    if (r.kind === 'run') return r;
+    if (r.kind === 'run' && (r.depth ?? 'deep') === depth) return r;
   }
   return undefined;
 }

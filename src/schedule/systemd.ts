@@ -3,6 +3,8 @@ import path from 'node:path';
 import { errnoCode, fsFailure } from '../core/errors';
 import { escapePath } from './escape';
 import { FREQUENCY_TABLE, NAMED_FREQUENCIES, NamedFrequency } from './frequency';
+import { DEPTHS } from './settings';
+import type { Depth } from '../scrub/verify';
 import { emptyPlan, Plan } from './plan';
 import { ScheduleRequest } from './request';
 import { ScheduleIntensity } from './settings';
@@ -21,11 +23,13 @@ import {
   renderServiceDropIn,
   ScrubConfig,
   timerName,
+  timerTemplate,
 } from './units';
 
-// The systemd backend: a pool's schedule is one enabled timer instance plus
-// its EnvironmentFile. Named frequencies use the shipped timer templates; a
-// custom calendar (or a non-default delay) gets a generated instance timer.
+// The systemd backend: a pool's schedule of one depth is one enabled timer
+// instance plus its EnvironmentFile. Named frequencies use the shipped timer
+// templates of their depth; a custom calendar, a non-default delay or a
+// frequency shipped only for the other depth gets a generated instance timer.
 
 export const SYSTEMD_RUN_DIR = '/run/systemd/system';
 
@@ -56,11 +60,11 @@ export interface SystemdPlan {
   shippedTemplate?: string;
 }
 
-const paths = (t: SystemdTarget, instance: string) => ({
-  config: path.join(t.configDir, configFileName(instance)),
-  customTimer: path.join(t.unitDir, timerName('custom', instance)),
-  dropInDir: path.join(t.unitDir, dropInDir(instance)),
-  dropIn: path.join(t.unitDir, dropInDir(instance), DROP_IN_NAME),
+const paths = (t: SystemdTarget, depth: Depth, instance: string) => ({
+  config: path.join(t.configDir, configFileName(depth, instance)),
+  customTimer: path.join(t.unitDir, timerName(depth, 'custom', instance)),
+  dropInDir: path.join(t.unitDir, dropInDir(depth, instance)),
+  dropIn: path.join(t.unitDir, dropInDir(depth, instance), DROP_IN_NAME),
 });
 
 function readText(file: string): string | undefined {
@@ -72,13 +76,15 @@ function readText(file: string): string | undefined {
   }
 }
 
-function toConfig(vars: Record<string, string>): ScrubConfig | undefined {
+function toConfig(vars: Record<string, string>, depth: Depth): ScrubConfig | undefined {
   const freq = vars.DFS_SCRUB_FREQUENCY;
   if (!vars.DFS_SCRUB_POOL || !vars.DFS_SCRUB_TIMER || !([...NAMED_FREQUENCIES, 'custom'] as string[]).includes(freq)) {
     return undefined;
   }
   return {
     pool: vars.DFS_SCRUB_POOL,
+    // Where the file lies says its depth (the service that reads it); configs from before depths are deep.
+    depth,
     timer: vars.DFS_SCRUB_TIMER,
     frequency: freq as NamedFrequency | 'custom',
     calendar: vars.DFS_SCRUB_CALENDAR ?? '',
@@ -88,25 +94,28 @@ function toConfig(vars: Record<string, string>): ScrubConfig | undefined {
   };
 }
 
-export function readSystemdConfig(t: SystemdTarget, instance: string): ScrubConfig | undefined {
-  const text = readText(paths(t, instance).config);
-  return text === undefined ? undefined : toConfig(parseEnvFile(text));
+export function readSystemdConfig(t: SystemdTarget, depth: Depth, instance: string): ScrubConfig | undefined {
+  const text = readText(paths(t, depth, instance).config);
+  return text === undefined ? undefined : toConfig(parseEnvFile(text), depth);
 }
 
-/** Every pool scheduled in the config dir, with the file each came from. */
+/** Every schedule in the config dir (deep, then light), with the file each came from. */
 export function listSystemdConfigs(t: SystemdTarget): { file: string; config: ScrubConfig }[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(t.configDir);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return [];
-    throw fsFailure('cannot read', t.configDir, err);
-  }
   const out: { file: string; config: ScrubConfig }[] = [];
-  for (const n of names.filter((n) => n.endsWith('.conf')).sort()) {
-    const file = path.join(t.configDir, n);
-    const config = toConfig(parseEnvFile(readText(file) ?? ''));
-    if (config) out.push({ file, config });
+  for (const depth of DEPTHS) {
+    const dir = path.dirname(path.join(t.configDir, configFileName(depth, 'x')));
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') continue;
+      throw fsFailure('cannot read', dir, err);
+    }
+    for (const n of names.filter((n) => n.endsWith('.conf')).sort()) {
+      const file = path.join(dir, n);
+      const config = toConfig(parseEnvFile(readText(file) ?? ''), depth);
+      if (config) out.push({ file, config });
+    }
   }
   return out;
 }
@@ -117,17 +126,20 @@ function systemctl(plan: Plan, t: SystemdTarget, phase: 'pre' | 'post', ...args:
 
 export function planSystemdApply(req: ScheduleRequest, t: SystemdTarget): SystemdPlan {
   const instance = escapePath(req.root);
-  const p = paths(t, instance);
-  const previous = readSystemdConfig(t, instance);
+  const depth = req.depth;
+  const p = paths(t, depth, instance);
+  const previous = readSystemdConfig(t, depth, instance);
   const freq = req.frequency;
-  // A named frequency at its own delay is exactly the shipped template.
-  const shipped = freq.name !== 'custom' && req.randomizedDelaySec === FREQUENCY_TABLE[freq.name].randomizedDelaySec;
-  const timer = timerName(shipped ? (freq.name as NamedFrequency) : 'custom', instance);
+  // A named frequency of this depth at its own delay is exactly the shipped template.
+  const info = freq.name === 'custom' ? undefined : FREQUENCY_TABLE[freq.name];
+  const shipped = !!info && info.shippedFor === depth && req.randomizedDelaySec === info.randomizedDelaySec;
+  const timer = timerName(depth, shipped ? (freq.name as NamedFrequency) : 'custom', instance);
   const timerText = shipped
     ? renderFrequencyTimer(freq.name as NamedFrequency)
-    : renderCustomTimer(req.root, freq, req.randomizedDelaySec);
+    : renderCustomTimer(depth, req.root, freq, req.randomizedDelaySec);
   const config: ScrubConfig = {
     pool: req.root,
+    depth,
     timer,
     frequency: freq.name,
     calendar: freq.calendar,
@@ -143,6 +155,7 @@ export function planSystemdApply(req: ScheduleRequest, t: SystemdTarget): System
 
   const needs = {
     pool: req.root,
+    depth,
     outsideDisks: disksOutside(req.root, req.disks),
     configDir: t.serviceConfigDir === DEFAULT_CONFIG_DIR ? undefined : t.serviceConfigDir,
   };
@@ -156,18 +169,18 @@ export function planSystemdApply(req: ScheduleRequest, t: SystemdTarget): System
   if (previous?.timer === timer && oldTimerText !== undefined && oldTimerText !== timerText) {
     systemctl(plan, t, 'post', 'restart', timer);
   }
-  return { plan, instance, timer, timerText, shippedTemplate: shipped ? `dfs-scrub-${freq.name}@.timer` : undefined };
+  return { plan, instance, timer, timerText, shippedTemplate: shipped ? timerTemplate(depth, freq.name as NamedFrequency) : undefined };
 }
 
-/** Disables the pool's timer and removes every file a schedule wrote; idempotent. */
-export function planSystemdRemove(root: string, t: SystemdTarget): { plan: Plan; found: boolean } {
+/** Disables the pool's timer of the depth and removes every file its schedule wrote; idempotent. */
+export function planSystemdRemove(root: string, t: SystemdTarget, depth: Depth): { plan: Plan; found: boolean } {
   const instance = escapePath(root);
-  const p = paths(t, instance);
-  const previous = readSystemdConfig(t, instance);
+  const p = paths(t, depth, instance);
+  const previous = readSystemdConfig(t, depth, instance);
   const plan = emptyPlan();
   const timers = new Set<string>();
   if (previous) timers.add(previous.timer);
-  if (fs.existsSync(p.customTimer)) timers.add(timerName('custom', instance));
+  if (fs.existsSync(p.customTimer)) timers.add(timerName(depth, 'custom', instance));
   const files = [p.config, p.customTimer, p.dropIn].filter((f) => fs.existsSync(f));
   for (const timer of timers) systemctl(plan, t, 'pre', 'disable', '--now', timer);
   plan.removes.push(p.config, p.customTimer, p.dropIn, p.dropInDir);

@@ -2,39 +2,56 @@ import path from 'node:path';
 import { usageError } from '../core/errors';
 import { FREQUENCY_TABLE, Frequency, NamedFrequency } from './frequency';
 import { formatSpan, ScheduleIntensity, scrubArgs } from './settings';
+import type { Depth } from '../scrub/verify';
 
 // Text of every systemd file a schedule involves. The shipped units in units/
 // are exactly renderServiceTemplate() and renderFrequencyTimer() (a test holds
 // them to it); per-pool files are rendered here too, so that --dry-run prints
-// precisely what would be written.
+// precisely what would be written. Deep and light passes of a pool are two
+// services (dfs-scrub@ and dfs-scrub-light@), each with its own timer and
+// config, so a pool can have both schedules and either runs on its own.
 
 export const DEFAULT_UNIT_DIR = '/etc/systemd/system';
 export const DEFAULT_CONFIG_DIR = '/etc/dynamicfs/scrub';
-export const SERVICE_TEMPLATE = 'dfs-scrub@.service';
 export const DROP_IN_NAME = '50-dfs-scrub-schedule.conf';
 
-export const serviceName = (instance: string) => `dfs-scrub@${instance}.service`;
-export const timerTemplate = (freq: NamedFrequency | 'custom') => `dfs-scrub-${freq}@.timer`;
-export const timerName = (freq: NamedFrequency | 'custom', instance: string) => `dfs-scrub-${freq}@${instance}.timer`;
-export const configFileName = (instance: string) => `${instance}.conf`;
-export const dropInDir = (instance: string) => `${serviceName(instance)}.d`;
+const unitPrefix = (depth: Depth) => (depth === 'light' ? 'dfs-scrub-light' : 'dfs-scrub');
+export const serviceTemplate = (depth: Depth) => `${unitPrefix(depth)}@.service`;
+export const serviceName = (depth: Depth, instance: string) => `${unitPrefix(depth)}@${instance}.service`;
+export const timerTemplate = (depth: Depth, freq: NamedFrequency | 'custom') => `${unitPrefix(depth)}-${freq}@.timer`;
+export const timerName = (depth: Depth, freq: NamedFrequency | 'custom', instance: string) => `${unitPrefix(depth)}-${freq}@${instance}.timer`;
+/**
+ * A pool's config, relative to the config dir. Light ones live in a
+ * subdirectory: an escaped instance may itself end in ".light".
+ */
+export const configFileName = (depth: Depth, instance: string) => (depth === 'light' ? `light/${instance}.conf` : `${instance}.conf`);
+export const dropInDir = (depth: Depth, instance: string) => `${serviceName(depth, instance)}.d`;
 
 const HEADER_SHIPPED = '# Part of DynamicFS. Instance: the pool path escaped with `systemd-escape --path`.';
 
-/** The templated one-shot service every timer starts. */
-export function renderServiceTemplate(): string {
-  return `${HEADER_SHIPPED}
-# Per-pool options (intensity, --repair) come from the EnvironmentFile, written
+/** The templated one-shot service the timers of a depth start. */
+export function renderServiceTemplate(depth: Depth): string {
+  const what =
+    depth === 'light'
+      ? `# A light pass: shard presence, sizes and headers, no payload read. Per-pool
+# options (intensity, --repair) come from the EnvironmentFile, written by
+# dfs-scrub-schedule(8) --depth light; the service fails if there is none.
+[Unit]
+Description=DynamicFS light scrub of pool %f
+`
+      : `# Per-pool options (intensity, --repair) come from the EnvironmentFile, written
 # by dfs-scrub-schedule(8); the service fails if the pool has no schedule.
 [Unit]
 Description=DynamicFS scrub of pool %f
-Documentation=man:dfs-scrub(8) man:dfs-scrub-schedule(8)
+`;
+  return `${HEADER_SHIPPED}
+${what}Documentation=man:dfs-scrub(8) man:dfs-scrub-schedule(8)
 RequiresMountsFor=%f
 After=local-fs.target
 
 [Service]
 Type=oneshot
-EnvironmentFile=${DEFAULT_CONFIG_DIR}/%i.conf
+EnvironmentFile=${DEFAULT_CONFIG_DIR}/${configFileName(depth, '%i')}
 Environment=DFS_SCRUB_RUNNER=schedule
 ExecStart=@bindir@/dfs-scrub --pool %f $DFS_SCRUB_ARGS
 # 1: problems found and all repaired. 32: cancelled by a stop or shutdown; the
@@ -92,7 +109,7 @@ UMask=0022
 `;
 }
 
-function timerText(description: string, calendar: string, delaySec: number, header: string): string {
+function timerText(depth: Depth, description: string, calendar: string, delaySec: number, header: string): string {
   return `${header}
 [Unit]
 Description=${description}
@@ -103,28 +120,32 @@ OnCalendar=${calendar}
 RandomizedDelaySec=${formatSpan(delaySec)}
 # Runs missed while the machine was off start at the next boot.
 Persistent=true
-Unit=dfs-scrub@%i.service
+Unit=${serviceName(depth, '%i')}
 
 [Install]
 WantedBy=timers.target
 `;
 }
 
-/** A shipped per-frequency timer template, dfs-scrub-<freq>@.timer. */
+const scrubWord = (depth: Depth) => (depth === 'light' ? 'DynamicFS light scrub' : 'DynamicFS scrub');
+
+/** A shipped per-frequency timer template: dfs-scrub-<freq>@.timer, or dfs-scrub-light-<freq>@.timer. */
 export function renderFrequencyTimer(freq: NamedFrequency): string {
   const info = FREQUENCY_TABLE[freq];
-  const what = `${freq[0].toUpperCase()}${freq.slice(1)} DynamicFS scrub of pool %f (${info.summary})`;
-  return timerText(what, info.calendar, info.randomizedDelaySec, HEADER_SHIPPED);
+  const what = `${freq[0].toUpperCase()}${freq.slice(1)} ${scrubWord(info.shippedFor)} of pool %f (${info.summary})`;
+  return timerText(info.shippedFor, what, info.calendar, info.randomizedDelaySec, HEADER_SHIPPED);
 }
 
-/** The generated timer of a pool with a custom calendar, dfs-scrub-custom@<instance>.timer. */
-export function renderCustomTimer(pool: string, freq: Frequency, delaySec: number): string {
+/** A pool's generated timer (a custom calendar, or no shipped template): dfs-scrub[-light]-custom@<instance>.timer. */
+export function renderCustomTimer(depth: Depth, pool: string, freq: Frequency, delaySec: number): string {
   const header = `# Generated by dfs-scrub-schedule(8) for pool ${oneLine(pool)}; change it with that command.`;
-  return timerText('DynamicFS scrub of pool %f (custom schedule)', freq.calendar, delaySec, header);
+  const kind = freq.name === 'custom' ? 'custom schedule' : `${freq.name}, ${formatSpan(delaySec)} random delay`;
+  return timerText(depth, `${scrubWord(depth)} of pool %f (${kind})`, freq.calendar, delaySec, header);
 }
 
 export interface ScrubConfig {
   pool: string;
+  depth: Depth;
   timer: string;
   frequency: NamedFrequency | 'custom';
   calendar: string;
@@ -145,16 +166,17 @@ function oneLine(text: string): string {
 export function renderScrubConfig(c: ScrubConfig): string {
   const vars: [string, string][] = [
     ['DFS_SCRUB_POOL', oneLine(c.pool)],
+    ['DFS_SCRUB_DEPTH', c.depth],
     ['DFS_SCRUB_TIMER', c.timer],
     ['DFS_SCRUB_FREQUENCY', c.frequency],
     ['DFS_SCRUB_CALENDAR', c.calendar],
     ['DFS_SCRUB_RANDOMIZED_DELAY_SEC', String(c.randomizedDelaySec)],
     ['DFS_SCRUB_INTENSITY', c.intensity],
     ['DFS_SCRUB_AUTO_REPAIR', String(c.autoRepair)],
-    ['DFS_SCRUB_ARGS', scrubArgs(c.intensity, c.autoRepair).join(' ')],
+    ['DFS_SCRUB_ARGS', scrubArgs(c.depth, c.intensity, c.autoRepair).join(' ')],
   ];
   return (
-    `# DynamicFS scrub schedule of pool ${c.pool}, read by dfs-scrub@.service.\n` +
+    `# DynamicFS ${c.depth} scrub schedule of pool ${oneLine(c.pool)}, read by ${serviceTemplate(c.depth)}.\n` +
     `# Written by dfs-scrub-schedule(8); change it with that command, not by hand.\n` +
     vars.map(([k, v]) => `${k}=${envQuote(v)}`).join('\n') +
     '\n'
@@ -182,6 +204,7 @@ function unitPath(p: string): string {
 
 export interface DropInNeeds {
   pool: string;
+  depth: Depth;
   /** Disk directories outside the pool directory: the service must be able to write them. */
   outsideDisks: string[];
   /** The config directory, when it is not where the shipped service looks. */
@@ -201,7 +224,7 @@ export function renderServiceDropIn(n: DropInNeeds): string {
   if (n.configDir !== undefined) {
     // EnvironmentFile= takes its value literally (no quotes), and %i keeps the
     // instance's own backslash escapes out of it.
-    lines.push('EnvironmentFile=', `EnvironmentFile=${oneLine(n.configDir).replace(/%/g, '%%')}/%i.conf`);
+    lines.push('EnvironmentFile=', `EnvironmentFile=${oneLine(n.configDir).replace(/%/g, '%%')}/${configFileName(n.depth, '%i')}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -44,6 +44,17 @@ export function readLock(root: string): LockHolder | undefined {
  * was left by a killed scrubber and is taken over, not fatal.
  */
 export function acquireScrubLock(root: string, owner: string): () => void {
+  const got = tryScrubLock(root, owner);
+  if ('holder' in got) throw busyError(root, got.holder);
+  return got.release;
+}
+
+/** The one-line error for a pool another live scrubber holds. */
+export const busyError = (root: string, h: LockHolder) =>
+  operationalError(`pool ${root} is being scrubbed by ${h.owner} (PID ${h.pid}, since ${h.since}); lock ${lockPath(root)}`);
+
+/** The lock, or the live scrubber holding it. */
+export function tryScrubLock(root: string, owner: string): { release: () => void } | { holder: LockHolder } {
   const file = lockPath(root);
   makeStateDir(root);
   const me: LockHolder = { pid: process.pid, owner, since: new Date().toISOString() };
@@ -64,9 +75,11 @@ export function acquireScrubLock(root: string, owner: string): () => void {
         fs.rmSync(tmp, { force: true });
       }
       fsyncDir(stateDir(root));
-      return () => {
-        const cur = readLock(root);
-        if (cur?.pid === process.pid) fs.rmSync(file, { force: true });
+      return {
+        release: () => {
+          const cur = readLock(root);
+          if (cur?.pid === process.pid) fs.rmSync(file, { force: true });
+        },
       };
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw fsFailure('cannot create lock', file, err);
@@ -76,9 +89,7 @@ export function acquireScrubLock(root: string, owner: string): () => void {
       // We never leave a lock unreadable; one that is must be someone else's, mid-write or damaged.
       throw operationalError(`lock ${file} is unreadable; if no scrubber is running, remove it (or retry in ${UNREADABLE_GRACE_MS / 1000} s)`);
     }
-    if (holder && pidAlive(holder.pid) && holder.pid !== process.pid) {
-      throw operationalError(`pool ${root} is being scrubbed by ${holder.owner} (PID ${holder.pid}, since ${holder.since}); lock ${file}`);
-    }
+    if (holder && pidAlive(holder.pid) && holder.pid !== process.pid) return { holder };
     // Stale: move it aside under a unique name, so two takers cannot both win.
     try {
       fs.renameSync(file, `${file}.stale-${process.pid}`);
