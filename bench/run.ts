@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { poolBench } from './pool';
 import { scrubBench } from './scrub';
+import { extentsBench } from './extents';
 
 /** Runs a standalone compiled bench script (one that does its work on load). */
 function script(file: string): () => Promise<void> {
@@ -27,6 +28,8 @@ export const sections: Record<string, () => Promise<void>> = {
   pool: poolBench,
   // verify pass vs cat and b3sum over the same shard files; repair GB/s.
   scrub: scrubBench,
+  // light and deep passes over a million 4 KiB extents, in extents per second.
+  extents: extentsBench,
   // daemon RSS after passes over 10k and 200k extents, paused CPU, foreground p99 with fio.
   daemon: script('daemon.js'),
   // /metrics and /health scrape latency on a state of a million extents.

@@ -101,7 +101,7 @@ export async function scrubBench(): Promise<void> {
     const lights = Array.from({ length: repeat }, () => scrubJson(pool, ['--light']));
     const lightPass = median(lights.map((p) => p.report.durationSeconds));
     const extents = lights[0].report.extents.scanned;
-    console.log(`light pass (warm): ${extents} extents in ${lightPass.toFixed(3)} s, ${Math.round(extents / lightPass)} extents/s (target >= 50,000/s on the 1M-extent pool); whole command ${median(lights.map((p) => p.seconds)).toFixed(3)} s`);
+    console.log(`light pass (warm): ${extents} extents in ${lightPass.toFixed(3)} s, ${Math.round(extents / lightPass)} extents/s (the 50,000/s target is measured by the extents section); whole command ${median(lights.map((p) => p.seconds)).toFixed(3)} s`);
     if (dropCaches()) {
       const device = (args: string[]) => {
         dropCaches();

@@ -72,25 +72,44 @@ export function checkShardFile(file: string, extentId: string, index: number, in
  * oversized, misplaced, non-regular and header-damaged shards, never rot
  * inside the payload.
  */
-export function checkShardHeader(file: string, extentId: string, index: number, into?: ReadBuffer): ShardHeaderCheck {
-  return inspectShard(file, extentId, index, true, into);
+export function checkShardHeader(file: string, extentId: string, index: number, into?: ReadBuffer, listedRegular = false): ShardHeaderCheck {
+  return inspectShard(file, extentId, index, true, into, undefined, listedRegular);
 }
 
-function inspectShard(file: string, extentId: string, index: number, headerOnly: boolean, into?: ReadBuffer, pacing?: ReadPacing): ShardCheck | ShardHeaderCheck {
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(file);
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'ENOENT') return { ok: false, problem: 'missing', detail: 'no such file' };
-    return { ok: false, problem: 'unreadable', detail: code ?? String(err) };
+/**
+ * `listedRegular`: the directory listing just said this name is a regular
+ * file (d_type), which is what the lstat would say: a swap since then is the
+ * same race the lstat leaves, and fstat catches it before any read. Saves a
+ * syscall per shard where a light pass does little else.
+ */
+function inspectShard(
+  file: string,
+  extentId: string,
+  index: number,
+  headerOnly: boolean,
+  into?: ReadBuffer,
+  pacing?: ReadPacing,
+  listedRegular = false,
+): ShardCheck | ShardHeaderCheck {
+  if (!listedRegular) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(file, { throwIfNoEntry: false });
+    } catch (err) {
+      return { ok: false, problem: 'unreadable', detail: errnoCode(err) ?? String(err) };
+    }
+    if (!st) return { ok: false, problem: 'missing', detail: 'no such file' };
+    if (!st.isFile()) return { ok: false, problem: 'not-regular', detail: describeType(st) };
   }
-  if (!st.isFile()) return { ok: false, problem: 'not-regular', detail: describeType(st) };
   let fd: number;
   try {
     fd = fs.openSync(file, OPEN_FLAGS);
   } catch (err) {
-    return { ok: false, problem: 'unreadable', detail: `${errnoCode(err) ?? String(err)} on open` };
+    const code = errnoCode(err);
+    if (code === 'ENOENT') return { ok: false, problem: 'missing', detail: 'no such file' };
+    // O_NOFOLLOW on a symlink that replaced a listed file.
+    if (code === 'ELOOP') return { ok: false, problem: 'not-regular', detail: 'symbolic link' };
+    return { ok: false, problem: 'unreadable', detail: `${code ?? String(err)} on open` };
   }
   let got = 0;
   try {

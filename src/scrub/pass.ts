@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { Pool, writableDisks } from '../core/pool';
-import { shardPath } from '../core/layout';
+import { extentsDir, shardPath } from '../core/layout';
 import { rankDisks } from '../core/placement';
 import { eachObject, ObjectEntry } from '../core/manifest';
 import { EXIT } from '../core/errors';
@@ -12,7 +12,7 @@ import { DEEP_ONLY_KINDS, deepOnlyShards, foldKnownPass, foldLightPass, healthWi
 import { parseScheme } from '../core/scheme';
 import { Finding } from './finding';
 import { isBroken, repairExtent, repairManifestCopy, RepairOutcome } from './repair';
-import { Intensity, Pacing, pacingFor } from './pacing';
+import { Intensity, LIGHT_EXTENTS_PER_EXTENT, Pacing, pacingFor } from './pacing';
 import { VerifyWorkers } from './workers';
 import { Alarm } from './alarm';
 import { finishResilver, ResilverOrder, ResilverReport } from './resilver';
@@ -328,7 +328,9 @@ export class ScrubPass {
       return this.finish(true, resumed);
     }
     // Workers boot (load their modules) while this thread reads the manifests.
-    this.workers = new VerifyWorkers(pacingFor(this.intensity).parallel > 1 ? pacingFor('max').parallel : 1);
+    const dirs: string[] = [];
+    for (const d of pool.disks) dirs[d.index] = extentsDir(d.path);
+    this.workers = new VerifyWorkers(pacingFor(this.intensity).parallel > 1 ? pacingFor('max').parallel : 1, dirs);
     const strays: StrayFile[] = [];
     const orphans: ExtentPlan[] = [];
     try {
@@ -412,8 +414,11 @@ export class ScrubPass {
       if ((this.status as string) === 'paused' || this.cancelling()) continue;
       const pacing = pacingFor(this.intensity);
       const parallel = Math.min(pacing.parallel, workers.size);
-      while (!exhausted && inFlight.length < parallel) {
-        const plans = take(pacing.extentsPerOp);
+      // Unpaced, each thread gets a second batch to start on while this one folds the first.
+      const depth = pacing.pauseMs === 0 ? 2 * parallel : parallel;
+      const perOp = this.depth === 'light' ? pacing.extentsPerOp * LIGHT_EXTENTS_PER_EXTENT : pacing.extentsPerOp;
+      while (!exhausted && inFlight.length < depth) {
+        const plans = take(perOp);
         if (plans.length === 0) break;
         const perWorker = this.maxRate > 0 ? this.maxRate / parallel : 0;
         inFlight.push(workers.verify(plans, perWorker, pacing.tranquility, this.depth).then((verdicts) => ({ plans, verdicts })));

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ReadBuffer, ReadStopped } from '../core/shard-file';
-import { ExtentPlan } from './inventory';
-import { Depth, verifyExtent } from './verify';
+import { fromWire, WirePlan } from './inventory';
+import { Depth, packVerdict, verifyExtent } from './verify';
 import { ReadPacer } from './read-pacer';
 
 // Verification runs in worker threads: reads and checksums are synchronous
@@ -10,7 +10,9 @@ import { ReadPacer } from './read-pacer';
 
 export interface VerifyRequest {
   seq: number;
-  plans: ExtentPlan[];
+  plans: WirePlan[];
+  /** Extents dir of each disk, by disk index. */
+  dirs: string[];
   /** Byte cap for this worker, or 0 for none. */
   bytesPerSecond: number;
   /** After each read, sleep this many times as long as the read took (0: none). */
@@ -25,7 +27,10 @@ const pacer = new ReadPacer(workerData.abortFlag);
 parentPort!.on('message', (req: VerifyRequest) => {
   const pacing = pacer.pacing(req.bytesPerSecond, req.tranquility);
   try {
-    const verdicts = req.plans.map((p) => verifyExtent(p, buf, pacing, req.depth));
+    const verdicts = req.plans.map((w) => {
+      const p = fromWire(w, req.dirs);
+      return packVerdict(p, verifyExtent(p, buf, pacing, req.depth));
+    });
     parentPort!.postMessage({ seq: req.seq, verdicts });
   } catch (err) {
     if (!(err instanceof ReadStopped)) throw err;

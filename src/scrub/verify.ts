@@ -1,6 +1,6 @@
 import { checkShardFile, checkShardHeader, ReadBuffer, ReadPacing, ShardProblem } from '../core/shard-file';
 import { shardPayloadLength } from '../core/erasure';
-import { formatScheme, minShards, parseScheme, shardCount } from '../core/scheme';
+import { formatScheme, minShards, parseScheme, Scheme, shardCount } from '../core/scheme';
 import { ExtentPlan } from './inventory';
 
 export type Health = 'healthy' | 'degraded' | 'unrecoverable';
@@ -29,6 +29,14 @@ export interface ExtentVerdict {
   bytesRead: number;
 }
 
+const schemes = new Map<string, Scheme>();
+/** Parsed once per text: a pass sees a handful of schemes and millions of shards. */
+function schemeOf(text: string): Scheme {
+  let s = schemes.get(text);
+  if (!s) schemes.set(text, (s = parseScheme(text)));
+  return s;
+}
+
 /**
  * Reads and proves every file of one extent and classifies the extent
  * (DESIGN §2); a light check reads headers only, so a shard it calls valid may
@@ -39,7 +47,7 @@ export function verifyExtent(plan: ExtentPlan, buf: ReadBuffer, pacing?: ReadPac
   const valid = new Set<number>();
   let bytesRead = 0;
   const checks = plan.files.map((f) => {
-    const r = depth === 'light' ? checkShardHeader(f.path, plan.id, f.index, buf) : checkShardFile(f.path, plan.id, f.index, buf, pacing);
+    const r = depth === 'light' ? checkShardHeader(f.path, plan.id, f.index, buf, f.regular) : checkShardFile(f.path, plan.id, f.index, buf, pacing);
     bytesRead += r.fileSize ?? 0;
     return { f, r };
   });
@@ -53,7 +61,7 @@ export function verifyExtent(plan: ExtentPlan, buf: ReadBuffer, pacing?: ReadPac
       length = first.r.header.extentLength;
     }
   }
-  const scheme = schemeText ? parseScheme(schemeText) : undefined;
+  const scheme = schemeText ? schemeOf(schemeText) : undefined;
   const n = scheme ? shardCount(scheme) : 0;
   for (const { f, r } of checks) {
     const base = { index: f.index, disk: f.disk, path: f.path };
@@ -79,4 +87,28 @@ export function verifyExtent(plan: ExtentPlan, buf: ReadBuffer, pacing?: ReadPac
   if (scheme && valid.size === n) health = 'healthy';
   else if (scheme && valid.size >= minShards(scheme)) health = 'degraded';
   return { id: plan.id, scheme: schemeText, length, health, valid: [...valid].sort((a, b) => a - b), shards: results, bytesRead };
+}
+
+/**
+ * A verdict as it crosses between threads: for an extent whose listed files
+ * all proved valid (nearly every extent of a healthy pool) just its bytes
+ * read, since the plan the main thread holds says the rest. Cloning paths
+ * back and forth cost more than a light check itself.
+ */
+export type VerdictMessage = ExtentVerdict | number;
+
+export function packVerdict(plan: ExtentPlan, v: ExtentVerdict): VerdictMessage {
+  const plain =
+    v.health === 'healthy' &&
+    v.scheme === plan.scheme &&
+    v.length === plan.length &&
+    v.shards.length === plan.files.length &&
+    v.shards.every((s) => s.status === 'ok' && s.detail === undefined);
+  return plain ? v.bytesRead : v;
+}
+
+export function unpackVerdict(plan: ExtentPlan, m: VerdictMessage): ExtentVerdict {
+  if (typeof m !== 'number') return m;
+  const shards: ShardResult[] = plan.files.map((f) => ({ index: f.index, disk: f.disk, path: f.path, status: 'ok' }));
+  return { id: plan.id, scheme: plan.scheme, length: plan.length, health: 'healthy', valid: shards.map((s) => s.index).sort((a, b) => a - b), shards, bytesRead: m };
 }

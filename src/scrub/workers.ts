@@ -1,41 +1,34 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ExtentPlan } from './inventory';
-import { Depth, ExtentVerdict } from './verify';
+import { ExtentPlan, toWire } from './inventory';
+import { Depth, ExtentVerdict, unpackVerdict, VerdictMessage } from './verify';
 import type { VerifyRequest } from './verify-worker';
 
-/** A fixed set of verify threads; each takes one request at a time. */
+/**
+ * A fixed set of verify threads. A request goes to the thread with the fewest
+ * in hand; a thread may hold several, so it starts the next batch while the
+ * main thread is still folding the verdicts of the last (it never idles).
+ */
 export class VerifyWorkers {
-  private idle: Worker[] = [];
-  private waiting: ((w: Worker) => void)[] = [];
   private all: Worker[] = [];
+  private load: number[] = [];
   private seq = 0;
 
   /** Set to 1 to make every worker drop its batch and stop sleeping. */
   private readonly abortFlag = new Int32Array(new SharedArrayBuffer(4));
 
-  constructor(count: number) {
+  /** `dirs[disk]`: the extents dir of each disk, by disk index (see WirePlan). */
+  constructor(count: number, private readonly dirs: string[]) {
     for (let i = 0; i < count; i++) {
       const w = new Worker(path.join(__dirname, 'verify-worker.js'), { workerData: { abortFlag: this.abortFlag }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
       w.unref();
       this.all.push(w);
-      this.idle.push(w);
+      this.load.push(0);
     }
   }
 
   get size(): number {
     return this.all.length;
-  }
-
-  private take(): Promise<Worker> {
-    const w = this.idle.pop();
-    return w ? Promise.resolve(w) : new Promise((r) => this.waiting.push(r));
-  }
-
-  private give(w: Worker): void {
-    const next = this.waiting.shift();
-    if (next) next(w);
-    else this.idle.push(w);
   }
 
   abort(): void {
@@ -44,29 +37,27 @@ export class VerifyWorkers {
   }
 
   /** The verdicts, or null when abort() cut the batch short. */
-  async verify(plans: ExtentPlan[], bytesPerSecond: number, tranquility: number, depth: Depth = 'deep'): Promise<ExtentVerdict[] | null> {
-    const w = await this.take();
+  verify(plans: ExtentPlan[], bytesPerSecond: number, tranquility: number, depth: Depth = 'deep'): Promise<ExtentVerdict[] | null> {
+    const i = this.load.indexOf(Math.min(...this.load));
+    const w = this.all[i];
     const seq = ++this.seq;
-    try {
-      return await new Promise<ExtentVerdict[] | null>((resolve, reject) => {
-        const onMessage = (m: { seq: number; verdicts: ExtentVerdict[] | null }) => {
-          if (m.seq !== seq) return;
-          w.off('error', onError);
-          w.off('message', onMessage);
-          resolve(m.verdicts);
-        };
-        const onError = (err: Error) => {
-          w.off('message', onMessage);
-          reject(err);
-        };
-        w.on('message', onMessage);
-        w.once('error', onError);
-        const req: VerifyRequest = { seq, plans, bytesPerSecond, tranquility, depth };
-        w.postMessage(req);
-      });
-    } finally {
-      this.give(w);
-    }
+    this.load[i]++;
+    return new Promise<ExtentVerdict[] | null>((resolve, reject) => {
+      const onMessage = (m: { seq: number; verdicts: VerdictMessage[] | null }) => {
+        if (m.seq !== seq) return;
+        w.off('error', onError);
+        w.off('message', onMessage);
+        resolve(m.verdicts && m.verdicts.map((v, j) => unpackVerdict(plans[j], v)));
+      };
+      const onError = (err: Error) => {
+        w.off('message', onMessage);
+        reject(err);
+      };
+      w.on('message', onMessage);
+      w.once('error', onError);
+      const req: VerifyRequest = { seq, plans: plans.map(toWire), dirs: this.dirs, bytesPerSecond, tranquility, depth };
+      w.postMessage(req);
+    }).finally(() => this.load[i]--);
   }
 
   async close(): Promise<void> {
