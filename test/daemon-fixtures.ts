@@ -1,13 +1,14 @@
 // Shared by the dfs-scrubd tests (test/daemon-*.test.ts, test/torture-daemon.test.ts)
 // and bench/daemon.ts: pools with known content, damage by hand, daemons that
-// are always reaped, and the daemon's status read straight off its socket.
+// are always reaped, the daemon's status read straight off its socket, and a
+// notify socket like systemd's.
 //
 // Every daemon a test starts is recorded; whatever is still alive when the test
 // process ends (even on the runner's SIGTERM) is killed by PID, and only if its
 // command line is still ours: a detached daemon is in its own session, so the
 // runner's process-group kill would not reach it.
 
-import { type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -344,4 +345,33 @@ export async function signalAndWait(fg: Foreground, sig: NodeJS.Signals, timeout
   ]);
   clearTimeout(timer);
   return r;
+}
+
+// ---------------------------------------------------------------------------
+// systemd's notify socket
+
+export interface NotifyListener {
+  socket: string;
+  text: () => string;
+  proc: ChildProcess;
+  close: () => void;
+}
+
+/** A datagram unix socket like systemd's notify socket (socat must be there); everything received is concatenated. */
+export async function listenForNotify(): Promise<NotifyListener> {
+  const dir = scratchDir('dfs-notify-');
+  const socket = path.join(dir, 'notify.sock');
+  const proc = spawn('socat', ['-u', `UNIX-RECV:${socket}`, '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  await waitFor('socat to bind the notify socket', () => fs.existsSync(socket), 5000, 20);
+  return { socket, text: () => out, proc, close: () => proc.kill('SIGTERM') };
+}
+
+/** Messages: sd-notify sends READY=1, WATCHDOG=1, STOPPING=1 bare and STATUS=...\n. */
+export function notifyMessages(raw: string): string[] {
+  const out: string[] = [];
+  const re = /(READY=1|WATCHDOG=1|STOPPING=1|STATUS=[^\n]*\n?)/g;
+  for (let m; (m = re.exec(raw)); ) out.push(m[1].replace(/\n$/, ''));
+  return out;
 }

@@ -7,37 +7,9 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { requireTool, scratchDir } from './helpers';
-import { control, lockPid, makePool, reapDaemons, signalAndWait, sleep, startForeground, waitFor, waitReady } from './daemon-fixtures';
+import { requireTool } from './helpers';
+import { control, listenForNotify as listen, lockPid, makePool, notifyMessages as messages, reapDaemons, signalAndWait, sleep, startForeground, waitFor, waitReady } from './daemon-fixtures';
 
-interface Listener {
-  socket: string;
-  text: () => string;
-  proc: ChildProcess;
-  close: () => void;
-}
-
-/** A datagram unix socket like systemd's notify socket; everything received is concatenated. */
-async function listen(): Promise<Listener> {
-  const dir = scratchDir('dfs-notify-');
-  const socket = path.join(dir, 'notify.sock');
-  const proc = spawn('socat', ['-u', `UNIX-RECV:${socket}`, '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  await waitFor('socat to bind the notify socket', () => fs.existsSync(socket), 5000, 20);
-  return { socket, text: () => out, proc, close: () => proc.kill('SIGTERM') };
-}
-
-/** Messages: sd-notify sends READY=1, WATCHDOG=1, STOPPING=1 bare and STATUS=...\n. */
-function messages(raw: string): string[] {
-  const out: string[] = [];
-  const re = /(READY=1|WATCHDOG=1|STOPPING=1|STATUS=[^\n]*\n?)/g;
-  for (let m; (m = re.exec(raw)); ) out.push(m[1].replace(/\n$/, ''));
-  return out;
-}
 const count = (raw: string, msg: string) => messages(raw).filter((m) => m === msg).length;
 
 const haveSocat = requireTool('socat');

@@ -13,9 +13,10 @@ import { readLock } from '../scrub/lock';
 import { pidAlive, DaemonSettings } from '../daemon/info';
 import { controlSocketPath } from '../daemon/socket-path';
 import { NoDaemon, sendControl } from '../daemon/control-client';
-import { ControlRequest, DaemonStatus } from '../daemon/protocol';
+import { ControlRequest, DaemonStatus, PassView } from '../daemon/protocol';
 import { ScrubDaemon } from '../daemon/daemon';
 import { persistedStatus } from '../daemon/status';
+import { MIN_LIGHT_INTERVAL_S } from '../daemon/light-schedule';
 import { underSystemd } from '../daemon/notify';
 import { log } from '../daemon/log';
 import { BOOLEAN_CHOICES, jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
@@ -31,6 +32,7 @@ interface Opts {
   foreground?: boolean;
   deadline?: string;
   'pass-interval'?: string;
+  'light-interval'?: string;
   'io-pressure-limit'?: string;
   'socket-group'?: string;
 }
@@ -51,8 +53,18 @@ function overridesFrom(opts: Opts): Partial<DaemonSettings> {
     if (o.deadlineSeconds !== undefined && o.deadlineSeconds < 60) throw usageError(`--deadline ${opts.deadline}: must be at least a minute`);
   }
   if (opts['pass-interval'] !== undefined) o.passIntervalSeconds = off(opts['pass-interval']) ? undefined : parseDuration(opts['pass-interval'], '--pass-interval');
+  if (opts['light-interval'] !== undefined) o.lightIntervalSeconds = lightInterval(opts['light-interval']);
   if (opts['io-pressure-limit'] !== undefined) o.ioPressureLimit = parseDecimal(opts['io-pressure-limit'], '--io-pressure-limit', 0, 100, 'a percentage (0: off)');
   return o;
+}
+
+/** --light-interval: a duration of at least a second, or 0 or off for no light passes. */
+function lightInterval(text: unknown): number | undefined {
+  if (text === 'off') return undefined;
+  const seconds = parseDuration(text, '--light-interval');
+  if (seconds === 0) return undefined;
+  if (seconds < MIN_LIGHT_INTERVAL_S) throw usageError(`--light-interval ${JSON.stringify(String(text))}: at least ${MIN_LIGHT_INTERVAL_S}s between light passes (0 or off: none)`);
+  return seconds;
 }
 
 /** A gid, 0 to 2^32-2, given as a number or as a group name looked up in /etc/group. */
@@ -177,11 +189,27 @@ async function control(opts: Opts, req: ControlRequest): Promise<DaemonStatus> {
   }
 }
 
+const DEPTH_MEANS = { deep: 'every byte read and proven', light: "each shard's type, size and header; payloads not read" } as const;
+
+/** The Status: line: the guide's words, and what the daemon is doing when it is not simply scrubbing. */
+function statusWord(s: DaemonStatus): string {
+  if (!s.running) return 'Stopped';
+  if (s.paused) return 'Paused';
+  if (s.pass?.depth === 'light') return 'Running (light scrub in progress)';
+  return s.phase === 'waiting' ? 'Running (idle between passes)' : 'Running';
+}
+
+/** Progress of a pass: a deep one's in bytes too; a light one reads headers only. */
+function passProgress(p: PassView): string {
+  const extents = `${printable(p.extentsDone)}/${printable(p.extentsTotal)} extents`;
+  return `${p.percent.toFixed(1)}% (${p.depth === 'light' ? extents : `${extents}, ${bytes(p.bytesDone)} of ${bytes(p.bytesTotal)}`})`;
+}
+
 function renderStatus(s: DaemonStatus): string {
   const lines = [
     'Scrub Daemon Status',
     '==================',
-    `Status: ${s.running ? (s.paused ? 'Paused' : s.phase === 'waiting' ? 'Running (idle between passes)' : 'Running') : 'Stopped'}`,
+    `Status: ${statusWord(s)}`,
     `Running: ${s.running}`,
     `Paused:  ${s.paused}`,
     '',
@@ -196,20 +224,27 @@ function renderStatus(s: DaemonStatus): string {
     `  Auto-repair:        ${s.autoRepair}`,
     `  Max rate:           ${s.maxRate ? `${bytes(s.maxRate)}/s` : 'none'}`,
     `  Throttled:          ${printable(s.throttled ?? 'no')}`,
+    `  Light interval:     ${s.lightIntervalSeconds ? duration(s.lightIntervalSeconds) : 'off'}`,
   ];
   if (s.deadline) lines.push(`  Deadline:           ${duration(s.deadline.seconds)} per pass${s.deadline.achievable ? '' : kleur.red(' (cannot be met at this intensity)')}`);
   lines.push('', 'Pass:');
   if (s.pass) {
-    lines.push(
-      `  Progress:           ${s.pass.percent.toFixed(1)}% (${printable(s.pass.extentsDone)}/${printable(s.pass.extentsTotal)} extents, ${bytes(s.pass.bytesDone)} of ${bytes(s.pass.bytesTotal)})`,
-      `  Rate:               ${bytes(s.pass.bytesPerSecond)}/s`,
-      `  ETA:                ${s.pass.etaSeconds === null ? '?' : duration(s.pass.etaSeconds)}`,
-    );
+    const light = s.pass.depth === 'light';
+    lines.push(`  Depth:              ${s.pass.depth} (${DEPTH_MEANS[s.pass.depth]})`, `  Progress:           ${passProgress(s.pass)}`);
+    // A light pass reads 128 bytes a shard: its byte rate says nothing.
+    if (!light) lines.push(`  Rate:               ${bytes(s.pass.bytesPerSecond)}/s`);
+    lines.push(`  ETA:                ${s.pass.etaSeconds === null ? '?' : duration(s.pass.etaSeconds)}`);
+    if (s.suspendedPass) lines.push(`  Deep pass on hold:  ${passProgress(s.suspendedPass)}, resumes after the light pass`);
+    else if (light && s.nextPassAt) lines.push(`  Next deep pass:     ${printable(s.nextPassAt)}`);
   } else lines.push(`  ${s.nextPassAt ? `next pass at ${printable(s.nextPassAt)}` : 'none in progress'}`);
   lines.push(
     `  Last completed:     ${s.lastPass ? `${printable(s.lastPass.finishedAt)} (${printable(s.lastPass.outcome)}, ${duration(s.lastPass.durationSeconds)}, exit ${printable(s.lastPass.exitCode)})` : 'never'}`,
   );
   if (s.lastLight) lines.push(`  Last light scrub:   ${printable(s.lastLight.finishedAt)} (${printable(s.lastLight.outcome)}, ${duration(s.lastLight.durationSeconds)}, exit ${printable(s.lastLight.exitCode)})`);
+  if (s.nextLightAt) {
+    const due = Date.parse(s.nextLightAt) <= Date.now() ? (s.paused ? ' (due: runs at resume)' : ' (due)') : '';
+    lines.push(`  Next light scrub:   ${printable(s.nextLightAt)}${due}`);
+  }
   if (s.running) lines.push(`  PID:                ${s.pid}`);
   for (const r of s.resilver ?? []) {
     lines.push(`  Resilver:           disk ${printable(r.disk)} (${printable(r.path)}) ${r.percent === null ? 'waiting for a repair pass' : `${r.percent.toFixed(1)}%, ETA ${r.etaSeconds === null ? '?' : duration(r.etaSeconds)}`}`);
@@ -256,6 +291,7 @@ const startOptions = [
   { flag: '--foreground', description: 'Stay in the foreground (implied under systemd)' },
   { flag: '--deadline', value: 'DURATION', description: 'Pace each pass to finish within DURATION, e.g. 7d; off clears it' },
   { flag: '--pass-interval', value: 'DURATION', description: 'Start passes no more often than every DURATION (default 60s)' },
+  { flag: '--light-interval', value: 'DURATION', description: 'Run a light pass every DURATION between deep ones, e.g. 1h (default off; 0 or off: none)' },
   { flag: '--io-pressure-limit', value: 'PCT', description: 'Hold back while /proc/pressure/io some avg10 exceeds PCT (0 = off; default 20)' },
   { flag: '--socket-group', value: 'GROUP', description: 'Let GROUP use the control socket (mode 0660)' },
 ];

@@ -4,9 +4,10 @@ import { openPool, Pool, onlineDisks } from '../core/pool';
 import { operationalError } from '../core/errors';
 import { writeJsonAtomic } from '../core/atomic-file';
 import { acquireScrubLock } from '../scrub/lock';
-import { ScrubPass } from '../scrub/pass';
+import { PassReport, ScrubPass } from '../scrub/pass';
 import { applyNice, pacingFor } from '../scrub/pacing';
-import { loadState, ScrubState } from '../scrub/state';
+import { CurrentPass, loadState, ScrubState } from '../scrub/state';
+import type { Depth } from '../scrub/verify';
 import { lastPassView, passView, resilverView } from './status';
 import { DaemonInfo, DaemonSettings, daemonFile, Intensity } from './info';
 import { DEFAULT_SETTINGS, loadSettings, saveSettings } from './settings';
@@ -18,6 +19,7 @@ import { ioPressureSome10 } from './pressure';
 import { deadlineAchievable, deadlineDelayMs } from './deadline';
 import { log } from './log';
 import { Alarm } from '../scrub/alarm';
+import { lightPassDueAt } from './light-schedule';
 
 export interface DaemonOptions {
   pool: string;
@@ -32,16 +34,24 @@ const INFO_EVERY_MS = 10_000;
 export const DEFAULT_PASS_INTERVAL_S = 60;
 const MIN_PASS_INTERVAL_S = 1;
 const STATUS_EVERY_MS = 1_000;
+/** setTimeout cannot wait past 24.8 days: a light pass further off than this is looked at again then. */
+const MAX_TIMER_MS = 3_600_000;
 
 /**
  * The background scrubber: holds the pool's scrub lock for its life, serves
- * the control socket, runs passes back to back (or every --pass-interval),
- * resuming an interrupted pass from its persisted cursor.
+ * the control socket, runs deep passes back to back (or every
+ * --pass-interval), resuming an interrupted pass from its persisted cursor,
+ * and, with --light-interval, light passes between them: a deep pass in hand
+ * stops at a checkpoint for the light pass and resumes after it.
  */
 export class ScrubDaemon {
   private settings: DaemonSettings;
   private pool: Pool;
   private pass: ScrubPass | undefined;
+  /** The depth of the pass in hand. */
+  private depth: Depth = 'deep';
+  /** Set while a deep pass is running: fires when a light pass falls due. */
+  private lightTimer: NodeJS.Timeout | undefined;
   private server: net.Server | undefined;
   private stopping = false;
   private phase: DaemonStatus['phase'] = 'scrubbing';
@@ -120,6 +130,8 @@ export class ScrubDaemon {
     this.pass?.setMaxRate(s.maxRate ?? 0);
     if (s.paused && !was.paused) this.pass?.pause();
     if (!s.paused && was.paused) this.pass?.resume();
+    // A light pass that fell due while paused, or under another interval, is looked at again.
+    this.armLightTimer();
     this.wakeUp();
     this.publish();
     this.sendStatus(true);
@@ -161,39 +173,138 @@ export class ScrubDaemon {
   }
 
   private async loop(): Promise<void> {
+    // When this daemon's latest deep pass began; the first one (often a resumed one) starts at once.
+    let lastDeepStart: string | undefined;
     while (!this.stopping) {
-      this.pool = openPool(this.pool.root);
-      this.phase = this.settings.paused ? 'paused' : 'scrubbing';
-      const pass = new ScrubPass(this.pool, {
-        mode: this.settings.autoRepair ? 'repair' : 'verify',
-        intensity: this.settings.intensity,
-        maxRate: this.settings.maxRate,
-        runner: 'dfs-scrubd',
-        resume: true,
-        checkpointMs: 5_000,
-        beforeOperation: () => this.gate(),
-        onProgress: () => this.sendStatus(false),
-      });
-      if (this.settings.paused) pass.startPaused();
-      this.pass = pass;
-      const report = await pass.run();
-      this.saved = loadState(this.pool.root, this.pool.config.id);
-      this.pass = undefined;
-      if (report.outcome === 'cancelled') break;
-      log(report.exitCode >= 4 ? 'warning' : 'info', `pass ${report.pass} finished: ${report.outcome}, ${report.extents.scanned} extents, ${report.issues.length} issues, ${report.repairs.successful} repaired`);
-      // A pass over a tiny pool takes milliseconds: without a floor the daemon would spin.
-      const interval = Math.max(this.settings.passIntervalSeconds ?? DEFAULT_PASS_INTERVAL_S, MIN_PASS_INTERVAL_S);
-      const nextAt = Date.parse(report.startedAt) + interval * 1000;
-      if (nextAt > Date.now()) {
-        this.phase = 'waiting';
-        this.nextPassAt = nextAt;
-        this.sendStatus(true);
-        this.publish();
-        // A disk replaced meanwhile is rebuilt now, not at the next scheduled pass.
-        while (!this.stopping && Date.now() < nextAt && !this.resilverWaiting(report.startedAt)) await this.sleep(Math.min(nextAt - Date.now(), 10_000));
-        this.nextPassAt = null;
+      if (this.lightDue()) {
+        await this.runPass('light');
+        continue;
       }
+      const deepAt = this.deepPassWait(lastDeepStart);
+      if (deepAt !== null) {
+        await this.idle(deepAt, lastDeepStart!);
+        continue;
+      }
+      const report = await this.runPass('deep');
+      // Cancelled: by a stop, which ends the loop, or for a light pass, which comes next.
+      if (report.outcome !== 'cancelled') lastDeepStart = report.startedAt;
     }
+  }
+
+  /** Runs one pass of either depth with the daemon's settings; the deep one resumes the saved pass, if any. */
+  private async runPass(depth: Depth): Promise<PassReport> {
+    this.pool = openPool(this.pool.root);
+    this.phase = this.settings.paused ? 'paused' : 'scrubbing';
+    const mode = this.settings.autoRepair ? 'repair' : 'verify';
+    const pass = new ScrubPass(this.pool, {
+      mode,
+      intensity: this.settings.intensity,
+      maxRate: this.settings.maxRate,
+      runner: 'dfs-scrubd',
+      // A light pass saves no cursor and leaves the deep pass's where it is.
+      ...(depth === 'light' ? { depth } : { resume: true, checkpointMs: 5_000 }),
+      beforeOperation: () => this.gate(),
+      onProgress: () => this.sendStatus(false),
+    });
+    if (this.settings.paused) pass.startPaused();
+    this.pass = pass;
+    this.depth = depth;
+    const held = this.resumable();
+    if (depth === 'light') log('info', `light pass starting${held ? `; deep pass ${held.id} resumes after it, at ${held.extentsDone}/${held.extentsTotal} extents` : ''}`);
+    else {
+      this.nextPassAt = null;
+      if (held) log('info', `resuming pass ${held.id} at ${held.extentsDone}/${held.extentsTotal} extents`);
+      this.armLightTimer();
+    }
+    this.sendStatus(true);
+    let report: PassReport;
+    try {
+      report = await pass.run();
+    } finally {
+      this.disarmLightTimer();
+      this.pass = undefined;
+      this.depth = 'deep';
+    }
+    this.saved = loadState(this.pool.root, this.pool.config.id);
+    if (report.outcome !== 'cancelled') {
+      const what = depth === 'light' ? `light pass ${report.pass}` : `pass ${report.pass}`;
+      log(report.exitCode >= 4 ? 'warning' : 'info', `${what} finished: ${report.outcome}, ${report.extents.scanned} extents, ${report.issues.length} issues, ${report.repairs.successful} repaired`);
+    } else if (depth === 'light' && report.extents.scanned > 0) {
+      // Its extents are counted in the totals though no summary records them: say how many.
+      log('info', `light pass ${report.pass} stopped after ${report.extents.scanned} extents`);
+    }
+    return report;
+  }
+
+  /** The saved deep pass the next deep pass resumes: one of the mode auto-repair gives (another is begun afresh). */
+  private resumable(): CurrentPass | undefined {
+    const cur = this.saved.current;
+    return cur && cur.mode === (this.settings.autoRepair ? 'repair' : 'verify') ? cur : undefined;
+  }
+
+  /** When the next deep pass may begin, if not now: --pass-interval after the last began, unless a pass waits to be resumed or a replaced disk to be rebuilt. */
+  private deepPassWait(lastStart: string | undefined): number | null {
+    if (!lastStart || this.resumable()) return null;
+    // A pass over a tiny pool takes milliseconds: without a floor the daemon would spin.
+    const interval = Math.max(this.settings.passIntervalSeconds ?? DEFAULT_PASS_INTERVAL_S, MIN_PASS_INTERVAL_S);
+    const at = Date.parse(lastStart) + interval * 1000;
+    return at > Date.now() && !this.resilverWaiting(lastStart) ? at : null;
+  }
+
+  /** Between deep passes: idle until the next is due, a light pass falls due, a replaced disk waits for its rebuild, or a stop. */
+  private async idle(deepAt: number, lastStart: string): Promise<void> {
+    this.phase = 'waiting';
+    this.nextPassAt = deepAt;
+    this.sendStatus(true);
+    this.publish();
+    // A disk replaced meanwhile is rebuilt now, not at the next scheduled pass.
+    while (!this.stopping && Date.now() < deepAt && !this.resilverWaiting(lastStart) && !this.lightDue()) {
+      const light = this.settings.paused ? null : this.lightDueAt();
+      await this.sleep(Math.min(deepAt - Date.now(), 10_000, light === null ? Infinity : light - Date.now()));
+    }
+  }
+
+  /** When the next light pass falls due (0: now), or null when light passes are off. */
+  private lightDueAt(): number | null {
+    return lightPassDueAt(this.settings.lightIntervalSeconds, this.saved.lastLight);
+  }
+
+  /** A light pass is due and may run: not while paused (it waits for resume) or stopping. */
+  private lightDue(): boolean {
+    const at = this.lightDueAt();
+    return at !== null && Date.now() >= at && !this.settings.paused && !this.stopping;
+  }
+
+  /** While a deep pass runs: a timer for the moment the next light pass falls due. */
+  private armLightTimer(): void {
+    this.disarmLightTimer();
+    const at = this.lightDueAt();
+    if (at === null || !this.pass || this.depth !== 'deep') return;
+    this.lightTimer = setTimeout(() => this.lightFallsDue(), Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS));
+  }
+
+  private disarmLightTimer(): void {
+    clearTimeout(this.lightTimer);
+    this.lightTimer = undefined;
+  }
+
+  /**
+   * The deep pass in hand stops after the operation in hand, its cursor and
+   * counters checkpointed; the loop tells this from a stop (this.stopping),
+   * runs the light pass, then resumes the deep one.
+   */
+  private lightFallsDue(): void {
+    this.lightTimer = undefined;
+    const pass = this.pass;
+    if (!pass || this.depth !== 'deep') return;
+    // Paused: apply() arms the timer again at resume.
+    if (this.settings.paused || this.stopping) return;
+    if (!this.lightDue()) return this.armLightTimer();
+    const cur = pass.currentPass();
+    log('info', `light pass due: pass ${cur?.id} stops at a checkpoint (${cur?.extentsDone}/${cur?.extentsTotal} extents) and resumes after it`);
+    pass.cancel();
+    // The gate may be holding the deep pass back: let it see the cancel now.
+    this.wakeUp();
   }
 
   /** A disk replaced since the last pass began waits for a repair pass this daemon would run. */
@@ -209,7 +320,8 @@ export class ScrubDaemon {
   /** Before each operation: hold back for foreground I/O pressure and for the deadline schedule. */
   private async gate(): Promise<void> {
     for (;;) {
-      if (this.stopping || !this.pass) return;
+      // A pass stopping (for a stop or a light pass) finishes the operation in hand without waiting.
+      if (this.stopping || !this.pass || this.pass.status === 'cancelling') return;
       const limit = this.settings.ioPressureLimit ?? 0;
       if (limit > 0) {
         const psi = ioPressureSome10();
@@ -223,7 +335,8 @@ export class ScrubDaemon {
           continue;
         }
       }
-      const deadline = this.settings.deadlineSeconds;
+      // The deadline paces deep passes; a light one reads next to nothing and is not held back for it.
+      const deadline = this.depth === 'deep' ? this.settings.deadlineSeconds : undefined;
       const cur = this.pass.currentPass();
       if (deadline && cur) {
         const p = this.pass.progress();
@@ -270,7 +383,12 @@ export class ScrubDaemon {
   status(): DaemonStatus {
     const pass = this.pass;
     const cur = pass?.currentPass();
-    const view = cur ? passView(cur, pass!.progress()) : null;
+    const light = this.depth === 'light';
+    const view = cur ? passView(cur, pass!.progress(), this.depth) : null;
+    // During a light pass the deep pass it interrupted waits at its checkpoint; a resilver's progress is that pass's.
+    const held = light ? this.resumable() : undefined;
+    const deep = light ? (held ? passView(held) : null) : view;
+    const lightAt = light ? null : this.lightDueAt();
     return {
       pool: this.pool.root,
       pid: process.pid,
@@ -284,7 +402,11 @@ export class ScrubDaemon {
       startedAt: this.startedAt,
       nextPassAt: this.nextPassAt ? new Date(this.nextPassAt).toISOString() : null,
       pass: view,
-      resilver: resilverView(this.pool, view, cur?.startedAt),
+      suspendedPass: held ? deep : null,
+      lightIntervalSeconds: this.settings.lightIntervalSeconds || null,
+      // Due since before this daemon began (or never run): due at its start.
+      nextLightAt: lightAt === null ? null : new Date(Math.max(lightAt, Date.parse(this.startedAt))).toISOString(),
+      resilver: resilverView(this.pool, deep, light ? held?.startedAt : cur?.startedAt),
       deadline: this.settings.deadlineSeconds ? { seconds: this.settings.deadlineSeconds, achievable: this.achievable } : null,
       // Live from the pass; between passes from the state read once after the last one (no disk read per STATUS=).
       counters: { ...(pass?.counters() ?? this.saved.counters) },
@@ -319,6 +441,7 @@ export class ScrubDaemon {
   }
 
   private shutdown(): void {
+    this.disarmLightTimer();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.server?.close();
@@ -344,11 +467,14 @@ export class ScrubDaemon {
 export function statusLine(s: DaemonStatus): string {
   if (s.phase === 'stopping') return 'Stopping';
   if (!s.pass && !s.paused && s.phase !== 'waiting') return `Starting a pass, intensity ${s.intensity}`;
+  const light = s.pass?.depth === 'light';
   const pass = s.pass ? `${s.pass.percent.toFixed(1)}% (${s.pass.extentsDone}/${s.pass.extentsTotal} extents)` : '';
-  if (s.paused) return `Paused${s.pass ? ` at ${pass}` : ''}`;
+  if (s.paused) return `Paused${s.pass ? `${light ? ' light scrub' : ''} at ${pass}` : ''}`;
   if (s.phase === 'waiting') return `Idle until ${s.nextPassAt}; last pass ${s.lastPass?.outcome ?? 'none'}`;
-  const rate = s.pass ? `, ${(s.pass.bytesPerSecond / 1048576).toFixed(1)} MiB/s` : '';
+  // A light pass reads headers only: its byte rate says nothing.
+  const rate = s.pass && !light ? `, ${(s.pass.bytesPerSecond / 1048576).toFixed(1)} MiB/s` : '';
   const eta = s.pass?.etaSeconds != null ? `, ETA ${Math.round(s.pass.etaSeconds)}s` : '';
   const held = s.throttled ? `, throttled: ${s.throttled}` : '';
-  return `Scrubbing ${pass}${rate}${eta}, ${s.counters.issuesFound} issues found, intensity ${s.intensity}${held}`;
+  const deep = s.suspendedPass ? `; deep pass resumes after it at ${s.suspendedPass.percent.toFixed(1)}%` : '';
+  return `${light ? 'Light scrub' : 'Scrubbing'} ${pass}${rate}${eta}, ${s.counters.issuesFound} issues found, intensity ${s.intensity}${held}${deep}`;
 }

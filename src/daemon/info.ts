@@ -21,6 +21,8 @@ export interface DaemonSettings {
   /** Target seconds for one full pass (--deadline), if pacing to a deadline. */
   deadlineSeconds?: number;
   passIntervalSeconds?: number;
+  /** Seconds between the starts of light passes run between deep ones (--light-interval); absent: none. */
+  lightIntervalSeconds?: number;
   ioPressureLimit?: number;
 }
 

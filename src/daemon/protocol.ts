@@ -12,6 +12,21 @@ export type ControlRequest =
 
 export type ControlResponse = { ok: true; status: DaemonStatus } | { ok: false; error: string };
 
+export interface PassView {
+  id: string;
+  /** deep: every byte read and proven; light: each shard's type, size and header. */
+  depth: 'deep' | 'light';
+  mode: string;
+  extentsDone: number;
+  extentsTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  bytesPerSecond: number;
+  etaSeconds: number | null;
+  /** Of the bytes for a deep pass, of the extents for a light one (it reads headers only). */
+  percent: number;
+}
+
 export interface DaemonStatus {
   pool: string;
   pid: number;
@@ -24,18 +39,16 @@ export interface DaemonStatus {
   throttled: string | null;
   phase: 'scrubbing' | 'paused' | 'waiting' | 'stopping';
   startedAt: string;
+  /** When the next deep pass begins, while waiting for it. */
   nextPassAt: string | null;
-  pass: {
-    id: string;
-    mode: string;
-    extentsDone: number;
-    extentsTotal: number;
-    bytesDone: number;
-    bytesTotal: number;
-    bytesPerSecond: number;
-    etaSeconds: number | null;
-    percent: number;
-  } | null;
+  /** The pass in hand. */
+  pass: PassView | null;
+  /** The deep pass a light one interrupted, as of its checkpoint: it resumes when the light pass ends. */
+  suspendedPass: PassView | null;
+  /** Seconds between light passes (--light-interval), null when off. */
+  lightIntervalSeconds: number | null;
+  /** When the next light pass falls due (null when off, or while one runs). */
+  nextLightAt: string | null;
   deadline: { seconds: number; achievable: boolean } | null;
   counters: {
     scrubsCompleted: number;

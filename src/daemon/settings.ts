@@ -5,6 +5,7 @@ import { writeJsonAtomic } from '../core/atomic-file';
 import { fsFailure, operationalError } from '../core/errors';
 import { DaemonSettings } from './info';
 import { INTENSITIES } from '../scrub/pacing';
+import { MAX_DURATION_SECONDS } from '../core/units';
 
 // Settings the operator changes at run time (pause, set-intensity) persist
 // here, so a restarted daemon keeps them: paused stays paused. SIGHUP re-reads.
@@ -19,7 +20,7 @@ export const DEFAULT_SETTINGS: DaemonSettings = {
   ioPressureLimit: 20,
 };
 
-const SETTING_KEYS: (keyof DaemonSettings)[] = ['intensity', 'paused', 'autoRepair', 'maxRate', 'deadlineSeconds', 'passIntervalSeconds', 'ioPressureLimit'];
+const SETTING_KEYS: (keyof DaemonSettings)[] = ['intensity', 'paused', 'autoRepair', 'maxRate', 'deadlineSeconds', 'passIntervalSeconds', 'lightIntervalSeconds', 'ioPressureLimit'];
 
 export function loadSettings(root: string): Partial<DaemonSettings> {
   let text: string | undefined;
@@ -40,6 +41,11 @@ export function loadSettings(root: string): Partial<DaemonSettings> {
   s = Object.fromEntries(Object.entries(s).filter(([k]) => SETTING_KEYS.includes(k as keyof DaemonSettings))) as Partial<DaemonSettings>;
   if (s.intensity !== undefined && !INTENSITIES.includes(s.intensity)) {
     throw operationalError(`corrupt daemon settings ${settingsFile(root)}: intensity ${JSON.stringify(s.intensity)}`);
+  }
+  // Refused, not guessed at: a broken interval would run light passes back to back, or never.
+  const light = s.lightIntervalSeconds;
+  if (light !== undefined && !(typeof light === 'number' && light >= 0 && light <= MAX_DURATION_SECONDS)) {
+    throw operationalError(`corrupt daemon settings ${settingsFile(root)}: lightIntervalSeconds ${JSON.stringify(light)}`);
   }
   return s;
 }

@@ -1,24 +1,28 @@
 import { Pool } from '../core/pool';
 import { CurrentPass, loadState, PassSummary } from '../scrub/state';
 import { PassProgress } from '../scrub/pass';
-import { DaemonStatus } from './protocol';
+import { DaemonStatus, PassView } from './protocol';
 import { DEFAULT_SETTINGS, loadSettings } from './settings';
 
 /** A pass as status shows it: live progress when running, else what its checkpoint says. */
-export function passView(cur: CurrentPass, live?: PassProgress): NonNullable<DaemonStatus['pass']> {
+export function passView(cur: CurrentPass, live?: PassProgress, depth: PassView['depth'] = 'deep'): PassView {
   const bytesDone = live?.bytesDone ?? cur.bytesDone;
   const bytesTotal = live?.bytesTotal ?? cur.bytesTotal;
+  const extentsDone = live?.extentsDone ?? cur.extentsDone;
+  const extentsTotal = live?.extentsTotal ?? cur.extentsTotal;
   const eta = live?.etaSeconds;
   return {
     id: cur.id,
+    depth,
     mode: cur.mode,
-    extentsDone: live?.extentsDone ?? cur.extentsDone,
-    extentsTotal: live?.extentsTotal ?? cur.extentsTotal,
+    extentsDone,
+    extentsTotal,
     bytesDone,
     bytesTotal,
     bytesPerSecond: live?.bytesPerSecond ?? (cur.activeSeconds > 0 ? cur.bytesDone / cur.activeSeconds : 0),
     etaSeconds: eta !== undefined && Number.isFinite(eta) ? eta : null,
-    percent: bytesTotal > 0 ? (100 * bytesDone) / bytesTotal : 0,
+    // A light pass reads headers only: it has no byte total, its progress is in extents.
+    percent: bytesTotal > 0 ? (100 * bytesDone) / bytesTotal : extentsTotal > 0 ? (100 * extentsDone) / extentsTotal : 0,
   };
 }
 
@@ -53,7 +57,11 @@ export function persistedStatus(pool: Pool): DaemonStatus {
     phase: 'waiting',
     startedAt: '',
     nextPassAt: null,
+    // Light passes save no cursor: a saved pass is always a deep one.
     pass: st.current ? passView(st.current) : null,
+    suspendedPass: null,
+    lightIntervalSeconds: settings.lightIntervalSeconds || null,
+    nextLightAt: null,
     resilver: resilverView(pool, st.current ? passView(st.current) : null, st.current?.startedAt),
     deadline: settings.deadlineSeconds ? { seconds: settings.deadlineSeconds, achievable: true } : null,
     counters: { ...st.counters },

@@ -63,6 +63,14 @@ export interface PassProgress {
   etaSeconds: number;
 }
 
+/** Seconds left at the pace so far; NaN before there is a pace. */
+function secondsLeft(c: CurrentPass, activeSeconds: number): number {
+  if (activeSeconds <= 0) return NaN;
+  // A light pass has no byte total (it reads headers only): what is left is counted in extents.
+  const [done, total] = c.bytesTotal > 0 ? [c.bytesDone, c.bytesTotal] : [c.extentsDone, c.extentsTotal];
+  return done > 0 ? (Math.max(0, total - done) * activeSeconds) / done : NaN;
+}
+
 export const REPORT_SCHEMA = 1;
 
 export interface PassReport {
@@ -212,7 +220,7 @@ export class ScrubPass {
       repairsSuccessful: c.repairsSuccessful,
       activeSeconds: active,
       bytesPerSecond: rate,
-      etaSeconds: rate > 0 ? Math.max(0, c.bytesTotal - c.bytesDone) / rate : NaN,
+      etaSeconds: secondsLeft(c, active),
     };
   }
 
