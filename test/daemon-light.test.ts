@@ -47,12 +47,12 @@ import type { DaemonStatus } from '../src/daemon/protocol';
 import { lightPassDueAt } from '../src/daemon/light-schedule';
 import type { PassSummary } from '../src/scrub/state';
 
-// 32 extents of 128 KiB, rs:4+2 (32 KiB shards). Capped at 128 KiB/s, a deep
-// pass reads an extent's 192 KiB in 1.5 s: some 50 s for the pass, and it gets
+// 2560 extents of 4 KiB, rs:4+2 (1 KiB shards). Capped at 128 KiB/s, a deep
+// pass reads ~20 extents a second: some two minutes for the pass, and it gets
 // about half of this file's time, so it never finishes here. A light pass at
-// low intensity reads 128 bytes a shard and pauses 100 ms an extent: ~3.5 s.
-const EXTENTS = 32;
-const pool = makePool({ extentSize: '128K', objects: [{ name: 'data', bytes: EXTENTS * 128 * 1024 }] });
+// low intensity checks 64 extents and pauses 100 ms: ~4 s for the pool.
+const EXTENTS = 2560;
+const pool = makePool({ extentSize: '4K', objects: [{ name: 'data', bytes: EXTENTS * 4096 }] });
 const env = daemonEnv(pool);
 const START_ARGS = ['--intensity', 'low', '--max-rate', '128K', '--light-interval', '2s'];
 const scrubd = (args: string[]) => cli('dfs-scrubd', [args[0], '--pool', pool.root, ...args.slice(1)], { env });
