@@ -109,14 +109,16 @@ test('guide commands with systemd: config, timer enabled with systemctl', () => 
     assert.match(conf, `DFS_SCRUB_TIMER="dfs-scrub-nightly@${w.instance.replace(/\\/g, '\\\\')}.timer"`);
     const nightly = `dfs-scrub-nightly@${w.instance}.timer`;
     assert.equal(systemctlCalls(w), ['daemon-reload', `enable --now ${nightly}`]);
-    // The config is not where the shipped service looks: a drop-in says where.
-    const dropIn = fs.readFileSync(path.join(w.unitDir, `dfs-scrub@${w.instance}.service.d`, '50-dfs-scrub-schedule.conf'), 'utf8');
-    assert.match(dropIn, `EnvironmentFile=${w.configDir}/%i.conf`);
+    // The service takes the options from its instance drop-in, found by the unit's name.
+    const dropIn = () => fs.readFileSync(path.join(w.unitDir, `dfs-scrub@${w.instance}.service.d`, '50-dfs-scrub-schedule.conf'), 'utf8');
+    assert.match(dropIn(), /^Environment="DFS_SCRUB_ARGS=--repair --intensity low --when-busy wait"$/m);
+    assert.not.match(dropIn(), /EnvironmentFile/);
 
     ok(run(w, GUIDE.continuous), 'continuous');
     const continuous = `dfs-scrub-continuous@${w.instance}.timer`;
     assert.equal(systemctlCalls(w).slice(2), [`disable --now ${nightly}`, 'daemon-reload', `enable --now ${continuous}`]);
     assert.match(fs.readFileSync(path.join(w.configDir, `${w.instance}.conf`), 'utf8'), /^DFS_SCRUB_ARGS="--intensity medium --when-busy wait"$/m);
+    assert.match(dropIn(), /^Environment="DFS_SCRUB_ARGS=--intensity medium --when-busy wait"$/m);
     assert.not.ok(fs.existsSync(scheduleJson(w)), 'with systemd nothing is stored in the pool');
   }
 });

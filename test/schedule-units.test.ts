@@ -88,7 +88,9 @@ test('the shipped units are exactly what the renderer makes: a service per depth
   assert.equal(shippedFrequencies('light'), ['hourly', 'daily']);
   assert.equal(shippedFrequencies('deep'), ['nightly', 'continuous', 'weekly', 'monthly']);
   const light = fs.readFileSync(path.join(UNITS, 'dfs-scrub-light@.service'), 'utf8');
-  assert.ok(light.split('\n').includes('EnvironmentFile=/etc/dynamicfs/scrub/light/%i.conf'));
+  assert.ok(light.split('\n').includes('ExecStart=@bindir@/dfs-scrub --pool %f --light $DFS_SCRUB_ARGS'));
+  // No EnvironmentFile= named with %i: systemd globs it, and an escaped path's backslashes never match.
+  assert.not.match(light + fs.readFileSync(path.join(UNITS, 'dfs-scrub@.service'), 'utf8') + fs.readFileSync(path.join(UNITS, 'dfs-scrubd@.service'), 'utf8'), /^EnvironmentFile=/m);
 });
 
 test('the units: persistent randomized timers, a hardened one-shot service reading the pool config', () => {
@@ -96,7 +98,7 @@ test('the units: persistent randomized timers, a hardened one-shot service readi
   for (const line of [
     'Type=oneshot',
     'ExecStart=@bindir@/dfs-scrub --pool %f $DFS_SCRUB_ARGS',
-    'EnvironmentFile=/etc/dynamicfs/scrub/%i.conf',
+    'Environment="DFS_SCRUB_ARGS=--intensity low --when-busy wait"',
     'Documentation=man:dfs-scrub(8) man:dfs-scrub-schedule(8)',
     'ProtectSystem=strict',
     'ReadWritePaths=-%f',
@@ -254,12 +256,11 @@ test('systemd-analyze verify: disks outside the pool get a drop-in making them w
   const dropIn = fs.readFileSync(path.join(inst.unitDir, `dfs-scrub@${instance}.service.d`, '50-dfs-scrub-schedule.conf'), 'utf8');
   assert.match(dropIn, /^ReadWritePaths=.*disk a.*disk-b/m);
   assert.match(dropIn, /^RequiresMountsFor=/m);
-  // Staged with --config-dir: the service will read the config at the usual place.
-  assert.not.match(dropIn, /EnvironmentFile/);
+  assert.match(dropIn, /^Environment="DFS_SCRUB_ARGS=--intensity low --when-busy wait"$/m);
   verify(inst, [`dfs-scrub-nightly@${instance}.timer`, `dfs-scrub@${instance}.service`]);
 });
 
-test('systemd-analyze verify: a config dir elsewhere is named in the service drop-in', () => {
+test('systemd-analyze verify: a config dir elsewhere holds the records; the drop-ins hold the options', () => {
   if (!requireTool('systemd-analyze')) return;
   const inst = install();
   const dir = scratchDir('dfs-schedule-pool-');
@@ -277,14 +278,14 @@ test('systemd-analyze verify: a config dir elsewhere is named in the service dro
   assert.is(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).commands.at(-1), ['systemctl', 'enable', '--now', `dfs-scrub-weekly@${instance}.timer`]);
   const dropIn = fs.readFileSync(path.join(inst.unitDir, `dfs-scrub@${instance}.service.d`, '50-dfs-scrub-schedule.conf'), 'utf8');
-  assert.match(dropIn, `EnvironmentFile=${inst.configDir}/%i.conf`);
-  assert.ok(fs.existsSync(path.join(inst.configDir, `${instance}.conf`)), '%i names the written config');
+  assert.match(dropIn, /^Environment="DFS_SCRUB_ARGS=--intensity low --when-busy wait"$/m);
+  assert.ok(fs.existsSync(path.join(inst.configDir, `${instance}.conf`)), 'the record is where the environment says');
   verify(inst, [`dfs-scrub-weekly@${instance}.timer`, `dfs-scrub@${instance}.service`]);
-  // The light service reads its own file under the moved directory.
+  // The light schedule: its own drop-in and record.
   const l = cli('dfs-scrub-schedule', ['--pool', root, '--depth', 'light', '--frequency', 'hourly', '--json'], { env });
   assert.is(l.status, 0, l.stderr);
   const lightDropIn = fs.readFileSync(path.join(inst.unitDir, `dfs-scrub-light@${instance}.service.d`, '50-dfs-scrub-schedule.conf'), 'utf8');
-  assert.match(lightDropIn, `EnvironmentFile=${inst.configDir}/light/%i.conf`);
+  assert.match(lightDropIn, /^Environment="DFS_SCRUB_ARGS=--intensity low --when-busy skip"$/m);
   assert.ok(fs.existsSync(path.join(inst.configDir, 'light', `${instance}.conf`)));
   verify(inst, [`dfs-scrub-light-hourly@${instance}.timer`, `dfs-scrub-light@${instance}.service`]);
 });

@@ -35,9 +35,8 @@
 // If this process is killed, a guardian process (its own session, holding a
 // pipe from this one) kills the namespace and removes the cgroups and files.
 //
-// WORKAROUND (a defect of the shipped units, see AREA_ROOT below): the pool
-// lives under /var/lib/dynamicfs_test/, a path whose `systemd-escape --path`
-// instance has no backslash escape.
+// The pool lives under /var/lib/dynamicfs-test/: its instance holds a
+// backslash escape (\x2d), which systemd must resolve (see AREA_ROOT).
 //
 // Needs root, unshare, nsenter, /lib/systemd/systemd, systemctl, journalctl,
 // systemd-escape, make: without them it prints a SKIP line, and under CI=true
@@ -54,19 +53,13 @@ import { diffFingerprints, fingerprintTree, once, repoRoot, requireTool } from '
 
 const SYSTEMD = '/lib/systemd/systemd';
 /**
- * WORKAROUND for a defect of the shipped units: not /var/lib/dynamicfs-test.
- * systemd expands EnvironmentFile= as a glob, and the %i in the shipped
- * `EnvironmentFile=/etc/dynamicfs/scrub/%i.conf` (light: .../light/%i.conf;
- * and in the drop-in dfs-scrub-schedule writes for another config dir) keeps
- * systemd-escape's backslashes, which the glob reads as escapes: for a pool
- * whose path holds a '-' (escaped \x2d) or any other escaped character it
- * never matches the file dfs-scrub-schedule wrote, and the service fails with
- * "Failed to load environment files: No such file or directory"
- * (Result=resources). dfs-scrubd@.service's `EnvironmentFile=-...` is then
- * silently skipped. With '/var/lib/dynamicfs-test' here (and the backslash
- * check in rig() dropped), the four tests that run a service fail so.
+ * A '-' in the pool's path: its instance holds systemd-escape's `\x2d`. The
+ * units once named per-pool files with %i in EnvironmentFile=, which systemd
+ * globs, reading those backslashes as escapes: the file was never found and
+ * every service failed (Result=resources). The options now come from the
+ * instance drop-in, which systemd finds by the unit's name.
  */
-const AREA_ROOT = '/var/lib/dynamicfs_test';
+const AREA_ROOT = '/var/lib/dynamicfs-test';
 const MAKE_TIMEOUT_MS = 300_000;
 /** The machine's two cores are shared with other test runs: generous. */
 const BOOT_TIMEOUT_MS = 90_000;
@@ -375,7 +368,7 @@ const rig = once((): Rig => {
   fs.writeFileSync(path.join(area, 'data.bin'), data);
   tool('dfs-pool', ['put', path.join(area, 'data.bin'), 'data.bin', '--pool', pool]);
   const instance = must(spawnSync('systemd-escape', ['--path', pool], { encoding: 'utf8' }), 'systemd-escape --path').trim();
-  if (instance.includes('\\')) throw new Error(`systemd-live: instance ${instance} has a backslash escape: see AREA_ROOT (the EnvironmentFile= glob defect)`);
+  if (!instance.includes('\\')) throw new Error(`systemd-live: instance ${instance} has no backslash escape: see AREA_ROOT`);
 
   // 3. systemd as PID 1 of its own namespaces.
   const confDir = path.join(area, 'conf');
@@ -603,12 +596,20 @@ test('dfs-scrub-schedule enables a weekly deep and an hourly light timer through
   const light = schedule(r, ['--depth', 'light', '--frequency', 'hourly', '--auto-repair', 'true']);
   assert.is(light.status, 0, `schedule light hourly: ${light.stdout}${light.stderr}`);
   assert.match(light.stdout, /ran {6}systemctl daemon-reload/);
-  // The configs went to the private dir, and the drop-in makes each service read its own.
+  // The records went to the private dir; each service takes its options from its own drop-in.
   assert.match(fs.readFileSync(u.deepConf, 'utf8'), /^DFS_SCRUB_ARGS="--repair --intensity low --when-busy wait"$/m);
   assert.match(fs.readFileSync(u.lightConf, 'utf8'), /^DFS_SCRUB_ARGS="--light --repair --intensity low --when-busy skip"$/m);
   assert.is(lexists('/etc/dynamicfs'), r.before.etcDynamicfs, 'nothing written to the machine\'s /etc/dynamicfs');
-  assert.is(show(r, u.deepService, ['EnvironmentFiles']).EnvironmentFiles, `${u.deepConf} (ignore_errors=no)`);
-  assert.is(show(r, u.lightService, ['EnvironmentFiles']).EnvironmentFiles, `${u.lightConf} (ignore_errors=no)`);
+  for (const [service, args] of [
+    [u.deepService, '--repair --intensity low --when-busy wait'],
+    [u.lightService, '--repair --intensity low --when-busy skip'],
+  ]) {
+    const p = show(r, service, ['Environment', 'DropInPaths', 'EnvironmentFiles']);
+    assert.ok(p.Environment.includes(`DFS_SCRUB_ARGS=${args}`), `${service}: ${p.Environment}`);
+    // systemctl show quotes a path holding a backslash, and doubles it.
+    assert.ok(unquote(p.DropInPaths).replace(/\\\\/g, '\\').includes(`${service}.d/50-dfs-scrub-schedule.conf`), `${service}: ${p.DropInPaths}`);
+    assert.is(p.EnvironmentFiles ?? '', '', `${service} reads no EnvironmentFile`);
+  }
   // Enabled (in the private /etc/systemd/system) and active now.
   const wants = fs.readdirSync(path.join(r.etcDir, 'timers.target.wants')).sort();
   assert.equal(wants, [u.lightTimer, u.deepTimer].sort(), 'enable linked both timers into timers.target.wants');

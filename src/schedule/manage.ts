@@ -56,7 +56,6 @@ export function resolveWhere(o: WhereOptions): Where {
     target: {
       unitDir: unitDir ?? path.resolve(process.env.DFS_SCHEDULE_UNIT_DIR || DEFAULT_UNIT_DIR),
       configDir: configDir ?? liveConfigDir,
-      serviceConfigDir: liveConfigDir,
       redirected,
     },
   };

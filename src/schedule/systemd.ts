@@ -11,17 +11,16 @@ import { ScheduleIntensity } from './settings';
 import { INTENSITIES } from '../scrub/pacing';
 import {
   configFileName,
-  DEFAULT_CONFIG_DIR,
   disksOutside,
   DROP_IN_NAME,
   dropInDir,
-  dropInNeeded,
   parseEnvFile,
   renderCustomTimer,
   renderFrequencyTimer,
   renderScrubConfig,
   renderServiceDropIn,
   ScrubConfig,
+  serviceArgs,
   timerName,
   timerTemplate,
 } from './units';
@@ -36,11 +35,6 @@ export const SYSTEMD_RUN_DIR = '/run/systemd/system';
 export interface SystemdTarget {
   unitDir: string;
   configDir: string;
-  /**
-   * Where the service will read the config: configDir itself, unless
-   * --config-dir stages the files for installing at the usual place later.
-   */
-  serviceConfigDir: string;
   /** --unit-dir/--config-dir given: files are staged, systemctl is not run. */
   redirected: boolean;
 }
@@ -153,14 +147,8 @@ export function planSystemdApply(req: ScheduleRequest, t: SystemdTarget): System
   if (shipped) plan.removes.push(p.customTimer);
   else plan.writes.push({ path: p.customTimer, content: timerText, mode: 0o644 });
 
-  const needs = {
-    pool: req.root,
-    depth,
-    outsideDisks: disksOutside(req.root, req.disks),
-    configDir: t.serviceConfigDir === DEFAULT_CONFIG_DIR ? undefined : t.serviceConfigDir,
-  };
-  if (dropInNeeded(needs)) plan.writes.push({ path: p.dropIn, content: renderServiceDropIn(needs), mode: 0o644 });
-  else plan.removes.push(p.dropIn, p.dropInDir);
+  const needs = { pool: req.root, args: serviceArgs(depth, req.intensity, req.autoRepair), outsideDisks: disksOutside(req.root, req.disks) };
+  plan.writes.push({ path: p.dropIn, content: renderServiceDropIn(needs), mode: 0o644 });
 
   if (previous && previous.timer !== timer) systemctl(plan, t, 'pre', 'disable', '--now', previous.timer);
   systemctl(plan, t, 'post', 'daemon-reload');
