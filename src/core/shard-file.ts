@@ -6,6 +6,7 @@ import { checksum64 } from './hash';
 import { decodeShardHeader, encodeShardHeader, HEADER_SIZE, ShardHeader } from './shard-header';
 import { fsyncDir, tempPathFor, writeFileAtomic } from './atomic-file';
 import { Scheme } from './scheme';
+import { HeaderFile, HeaderReads } from './header-reads';
 
 /** What can be wrong with one shard file (DESIGN §2). */
 export type ShardProblem =
@@ -41,6 +42,8 @@ export class ReadBuffer {
 export const MAX_SHARD_FILE = HEADER_SIZE + 256 * 1024 * 1024;
 
 const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+/** One per thread: whether this thread's recent header reads came from memory. */
+const headerReads = new HeaderReads(OPEN_FLAGS);
 
 /**
  * How a background reader spaces its reads: at most `chunk` bytes per read
@@ -101,9 +104,9 @@ function inspectShard(
     if (!st) return { ok: false, problem: 'missing', detail: 'no such file' };
     if (!st.isFile()) return { ok: false, problem: 'not-regular', detail: describeType(st) };
   }
-  let fd: number;
+  let f: HeaderFile;
   try {
-    fd = fs.openSync(file, OPEN_FLAGS);
+    f = headerOnly ? headerReads.open(file) : { fd: fs.openSync(file, OPEN_FLAGS), direct: false };
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT') return { ok: false, problem: 'missing', detail: 'no such file' };
@@ -111,6 +114,7 @@ function inspectShard(
     if (code === 'ELOOP') return { ok: false, problem: 'not-regular', detail: 'symbolic link' };
     return { ok: false, problem: 'unreadable', detail: `${code ?? String(err)} on open` };
   }
+  const fd = f.fd;
   let got = 0;
   try {
     const fst = fs.fstatSync(fd);
@@ -118,7 +122,8 @@ function inspectShard(
     // No shard is larger than this; a bigger file is judged by its header alone.
     const size = Math.min(fst.size, headerOnly ? HEADER_SIZE : MAX_SHARD_FILE);
     const buf = into ? into.take(size) : Buffer.allocUnsafe(size);
-    while (got < size) {
+    if (headerOnly) got = headerReads.read(f, buf, file, fst.dev);
+    while (got < size && !headerOnly) {
       const want = pacing?.chunk ? Math.min(pacing.chunk, size - got) : size - got;
       const t0 = pacing ? performance.now() : 0;
       const n = fs.readSync(fd, buf, got, want, got);
