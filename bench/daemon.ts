@@ -36,7 +36,7 @@
 // daemon reads from the cache and the comparison says less (it is printed).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { makeRandomFile } from './measure';
+import { fastDir, makeRandomFile } from './measure';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -301,15 +301,6 @@ async function latencyPart(): Promise<void> {
   }
 }
 
-function fastDir(): string {
-  const wanted = process.env.DFS_BENCH_FAST_DIR || '/dev/shm';
-  try {
-    fs.accessSync(wanted, fs.constants.W_OK);
-    return wanted;
-  } catch {
-    return os.tmpdir();
-  }
-}
 
 export async function daemonBench(parts: string[] = []): Promise<void> {
   const all = ['rss', 'paused', 'latency'];

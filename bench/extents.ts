@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { envInt, makeRandomFile, median, MiB, now } from './measure';
+import { benchScratch, envInt, fastDir, makeRandomFile, median, MiB, now } from './measure';
 
 const CLI = (name: string) => path.resolve(__dirname, '..', 'src', 'cli', `${name}.js`);
 const PER_OBJECT = 100_000;
@@ -24,15 +24,6 @@ function run(cli: string, args: string[]): string {
   return r.stdout;
 }
 
-function fastDir(): string {
-  const wanted = process.env.DFS_BENCH_FAST_DIR || '/dev/shm';
-  try {
-    fs.accessSync(wanted, fs.constants.W_OK);
-    return wanted;
-  } catch {
-    return os.tmpdir();
-  }
-}
 
 export async function extentsBench(): Promise<void> {
   let extents = envInt('DFS_BENCH_EXTENTS', 1_000_000);
@@ -46,14 +37,7 @@ export async function extentsBench(): Promise<void> {
     extents = Math.max(0, room - (room % 1000));
     if (extents < 10_000) throw new Error(`${base}: too little space for the extents bench`);
   }
-  const dir = fs.mkdtempSync(path.join(base, 'dfs-bench-extents-'));
-  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
-  const onSignal = (sig: NodeJS.Signals) => {
-    cleanup();
-    process.kill(process.pid, sig);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const { dir, done } = benchScratch(base, 'dfs-bench-extents-');
   try {
     const pool = path.join(dir, 'pool');
     const t0 = now();
@@ -83,8 +67,6 @@ export async function extentsBench(): Promise<void> {
       );
     }
   } finally {
-    cleanup();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    done();
   }
 }

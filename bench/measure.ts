@@ -4,6 +4,7 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 export const MiB = 1024 * 1024;
@@ -79,3 +80,37 @@ export function row(what: string, bytes: number, seconds: number, catGBps?: numb
   console.log(`${what.padEnd(44)} ${rate.toFixed(3).padStart(8)} GB/s  ${seconds.toFixed(3).padStart(8)} s  ${ratio}`);
 }
 
+
+/** DFS_BENCH_FAST_DIR, else /dev/shm, where it is writable: pools of many small files build there in minutes, not hours. */
+export function fastDir(): string {
+  const wanted = process.env.DFS_BENCH_FAST_DIR || '/dev/shm';
+  try {
+    fs.accessSync(wanted, fs.constants.W_OK);
+    return wanted;
+  } catch {
+    return os.tmpdir();
+  }
+}
+
+/**
+ * A scratch directory under `base`, removed by `done()` and on SIGINT or
+ * SIGTERM (the signal is then raised again, so the run still ends by it).
+ */
+export function benchScratch(base: string, prefix: string): { dir: string; done: () => void } {
+  const dir = fs.mkdtempSync(path.join(base, prefix));
+  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
+  const onSignal = (sig: NodeJS.Signals) => {
+    cleanup();
+    process.kill(process.pid, sig);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    dir,
+    done: () => {
+      cleanup();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}

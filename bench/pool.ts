@@ -15,7 +15,7 @@ import path from 'node:path';
 import { encodeExtent, rebuildShards } from '../src/core/erasure';
 import { Scheme } from '../src/core/scheme';
 
-import { envInt, GiB, gbps, makeRandomFile, median, MiB, now, row, sameBytes, timed } from './measure';
+import { benchScratch, envInt, GiB, gbps, makeRandomFile, median, MiB, now, row, sameBytes, timed } from './measure';
 const CHUNK = 4 * MiB; // rs:4+2 with 1 MiB shards: one extent of 4 MiB
 const DFS_POOL = path.resolve(__dirname, '..', 'src', 'cli', 'dfs-pool.js');
 
@@ -31,14 +31,7 @@ export async function poolBench(): Promise<void> {
   if (st.bavail * st.bsize < need) {
     throw new Error(`${base}: ${(st.bavail * st.bsize / GiB).toFixed(1)} GiB free, the pool bench needs ${(need / GiB).toFixed(1)} GiB`);
   }
-  const dir = fs.mkdtempSync(path.join(base, 'dfs-bench-pool-'));
-  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
-  const onSignal = (sig: NodeJS.Signals) => {
-    cleanup();
-    process.kill(process.pid, sig);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const { dir, done } = benchScratch(base, 'dfs-bench-pool-');
   try {
     const file = path.join(dir, 'random.bin');
     let t0 = now();
@@ -109,8 +102,6 @@ export async function poolBench(): Promise<void> {
     row('rs:4+2 encodeExtent, 1 MiB shards', bytes, tEncode, catGBps);
     row('rs:4+2 rebuildShards, 2 data shards lost', bytes, tRebuild, catGBps);
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    cleanup();
+    done();
   }
 }

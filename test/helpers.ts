@@ -2,7 +2,7 @@
 // built executables, and fingerprints of directory trees (to prove that a
 // command changed nothing, or exactly what it changed).
 
-import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns, type StdioOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -334,4 +334,25 @@ export function once<T>(f: () => T): () => T {
     if (error) throw error;
     return value;
   };
+}
+
+/** The environment of a make run from a test, without anything an outer `make check` exported. */
+function makeEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of ['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', 'DESTDIR', 'PREFIX', 'BINDIR', 'LIBDIR', 'MANDIR', 'UNITDIR']) delete env[k];
+  return env;
+}
+
+/** `make ARGS` in the checkout, as a test runs it: clean environment, five minutes at most. */
+export function runMake(args: string[]): SpawnSyncReturns<string> {
+  const r = spawnSync('make', ['--no-print-directory', ...args], {
+    cwd: repoRoot,
+    env: makeEnv(),
+    encoding: 'utf8',
+    timeout: 300_000,
+    killSignal: 'SIGKILL',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.error) throw new Error(`make ${args.join(' ')}: ${r.error.message}\n${r.stdout}${r.stderr}`);
+  return r;
 }

@@ -11,39 +11,20 @@ import * as assert from 'uvu/assert';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { diffFingerprints, fingerprintTree, once, repoRoot, requireTool, scratchDir, which } from './helpers';
+import { diffFingerprints, fingerprintTree, once, repoRoot, requireTool, runMake, scratchDir, which } from './helpers';
 import { DAEMON_NODE_FLAGS } from '../src/cli/node-flags';
 
 const EXECUTABLES = ['dfs-pool', 'dfs-scrub', 'dfs-scrubd', 'dfs-scrub-schedule', 'dfs-metrics', 'dfs-inject', 'dynamicfs'];
 /** The unit templates DESIGN §4 names (dfs-metrics* aside, which are checked against units/). */
 const DESIGN_UNITS = ['dfs-scrubd@.service', 'dfs-scrub@.service'];
 const MAX_EXPOSURE = 2.0;
-const MAKE_TIMEOUT_MS = 300_000;
 
 const tmp = scratchDir('dfs-install-');
 
 // ---------------------------------------------------------------------------
 // Running make
 
-/** The environment of a make run from a test, without anything an outer `make check` exported. */
-function makeEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', 'DESTDIR', 'PREFIX', 'BINDIR', 'LIBDIR', 'MANDIR', 'UNITDIR']) delete env[k];
-  return env;
-}
-
-function make(args: string[]): SpawnSyncReturns<string> {
-  const r = spawnSync('make', ['--no-print-directory', ...args], {
-    cwd: repoRoot,
-    env: makeEnv(),
-    encoding: 'utf8',
-    timeout: MAKE_TIMEOUT_MS,
-    killSignal: 'SIGKILL',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (r.error) throw new Error(`make ${args.join(' ')}: ${r.error.message}\n${r.stdout}${r.stderr}`);
-  return r;
-}
+const make = runMake;
 
 function mustMake(args: string[]): string {
   const r = make(args);

@@ -49,7 +49,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { diffFingerprints, fingerprintTree, once, repoRoot, requireTool } from './helpers';
+import { diffFingerprints, fingerprintTree, once, repoRoot, requireTool, runMake } from './helpers';
 
 const SYSTEMD = '/lib/systemd/systemd';
 /**
@@ -60,7 +60,6 @@ const SYSTEMD = '/lib/systemd/systemd';
  * instance drop-in, which systemd finds by the unit's name.
  */
 const AREA_ROOT = '/var/lib/dynamicfs-test';
-const MAKE_TIMEOUT_MS = 300_000;
 /** The machine's two cores are shared with other test runs: generous. */
 const BOOT_TIMEOUT_MS = 90_000;
 const UNIT_TIMEOUT_MS = 120_000;
@@ -241,11 +240,6 @@ function hostView(): HostView {
 }
 
 /** make's environment from a test, without anything an outer `make check` exported (as test/install.test.ts). */
-function makeEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES', 'DESTDIR', 'PREFIX', 'BINDIR', 'LIBDIR', 'MANDIR', 'UNITDIR']) delete env[k];
-  return env;
-}
 
 /** A plain environment for everything run in the namespace and for the installed tools: nothing of this process's. */
 const CLEAN_ENV: NodeJS.ProcessEnv = {
@@ -348,14 +342,7 @@ const rig = once((): Rig => {
 
   // 1. make install into the test's directory (not /tmp: the namespace has its own).
   const prefix = path.join(area, 'prefix');
-  const mk = spawnSync('make', ['--no-print-directory', 'install', `PREFIX=${prefix}`], {
-    cwd: repoRoot,
-    env: makeEnv(),
-    encoding: 'utf8',
-    timeout: MAKE_TIMEOUT_MS,
-    killSignal: 'SIGKILL',
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const mk = runMake(['install', `PREFIX=${prefix}`]);
   must(mk, `make install PREFIX=${prefix}`);
 
   // 2. A pool, made and filled by the installed tools.
