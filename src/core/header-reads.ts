@@ -73,10 +73,21 @@ export class HeaderReads {
         n = fs.readSync(f.fd, this.aligned, 0, size, 0);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
-        // A 4Kn drive under ext4 or xfs: whole blocks only.
-        if (size < BLOCK) this.sizes.set(dev, BLOCK);
-        else this.usable = false;
-        n = fs.readSync(f.fd, this.aligned, 0, BLOCK, 0);
+        if (size < BLOCK) {
+          // A 4Kn drive under ext4 or xfs: whole blocks only.
+          this.sizes.set(dev, BLOCK);
+          return this.read(f, buf, file, dev);
+        }
+        // Refused even a whole block: no direct reads here; this file is read through the cache.
+        this.usable = false;
+        const fd = fs.openSync(file, this.flags);
+        try {
+          // Opened again by name: the same checks as the first open had.
+          if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error(`${file}: no longer a regular file`), { code: 'ENOTREG' });
+          return this.read({ fd, direct: false }, buf, file, dev);
+        } finally {
+          fs.closeSync(fd);
+        }
       }
       return this.aligned.copy(buf, 0, 0, Math.min(n, buf.length));
     }
