@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { usageError } from '../core/errors';
+import type { Depth } from './verify';
 export type Intensity = 'low' | 'medium' | 'high' | 'max';
 
 export interface Pacing {
@@ -31,10 +32,15 @@ function cpuCount(): number {
  * the table's pacing would leave a light pass slower than it needs to be
  * by two orders of magnitude while sparing the disk nothing.
  */
-export const LIGHT_EXTENTS_PER_EXTENT = 64;
+const LIGHT_EXTENTS_PER_EXTENT = 64;
 
-/** The guide's intensity table; `max` is for maintenance windows and benchmarks. */
-export function pacingFor(intensity: Intensity): Pacing {
+/** The guide's intensity table for a pass of the depth; `max` is for maintenance windows and benchmarks. */
+export function pacingFor(intensity: Intensity, depth: Depth = 'deep'): Pacing {
+  const p = intensityTable(intensity);
+  return depth === 'light' ? { ...p, extentsPerOp: p.extentsPerOp * LIGHT_EXTENTS_PER_EXTENT } : p;
+}
+
+function intensityTable(intensity: Intensity): Pacing {
   switch (intensity) {
     case 'low':
       return { pauseMs: 100, extentsPerOp: 1, nice: 10, parallel: 1, tranquility: 20 };

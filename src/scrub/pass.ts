@@ -12,7 +12,7 @@ import { DEEP_ONLY_KINDS, deepOnlyShards, foldKnownPass, foldLightPass, healthWi
 import { parseScheme } from '../core/scheme';
 import { Finding } from './finding';
 import { isBroken, repairExtent, repairManifestCopy, RepairOutcome } from './repair';
-import { Intensity, LIGHT_EXTENTS_PER_EXTENT, Pacing, pacingFor } from './pacing';
+import { Intensity, Pacing, pacingFor } from './pacing';
 import { VerifyWorkers } from './workers';
 import { Alarm } from './alarm';
 import { finishResilver, ResilverOrder, ResilverReport } from './resilver';
@@ -420,13 +420,12 @@ export class ScrubPass {
       if (this.opts.beforeOperation) await this.opts.beforeOperation();
       // A pause or stop that came while held back takes effect before the next operation.
       if ((this.status as string) === 'paused' || this.cancelling()) continue;
-      const pacing = pacingFor(this.intensity);
+      const pacing = pacingFor(this.intensity, this.depth);
       const parallel = Math.min(pacing.parallel, workers.size);
       // Unpaced, each thread gets a second batch to start on while this one folds the first.
       const depth = pacing.pauseMs === 0 ? 2 * parallel : parallel;
-      const perOp = this.depth === 'light' ? pacing.extentsPerOp * LIGHT_EXTENTS_PER_EXTENT : pacing.extentsPerOp;
       while (!exhausted && inFlight.length < depth) {
-        const plans = take(perOp);
+        const plans = take(pacing.extentsPerOp);
         if (plans.length === 0) break;
         const perWorker = this.maxRate > 0 ? this.maxRate / parallel : 0;
         inFlight.push(workers.verify(plans, perWorker, pacing.tranquility, this.depth).then((verdicts) => ({ plans, verdicts })));
