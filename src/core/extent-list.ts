@@ -56,6 +56,11 @@ export class ExtentList {
     return this.lengths[i];
   }
 
+  /** The first byte of extent i's id (its fan-out prefix). */
+  firstIdByte(i: number): number {
+    return this.ids[i * ID_BYTES];
+  }
+
   /** Copies extent i's id, as 32 bytes, into `target` at `offset`. */
   copyId(i: number, target: Buffer, offset: number): void {
     this.ids.copy(target, offset, i * ID_BYTES, (i + 1) * ID_BYTES);

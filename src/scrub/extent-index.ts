@@ -33,6 +33,9 @@ export interface ExtentIndex {
   extents: number;
   /** What reading every shard of those extents costs. */
   bytes: number;
+  /** The same two, per fan-out prefix (PREFIXES order): how a pass cuts its operations. */
+  prefixExtents: number[];
+  prefixBytes: number[];
 }
 
 /** One extent as the manifests describe it. */
@@ -75,7 +78,7 @@ export function buildExtentIndex(pool: Pool, onObject: (o: ObjectEntry) => void 
   } catch (err) {
     throw fsFailure('cannot create the extent index', dir, err);
   }
-  const index: ExtentIndex = { dir, schemes: [], nameBlocks: [], extents: 0, bytes: 0 };
+  const index: ExtentIndex = { dir, schemes: [], nameBlocks: [], extents: 0, bytes: 0, prefixExtents: [], prefixBytes: [] };
   try {
     fillIndex(pool, index, onObject);
   } catch (err) {
@@ -90,7 +93,6 @@ function fillIndex(pool: Pool, index: ExtentIndex, onObject: (o: ObjectEntry) =>
   const dir = index.dir;
   const pending = PREFIXES.map(() => ({ buf: Buffer.alloc(0), n: 0 }));
   // The bucket is the id's first byte (PREFIXES run 00 to ff).
-  const record = Buffer.alloc(32);
   const flush = (bucket: number) => {
     const p = pending[bucket];
     if (p.n === 0) return;
@@ -118,12 +120,11 @@ function fillIndex(pool: Pool, index: ExtentIndex, onObject: (o: ObjectEntry) =>
     namesAt += Buffer.byteLength(line);
     if (names.length > 64 * 1024) flushNames();
     for (let i = 0; i < m.extents.count; i++) {
-      m.extents.copyId(i, record, 0);
-      const bucket = record[0];
+      const bucket = m.extents.firstIdByte(i);
       const p = pending[bucket];
       if (p.buf.length === 0) p.buf = Buffer.allocUnsafe(FLUSH_RECORDS * RECORD);
       const at = p.n * RECORD;
-      record.copy(p.buf, at, 0, 32);
+      m.extents.copyId(i, p.buf, at);
       p.buf.writeUInt8(si, at + 32);
       p.buf.writeUInt32LE(m.extents.length(i), at + 33);
       p.buf.writeUInt32LE(ordinal, at + 37);
@@ -135,25 +136,41 @@ function fillIndex(pool: Pool, index: ExtentIndex, onObject: (o: ObjectEntry) =>
   // Totals count an extent named by several objects once; one bucket in memory at a time.
   const schemes = new Map(index.schemes.map((text) => [text, parseScheme(text)]));
   for (const prefix of PREFIXES) {
-    for (const e of readBucket(index, prefix).values()) {
-      index.extents++;
-      index.bytes += expectedBytes(schemes.get(e.scheme)!, e.length);
+    let extents = 0;
+    let bytes = 0;
+    const data = readBucketFile(index, prefix);
+    // Counted on the raw ids (latin1: one character a byte), not decoded into extents as a pass does.
+    const seen = new Set<string>();
+    for (let at = 0; at + RECORD <= data.length; at += RECORD) {
+      const id = data.toString('latin1', at, at + 32);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      extents++;
+      bytes += expectedBytes(schemes.get(index.schemes[data[at + 32]])!, data.readUInt32LE(at + 33));
     }
+    index.prefixExtents.push(extents);
+    index.prefixBytes.push(bytes);
+    index.extents += extents;
+    index.bytes += bytes;
+  }
+}
+
+/** One bucket's records; empty when no extent has the prefix. */
+function readBucketFile(index: Pick<ExtentIndex, 'dir'>, prefix: string): Buffer {
+  const file = bucketFile(index.dir, prefix);
+  try {
+    // Our own files, but never through a link or a FIFO planted in their place.
+    return readRegularFile(file, 256 * 1024 * 1024);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
+    throw fsFailure('cannot read the extent index', file, err);
   }
 }
 
 /** The extents the manifests name under one fan-out prefix, by id. */
-export function readBucket(index: ExtentIndex, prefix: string): Map<string, IndexedExtent> {
+export function readBucket(index: Pick<ExtentIndex, 'dir' | 'schemes'>, prefix: string): Map<string, IndexedExtent> {
   const out = new Map<string, IndexedExtent>();
-  const file = bucketFile(index.dir, prefix);
-  let data: Buffer;
-  try {
-    // Our own files, but never through a link or a FIFO planted in their place.
-    data = readRegularFile(file, 256 * 1024 * 1024);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
-    throw fsFailure('cannot read the extent index', file, err);
-  }
+  const data = readBucketFile(index, prefix);
   for (let at = 0; at + RECORD <= data.length; at += RECORD) {
     const id = data.toString('hex', at, at + 32);
     const object = data.readUInt32LE(at + 37);
