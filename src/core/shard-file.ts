@@ -3,7 +3,7 @@ import path from 'node:path';
 import { errnoCode, fsFailure, operationalError } from './errors';
 import { isRealDirectory } from './safe-fs';
 import { checksum64 } from './hash';
-import { decodeShardHeader, encodeShardHeader, HEADER_SIZE, ShardHeader } from './shard-header';
+import { decodeShardHeader, encodeShardHeader, HEADER_SIZE, PAYLOAD_CHECKSUM_AT, ShardHeader, ShardTemplate } from './shard-header';
 import { fsyncDir, tempPathFor, writeFileAtomic } from './atomic-file';
 import { Scheme } from './scheme';
 import { HeaderFile, HeaderReads } from './header-reads';
@@ -79,21 +79,16 @@ export function checkShardHeader(file: string, extentId: string, index: number, 
   return inspectShard(file, extentId, index, true, into, undefined, listedRegular);
 }
 
+/** What one read of a shard file got: the bytes read (into the caller's buffer) and the file's size. */
+type ShardBytes = { ok: true; data: Buffer; size: number } | ShardFailure;
+
 /**
  * `listedRegular`: the directory listing just said this name is a regular
  * file (d_type), which is what the lstat would say: a swap since then is the
  * same race the lstat leaves, and fstat catches it before any read. Saves a
  * syscall per shard where a light pass does little else.
  */
-function inspectShard(
-  file: string,
-  extentId: string,
-  index: number,
-  headerOnly: boolean,
-  into?: ReadBuffer,
-  pacing?: ReadPacing,
-  listedRegular = false,
-): ShardCheck | ShardHeaderCheck {
+function readShard(file: string, headerOnly: boolean, into?: ReadBuffer, pacing?: ReadPacing, listedRegular = false): ShardBytes {
   if (!listedRegular) {
     let st: fs.Stats | undefined;
     try {
@@ -131,30 +126,7 @@ function inspectShard(
       got += n;
       pacing?.after(n, performance.now() - t0);
     }
-    const data = buf.subarray(0, got);
-    const header = decodeShardHeader(data);
-    if (typeof header === 'string') {
-      if (header === 'short') {
-        return { ok: false, problem: 'truncated', detail: `${got} bytes, shorter than the ${HEADER_SIZE}-byte header`, fileSize: got };
-      }
-      return { ok: false, problem: 'header-damaged', detail: header === 'magic' ? 'bad magic' : header, fileSize: got };
-    }
-    if (header.extentId !== extentId) {
-      return { ok: false, problem: 'wrong-extent', detail: `header names extent ${header.extentId}`, header, fileSize: got };
-    }
-    if (header.index !== index) {
-      return { ok: false, problem: 'wrong-index', detail: `header names shard ${header.index}`, header, fileSize: got };
-    }
-    const want = HEADER_SIZE + header.payloadLength;
-    if (fst.size < want) return { ok: false, problem: 'truncated', detail: `${fst.size} of ${want} bytes`, header, fileSize: got };
-    if (fst.size > want) return { ok: false, problem: 'oversized', detail: `${fst.size} bytes, header says ${want}`, header, fileSize: got };
-    if (headerOnly) return { ok: true, header, fileSize: got };
-    if (got < want) return { ok: false, problem: 'truncated', detail: `read ${got} of ${want} bytes`, header, fileSize: got };
-    const payload = data.subarray(HEADER_SIZE, want);
-    if (checksum64(payload) !== header.payloadChecksum) {
-      return { ok: false, problem: 'checksum-mismatch', detail: 'payload checksum mismatch', header, fileSize: got };
-    }
-    return { ok: true, header, payload, fileSize: got };
+    return { ok: true, data: buf.subarray(0, got), size: fst.size };
   } catch (err) {
     if (err instanceof ReadStopped) throw err;
     // A bad sector: say where, as a drive's error log would.
@@ -162,6 +134,61 @@ function inspectShard(
   } finally {
     fs.closeSync(fd);
   }
+}
+
+function inspectShard(
+  file: string,
+  extentId: string,
+  index: number,
+  headerOnly: boolean,
+  into?: ReadBuffer,
+  pacing?: ReadPacing,
+  listedRegular = false,
+): ShardCheck | ShardHeaderCheck {
+  const r = readShard(file, headerOnly, into, pacing, listedRegular);
+  if (!r.ok) return r;
+  const { data, size } = r;
+  const got = data.length;
+  const header = decodeShardHeader(data);
+  if (typeof header === 'string') {
+    if (header === 'short') {
+      return { ok: false, problem: 'truncated', detail: `${got} bytes, shorter than the ${HEADER_SIZE}-byte header`, fileSize: got };
+    }
+    return { ok: false, problem: 'header-damaged', detail: header === 'magic' ? 'bad magic' : header, fileSize: got };
+  }
+  if (header.extentId !== extentId) {
+    return { ok: false, problem: 'wrong-extent', detail: `header names extent ${header.extentId}`, header, fileSize: got };
+  }
+  if (header.index !== index) {
+    return { ok: false, problem: 'wrong-index', detail: `header names shard ${header.index}`, header, fileSize: got };
+  }
+  const want = HEADER_SIZE + header.payloadLength;
+  if (size < want) return { ok: false, problem: 'truncated', detail: `${size} of ${want} bytes`, header, fileSize: got };
+  if (size > want) return { ok: false, problem: 'oversized', detail: `${size} bytes, header says ${want}`, header, fileSize: got };
+  if (headerOnly) return { ok: true, header, fileSize: got };
+  if (got < want) return { ok: false, problem: 'truncated', detail: `read ${got} of ${want} bytes`, header, fileSize: got };
+  const payload = data.subarray(HEADER_SIZE, want);
+  if (checksum64(payload) !== header.payloadChecksum) {
+    return { ok: false, problem: 'checksum-mismatch', detail: 'payload checksum mismatch', header, fileSize: got };
+  }
+  return { ok: true, header, payload, fileSize: got };
+}
+
+/**
+ * Whether a shard file is exactly the one `expected` describes (see
+ * ShardTemplate), proven as checkShardHeader (headerOnly) or checkShardFile
+ * would: the bytes read, or -1 when the file needs a closer look. Compares
+ * bytes instead of decoding the header, so a pass spends nothing on objects
+ * for the shards that are fine (nearly all of them).
+ */
+export function shardMatches(file: string, expected: ShardTemplate, headerOnly: boolean, into?: ReadBuffer, pacing?: ReadPacing, listedRegular = false): number {
+  const r = readShard(file, headerOnly, into, pacing, listedRegular);
+  if (!r.ok) return -1;
+  const { data, size } = r;
+  if (size !== expected.fileSize || data.length < HEADER_SIZE || !expected.matches(data)) return -1;
+  if (headerOnly) return data.length;
+  if (data.length !== size || checksum64(data.subarray(HEADER_SIZE, size)) !== data.readBigUInt64LE(PAYLOAD_CHECKSUM_AT)) return -1;
+  return data.length;
 }
 
 function describeType(st: fs.Stats): string {

@@ -49,6 +49,42 @@ export function encodeShardHeader(h: ShardHeader): Buffer {
   return b;
 }
 
+/** Where the payload's checksum sits in the header. */
+export const PAYLOAD_CHECKSUM_AT = 72;
+const HEADER_CHECKSUM_AT = 120;
+
+/**
+ * The header every sound shard of one extent carries, up to its payload
+ * checksum (bytes 0..71: magic, format, scheme, index, lengths, extent id),
+ * set to one shard at a time. A file whose header equals it and proves its
+ * own checksum decodes to exactly these fields; any other needs decoding.
+ */
+export class ShardTemplate {
+  private readonly bytes: Buffer;
+  /** The size a sound shard file has. */
+  readonly fileSize: number;
+
+  constructor(scheme: Scheme, extentLength: number, payloadLength: number) {
+    this.bytes = encodeShardHeader({ extentId: '0'.repeat(64), index: 0, scheme, extentLength, payloadLength, payloadChecksum: 0n });
+    this.fileSize = HEADER_SIZE + payloadLength;
+  }
+
+  /** Makes it the header of shard `index` of extent `extentId` (64 hex digits). */
+  set(extentId: string, index: number): this {
+    this.bytes.write(extentId, 40, 32, 'hex');
+    this.bytes.writeUInt16LE(index, 16);
+    return this;
+  }
+
+  /** Whether `header` (128 bytes or more) is this one with an intact header checksum. */
+  matches(header: Buffer): boolean {
+    return (
+      this.bytes.compare(header, 0, PAYLOAD_CHECKSUM_AT, 0, PAYLOAD_CHECKSUM_AT) === 0 &&
+      checksum64(header.subarray(0, HEADER_CHECKSUM_AT)) === header.readBigUInt64LE(HEADER_CHECKSUM_AT)
+    );
+  }
+}
+
 export type HeaderProblem = 'short' | 'magic' | 'header-checksum' | 'format';
 
 /** Decodes and proves a header; returns what is wrong instead of throwing. */

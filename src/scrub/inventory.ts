@@ -76,23 +76,27 @@ export interface StrayFile {
 const FANOUT_RE = /^[0-9a-f]{2}$/;
 
 /**
- * SHARD_NAME_RE's match (id, index) without the regex engine: the walk tests
- * every file of every disk, and the regex cost more than the rest of it.
+ * The shard index in a name SHARD_NAME_RE matches (the extent id is its first
+ * 64 characters), or -1 for any other name; without the regex engine or a
+ * string made: the walk tests every file of every disk, and the regex cost
+ * more than the rest of it.
  */
-export function shardName(name: string): [string, string] | null {
+export function shardIndex(name: string): number {
   const n = name.length;
-  if (n < 66 || n > 68 || name.charCodeAt(64) !== 46) return null;
+  if (n < 66 || n > 68 || name.charCodeAt(64) !== 46) return -1;
   for (let i = 0; i < 64; i++) {
     const c = name.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return null;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return -1;
   }
   const first = name.charCodeAt(65);
-  if (first < 48 || first > 57 || (first === 48 && n > 66)) return null;
-  for (let i = 66; i < n; i++) {
+  if (first < 48 || first > 57 || (first === 48 && n > 66)) return -1;
+  let index = 0;
+  for (let i = 65; i < n; i++) {
     const c = name.charCodeAt(i);
-    if (c < 48 || c > 57) return null;
+    if (c < 48 || c > 57) return -1;
+    index = index * 10 + (c - 48);
   }
-  return [name.slice(0, 64), name.slice(65)];
+  return index;
 }
 
 /** Entries of extents/ itself that are not fan-out directories. */
@@ -119,15 +123,24 @@ export function topLevelStrays(pool: Pool): StrayFile[] {
   return strays;
 }
 
+/** A disk as a walk needs it (the online disks of a pool; plain data, so it crosses to a verify thread). */
+export interface ListedDisk {
+  index: number;
+  path: string;
+}
+
+/** The disks a walk lists: the online ones. */
+export const listedDisks = (pool: Pool): ListedDisk[] => onlineDisks(pool).map((d) => ({ index: d.index, path: d.path }));
+
 /**
  * The plans for one fan-out prefix: every extent the index names there and
  * every shard-like file the disks hold there, sorted by id. Reads directory
  * entries only, so a FIFO or device is never opened here.
  */
-export function listPrefix(pool: Pool, named: Map<string, IndexedExtent>, prefix: string, strays: StrayFile[]): ExtentPlan[] {
+export function listPrefix(disks: readonly ListedDisk[], named: Map<string, IndexedExtent>, prefix: string, strays: StrayFile[]): ExtentPlan[] {
   const byId = new Map<string, ExtentPlan>();
   for (const e of named.values()) byId.set(e.id, { id: e.id, scheme: e.scheme, length: e.length, objects: e.objects, files: [] });
-  for (const disk of onlineDisks(pool)) {
+  for (const disk of disks) {
     const dir = path.join(extentsDir(disk.path), prefix);
     let entries: fs.Dirent[];
     try {
@@ -142,23 +155,24 @@ export function listPrefix(pool: Pool, named: Map<string, IndexedExtent>, prefix
     for (const e of entries) {
       // Names come from readdir: no separators, no dot segments, so no path.join (a third of the walk).
       const file = `${dir}/${e.name}`;
-      const m = shardName(e.name);
-      if (!m || m[0].slice(0, 2) !== prefix) {
+      const index = shardIndex(e.name);
+      if (index < 0 || e.name.charCodeAt(0) !== prefix.charCodeAt(0) || e.name.charCodeAt(1) !== prefix.charCodeAt(1)) {
         const temp = TEMP_FILE_RE.test(e.name);
         strays.push({
           disk: disk.index,
           path: file,
           kind: temp ? 'stale-temp-file' : 'stray-file',
-          detail: temp ? 'temp file left by an interrupted write' : m ? 'shard in the wrong fan-out directory' : 'name is not <extent-id>.<shard>',
+          detail: temp ? 'temp file left by an interrupted write' : index >= 0 ? 'shard in the wrong fan-out directory' : 'name is not <extent-id>.<shard>',
         });
         continue;
       }
-      let plan = byId.get(m[0]);
+      const id = e.name.slice(0, 64);
+      let plan = byId.get(id);
       if (!plan) {
-        plan = { id: m[0], files: [] };
-        byId.set(m[0], plan);
+        plan = { id, files: [] };
+        byId.set(id, plan);
       }
-      plan.files.push(e.isFile() ? { index: Number(m[1]), disk: disk.index, path: file, regular: true } : { index: Number(m[1]), disk: disk.index, path: file });
+      plan.files.push(e.isFile() ? { index, disk: disk.index, path: file, regular: true } : { index, disk: disk.index, path: file });
     }
   }
   return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -166,5 +180,6 @@ export function listPrefix(pool: Pool, named: Map<string, IndexedExtent>, prefix
 
 /** The plans of every fan-out prefix from `from` on, in id order, one prefix listed at a time. */
 export function* listPrefixes(pool: Pool, index: ExtentIndex, strays: StrayFile[], from = ''): Generator<ExtentPlan[]> {
-  for (const prefix of PREFIXES) if (prefix >= from) yield listPrefix(pool, readBucket(index, prefix), prefix, strays);
+  const disks = listedDisks(pool);
+  for (const prefix of PREFIXES) if (prefix >= from) yield listPrefix(disks, readBucket(index, prefix), prefix, strays);
 }

@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { Pool, writableDisks } from '../core/pool';
-import { extentsDir, shardPath } from '../core/layout';
+import { extentsDir, PREFIXES, shardPath } from '../core/layout';
 import { rankDisks } from '../core/placement';
 import { eachObject, ObjectEntry } from '../core/manifest';
 import { EXIT } from '../core/errors';
-import { ExtentPlan, listPrefixes, StrayFile, topLevelStrays } from './inventory';
+import { ExtentPlan, listedDisks, listPrefixes, StrayFile, topLevelStrays } from './inventory';
+import { IdRange, splitPrefix } from './id-range';
+import { RangeRequest, Walk } from './range-check';
 import { buildExtentIndex, ExtentIndex, objectNames, removeExtentIndex } from './extent-index';
 import { Depth, ExtentVerdict, Health, ShardResult } from './verify';
 import { DEEP_ONLY_KINDS, deepOnlyShards, foldKnownPass, foldLightPass, healthWithout, KnownScope, knownScope } from './known-problems';
@@ -100,6 +102,29 @@ export interface PassReport {
   resilver?: ResilverReport;
   issues: Finding[];
   info: Finding[];
+}
+
+/** One operation as process() folds it: verdicts in id order, null when a stop cut it short. */
+interface Operation {
+  plans: ExtentPlan[];
+  verdicts: ExtentVerdict[] | null;
+  /** Extents a thread found plainly healthy and only counted (slices of ids), the bytes it read, and the slice's last id. */
+  healthy?: number;
+  healthyBytes?: number;
+  lastId?: string;
+}
+
+/** The next operation at this pacing, started; undefined when the pass has none left. */
+type NextOperation = (pacing: Pacing, bytesPerSecond: number) => Promise<Operation> | undefined;
+
+/** An unpaced operation: tens of milliseconds of work, so a pause or a new intensity takes effect at once. */
+const UNPACED_RANGE_EXTENTS = 4096;
+const UNPACED_RANGE_BYTES = 64 * 1024 * 1024;
+
+/** Slices to cut a prefix into: `extentsPerOp` each when paced, else small enough to answer quickly. */
+function rangeParts(extents: number, bytes: number, pacing: Pacing, depth: Depth): number {
+  if (pacing.pauseMs > 0) return Math.max(1, Math.round(extents / pacing.extentsPerOp));
+  return Math.max(1, Math.ceil(extents / UNPACED_RANGE_EXTENTS), depth === 'deep' ? Math.ceil(bytes / UNPACED_RANGE_BYTES) : 1);
 }
 
 /** Findings kept in memory for one report; counters keep counting past it. */
@@ -396,19 +421,11 @@ export class ScrubPass {
   }
 
   private async scrubExtents(index: ExtentIndex, strays: StrayFile[], orphans: ExtentPlan[]): Promise<void> {
+    // A resilver orders extents by danger and --only-known picks a few: both need the listing here. Any other pass lets the threads list.
+    const next = this.resilver || this.known ? this.planOperations(index, strays, orphans) : this.rangeOperations(index, strays, orphans);
     const workers = this.workers!;
-    const source = this.plans(index, strays, orphans);
     let exhausted = false;
-    const take = (n: number): ExtentPlan[] => {
-      const out: ExtentPlan[] = [];
-      while (out.length < n && !exhausted) {
-        const r = source.next();
-        if (r.done) exhausted = true;
-        else out.push(r.value);
-      }
-      return out;
-    };
-    const inFlight: Promise<{ plans: ExtentPlan[]; verdicts: ExtentVerdict[] | null }>[] = [];
+    const inFlight: Promise<Operation>[] = [];
     for (;;) {
       if (this.cancelling()) {
         // Finish what is in hand, so the cursor stays exact.
@@ -424,19 +441,79 @@ export class ScrubPass {
       const parallel = Math.min(pacing.parallel, workers.size);
       // Unpaced, each thread gets a second batch to start on while this one folds the first.
       const depth = pacing.pauseMs === 0 ? 2 * parallel : parallel;
+      const perWorker = this.maxRate > 0 ? this.maxRate / parallel : 0;
       while (!exhausted && inFlight.length < depth) {
-        const plans = take(pacing.extentsPerOp);
-        if (plans.length === 0) break;
-        const perWorker = this.maxRate > 0 ? this.maxRate / parallel : 0;
-        inFlight.push(workers.verify(plans, perWorker, pacing.tranquility, this.depth).then((verdicts) => ({ plans, verdicts })));
+        const op = next(pacing, perWorker);
+        if (op) inFlight.push(op);
+        else exhausted = true;
       }
       const head = inFlight.shift();
       if (!head) break;
-      await this.process(await head);
+      const op = await head;
+      await this.process(op);
       this.opts.onProgress?.(this.progress());
       this.checkpoint();
-      if (pacing.pauseMs > 0 && !(exhausted && inFlight.length === 0)) await this.sleep(pacing.pauseMs);
+      // A slice that held no extent (most, in a small pool) read nothing to pause after.
+      const checked = (op.verdicts?.length ?? 0) + (op.healthy ?? 0);
+      if (pacing.pauseMs > 0 && checked > 0 && !(exhausted && inFlight.length === 0)) await this.sleep(pacing.pauseMs);
     }
+  }
+
+  /** Operations of listed plans, `extentsPerOp` at a time. */
+  private planOperations(index: ExtentIndex, strays: StrayFile[], orphans: ExtentPlan[]): NextOperation {
+    const source = this.plans(index, strays, orphans);
+    return (pacing, bytesPerSecond) => {
+      const plans: ExtentPlan[] = [];
+      while (plans.length < pacing.extentsPerOp) {
+        const r = source.next();
+        if (r.done) break;
+        plans.push(r.value);
+      }
+      if (plans.length === 0) return undefined;
+      return this.workers!.verify(plans, bytesPerSecond, pacing.tranquility, this.depth).then((verdicts) => ({ plans, verdicts }));
+    };
+  }
+
+  /**
+   * Operations of id slices, each listed and checked by a thread (see
+   * range-check.ts), prefix by prefix from the cursor on; a prefix is cut
+   * when the thread starts it, by the pacing of the moment.
+   */
+  private rangeOperations(index: ExtentIndex, strays: StrayFile[], orphans: ExtentPlan[]): NextOperation {
+    const walk: Walk = { disks: listedDisks(this.pool), index: { dir: index.dir, schemes: index.schemes } };
+    const after = this.current.cursor;
+    const verbatim = this.verbatimIds();
+    let p = PREFIXES.findIndex((prefix) => prefix >= after.slice(0, 2));
+    let queue: IdRange[] = [];
+    let firstOfPrefix = false;
+    return (pacing, bytesPerSecond) => {
+      while (queue.length === 0) {
+        if (p < 0 || p >= PREFIXES.length) return undefined;
+        queue = splitPrefix(PREFIXES[p], rangeParts(index.prefixExtents[p], index.prefixBytes[p], pacing, this.depth)).filter((r) => r.hi === '' || r.hi > after);
+        firstOfPrefix = true;
+        p++;
+      }
+      const range = queue.shift()!;
+      const ask: RangeRequest = { walk, range, after, strays: firstOfPrefix, verbatim: verbatim.get(range.prefix) ?? [] };
+      firstOfPrefix = false;
+      return this.workers!.checkRange(ask, bytesPerSecond, pacing.tranquility, this.depth).then((r): Operation => {
+        if (!r) return { plans: [], verdicts: null };
+        strays.push(...r.strays);
+        for (const o of r.orphans) if (orphans.length < MAX_REPORTED) orphans.push(o);
+        return { plans: r.plans, verdicts: r.verdicts, healthy: r.healthy, healthyBytes: r.healthyBytes, lastId: r.lastId };
+      });
+    };
+  }
+
+  /** Extents whose verdicts this pass needs in full even when healthy, by prefix: what known-problems and pending repairs follow. */
+  private verbatimIds(): Map<string, string[]> {
+    const ids = new Set<string>([...(this.rot?.keys() ?? []), ...(this.watch ?? []), ...(this.current.pendingRepairs ?? []).map((p) => p.extent)]);
+    const byPrefix = new Map<string, string[]>();
+    for (const id of ids) {
+      const prefix = id.slice(0, 2);
+      byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), id]);
+    }
+    return byPrefix;
   }
 
   /** Counts the repairs an interrupted run made on this extent after its last checkpoint. */
@@ -468,7 +545,8 @@ export class ScrubPass {
   }
 
   /** Folds one operation's verdicts into findings, repairs, counters and the cursor, in id order. */
-  private async process({ plans, verdicts }: { plans: ExtentPlan[]; verdicts: ExtentVerdict[] | null }): Promise<void> {
+  private async process(op: Operation): Promise<void> {
+    const { plans, verdicts } = op;
     if (!verdicts) return; // aborted by cancel: redone on resume
     verdicts.forEach((v, i) => this.countInterruptedRepairs(v, plans[i]));
     const toRepair = this.opts.mode === 'repair' ? verdicts.filter((v) => v.health !== 'unrecoverable' && v.shards.some(isBroken)) : [];
@@ -546,6 +624,14 @@ export class ScrubPass {
       if (plan.phase !== undefined && plan.phase !== this.current.phase) this.current.phase = plan.phase;
       this.current.cursor = v.id;
     }
+    if (op.healthy) {
+      this.current.health.healthy += op.healthy;
+      this.current.extentsDone += op.healthy;
+      this.current.bytesDone += op.healthyBytes!;
+      this.state.counters.extentsScanned += op.healthy;
+      this.state.counters.bytesRead += op.healthyBytes!;
+    }
+    if (op.lastId && op.lastId > this.current.cursor) this.current.cursor = op.lastId;
     // The repairs' counts and the cursor past them are saved together, and the pending record goes.
     if (toRepair.length > 0) {
       const left = (this.current.pendingRepairs ?? []).filter((p) => !repairsOf.has(p.extent));

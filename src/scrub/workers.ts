@@ -1,8 +1,12 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { DfsError, ExitCode } from '../core/errors';
 import { ExtentPlan, toWire } from './inventory';
 import { Depth, ExtentVerdict, unpackVerdict, VerdictMessage } from './verify';
-import type { VerifyRequest } from './verify-worker';
+import type { VerifyAsk, VerifyRequest } from './verify-worker';
+import type { RangeRequest, RangeResult } from './range-check';
+
+type Reply = { seq: number; result: unknown; failure?: undefined } | { seq: number; failure: { code: ExitCode; message: string } };
 
 /**
  * A fixed set of verify threads. A request goes to the thread with the fewest
@@ -37,17 +41,28 @@ export class VerifyWorkers {
   }
 
   /** The verdicts, or null when abort() cut the batch short. */
-  verify(plans: ExtentPlan[], bytesPerSecond: number, tranquility: number, depth: Depth = 'deep'): Promise<ExtentVerdict[] | null> {
+  async verify(plans: ExtentPlan[], bytesPerSecond: number, tranquility: number, depth: Depth = 'deep'): Promise<ExtentVerdict[] | null> {
+    const packed = (await this.send({ kind: 'plans', plans: plans.map(toWire), dirs: this.dirs, bytesPerSecond, tranquility, depth })) as VerdictMessage[] | null;
+    return packed && packed.map((v, j) => unpackVerdict(plans[j], v));
+  }
+
+  /** One slice of ids, listed and checked by the thread; null when abort() cut it short. */
+  checkRange(range: RangeRequest, bytesPerSecond: number, tranquility: number, depth: Depth): Promise<RangeResult | null> {
+    return this.send({ kind: 'range', range, bytesPerSecond, tranquility, depth }) as Promise<RangeResult | null>;
+  }
+
+  private send(ask: VerifyAsk): Promise<unknown> {
     const i = this.load.indexOf(Math.min(...this.load));
     const w = this.all[i];
     const seq = ++this.seq;
     this.load[i]++;
-    return new Promise<ExtentVerdict[] | null>((resolve, reject) => {
-      const onMessage = (m: { seq: number; verdicts: VerdictMessage[] | null }) => {
+    return new Promise<unknown>((resolve, reject) => {
+      const onMessage = (m: Reply) => {
         if (m.seq !== seq) return;
         w.off('error', onError);
         w.off('message', onMessage);
-        resolve(m.verdicts && m.verdicts.map((v, j) => unpackVerdict(plans[j], v)));
+        if (m.failure) reject(new DfsError(m.failure.code, m.failure.message));
+        else resolve(m.result);
       };
       const onError = (err: Error) => {
         w.off('message', onMessage);
@@ -55,7 +70,7 @@ export class VerifyWorkers {
       };
       w.on('message', onMessage);
       w.once('error', onError);
-      const req: VerifyRequest = { seq, plans: plans.map(toWire), dirs: this.dirs, bytesPerSecond, tranquility, depth };
+      const req: VerifyRequest = { ...ask, seq };
       w.postMessage(req);
     }).finally(() => this.load[i]--);
   }
