@@ -48,8 +48,9 @@ VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null)
 NAME    := dynamicfs-scrub
 
 # Debian packages the toolkit and its tests use. libsystemd-dev must be there
-# before `npm ci`: sd-notify compiles against it. prometheus provides promtool.
-SYS_PKGS := libsystemd-dev socat mandoc prometheus prometheus-node-exporter b3sum fio xfsprogs btrfs-progs e2fsprogs util-linux time lintian debootstrap
+# before `npm ci`: sd-notify compiles against it. prometheus provides promtool;
+# prometheus-alertmanager and chromium run in the fleet and status page tests.
+SYS_PKGS := libsystemd-dev socat mandoc prometheus prometheus-alertmanager prometheus-node-exporter chromium b3sum fio xfsprogs btrfs-progs e2fsprogs util-linux time lintian debootstrap
 
 # Test runner knobs, passed through the environment to test/run-tests.mjs.
 TESTS ?=
