@@ -3,7 +3,7 @@ import { PassOutcome } from '../scrub/state';
 import { Intensity } from '../scrub/pacing';
 import { DISK_STATES, onlineDisks } from '../core/pool';
 import { DISK_ERROR_KINDS } from '../scrub/disk-errors';
-import { COMPLETED_OUTCOMES, lastCompletedPass, oldestVerification, PoolSnapshot, ReadableSnapshot } from './snapshot';
+import { COMPLETED_OUTCOMES, lastCompletedPass, oldestVerification, passProgress, PoolSnapshot, ReadableSnapshot } from './snapshot';
 
 // The Prometheus view of pool snapshots. A fresh Registry is built for every
 // scrape (never prom-client's global one): the values are copies of persisted
@@ -150,13 +150,9 @@ function addPool(m: Metrics, snap: ReadableSnapshot, now: number): void {
   const cur = state.current;
   set(m.passInProgress, bool(!!cur));
   if (cur) {
-    // Bytes measure work better than extents (extents differ in size); extents
-    // stand in while the pass does not know its byte total yet.
-    const [doneUnits, totalUnits] = cur.bytesTotal > 0 ? [cur.bytesDone, cur.bytesTotal] : [cur.extentsDone, cur.extentsTotal];
-    set(m.passProgress, totalUnits > 0 ? Math.min(1, doneUnits / totalUnits) : 0);
-    if (doneUnits > 0 && cur.activeSeconds > 0 && totalUnits >= doneUnits) {
-      set(m.passEta, ((totalUnits - doneUnits) * cur.activeSeconds) / doneUnits);
-    }
+    const progress = passProgress(cur);
+    set(m.passProgress, progress.ratio);
+    set(m.passEta, progress.etaSeconds);
   }
 
   const oldest = oldestVerification(snap);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { DISK_STATES, DiskState, openPool, Pool } from '../core/pool';
-import { loadState, PassSummary, ScrubState } from '../scrub/state';
+import { CurrentPass, loadState, PassSummary, ScrubState } from '../scrub/state';
 import { DaemonInfo, daemonRunning, readDaemonInfo } from '../daemon/info';
 import { DiskView, diskViews } from '../scrub/disk-view';
 
@@ -58,6 +58,19 @@ export function lastCompletedPass(state: ScrubState): PassSummary | undefined {
   // TODO(state): a cancelled pass after a completed one hides the completed
   // one's time; ScrubState would need lastCompletedPass to keep it.
   return state.lastPass && COMPLETED_OUTCOMES.has(state.lastPass.outcome) ? state.lastPass : undefined;
+}
+
+/**
+ * How far a pass in progress is, 0 to 1, and the scrubbing time it still needs
+ * at its average rate so far (undefined until that rate is known). Bytes
+ * measure work better than extents (extents differ in size); extents stand in
+ * while the pass does not know its byte total yet.
+ */
+export function passProgress(cur: CurrentPass): { ratio: number; etaSeconds?: number } {
+  const [done, total] = cur.bytesTotal > 0 ? [cur.bytesDone, cur.bytesTotal] : [cur.extentsDone, cur.extentsTotal];
+  const ratio = total > 0 ? Math.min(1, done / total) : 0;
+  const known = done > 0 && cur.activeSeconds > 0 && total >= done;
+  return { ratio, etaSeconds: known ? ((total - done) * cur.activeSeconds) / done : undefined };
 }
 
 /** Never scrubbed: no pass finished and none begun. */
