@@ -57,6 +57,7 @@ test("panels for what the issue names: the guide's counters as rates, extents, p
   uses(/dynamicfs_scrub_pass_progress_ratio/, 'pass progress');
   uses(/dynamicfs_scrub_pass_eta_seconds/, 'pass ETA');
   uses(/time\(\) - dynamicfs_scrub_last_completed_timestamp_seconds/, 'time since the last completed scrub');
+  uses(/\/ on \(instance, pool, depth\) dynamicfs_scrub_schedule_interval_seconds/, 'time since the last completed scrub against its schedule');
   uses(/dynamicfs_extents_verification_age_seconds/, 'oldest verification age');
   uses(/rate\(dynamicfs_scrub_read_bytes_total/, 'bytes read per second');
   for (const d of ['up', 'paused', 'throttled']) uses(new RegExp(`dynamicfs_daemon_${d}\\{`), `daemon ${d}`);

@@ -5,7 +5,8 @@
 // (only their `for:` shortened) and recording rules; a real Alertmanager routes
 // what fires to a webhook served here on loopback.
 //
-//   alpha: archive  mirror:2, both copies of one extent deleted: unrecoverable
+//   alpha: archive  mirror:2, both copies of one extent deleted: unrecoverable;
+//                   scrubbed nightly (the node-cron runner's schedule)
 //          media    rs:2+1, a daemon paused in the middle of its pass
 //   beta:  photos   rs:2+1, one shard deleted: degraded, repaired later
 //          backup   mirror:2, a dead disk replaced by a blank one: rebuilding
@@ -65,6 +66,7 @@ async function makePools() {
   const archive = makePool({ dir: path.join(dir, 'alpha'), name: 'archive', disks: 3, redundancy: 'mirror:2', objects: small });
   mustRun('dfs-inject', ['delete', '--pool', archive.root, '--object', 'ledger', '--extent-index', '0', '--shard', '0', '--shard', '1'], 0);
   mustRun('dfs-scrub', ['--pool', archive.root], 4);
+  mustRun('dfs-scrub-schedule', ['--pool', archive.root, '--frequency', 'nightly', '--backend', 'cron'], 0);
 
   // Enough extents that a low-intensity pass is still running when paused.
   const media = makePool({ dir: path.join(dir, 'alpha'), name: 'media', disks: 4, redundancy: 'rs:2+1', objects: [{ name: 'film', bytes: 4_000_000 }] });

@@ -10,13 +10,16 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { repoRoot, requireTool, scratchDir } from './helpers';
+import { cli, repoRoot, requireTool, scratchDir } from './helpers';
 import { makePool, passSummary, serve, unrecoverableState, writeDaemonInfo, writeState } from './metrics-fixtures';
 import { renderStatusPage, STATUS_PAGE_CSP, STATUS_PAGE_REFRESH_SECONDS } from '../src/metrics/status-page';
 import { readSnapshots } from '../src/metrics/snapshot';
 import type { Pool } from '../src/core/pool';
 
 // A directory name holds no '/', so no closing tag: an opening one is enough to break a page.
+// A nightly schedule's longest gap is 24 h everywhere but across a DST change: the page and the exporter count in UTC here.
+process.env.TZ = 'UTC';
+
 const HOSTILE = `<script>alert("x") & 'quoted'`;
 
 /** Three pools: one mid-pass with a daemon and disk errors, one with unrecoverable extents, one named to break HTML. */
@@ -28,7 +31,12 @@ function fleet() {
   writeState(busy, (s) => {
     s.counters = { scrubsCompleted: 5, issuesFound: 3, repairsAttempted: 3, repairsSuccessful: 3, extentsScanned: 500, bytesRead: 5e8 };
     s.health = { healthy: 98, degraded: 2, unrecoverable: 0 };
-    s.lastPass = passSummary({ outcome: 'repaired', exitCode: 1, durationSeconds: 754, extentsScanned: 100, issuesFound: 3, repairsSuccessful: 3 });
+    // Two days ago, for a nightly schedule: overdue.
+    const finished = Date.now() - 2 * 86_400_000;
+    s.lastPass = passSummary({
+      outcome: 'repaired', exitCode: 1, durationSeconds: 754, extentsScanned: 100, issuesFound: 3, repairsSuccessful: 3,
+      startedAt: new Date(finished - 754_000).toISOString(), finishedAt: new Date(finished).toISOString(),
+    });
     s.current = {
       id: 'pass-6', mode: 'repair', runner: 'dfs-scrubd', startedAt: new Date(Date.now() - 300_000).toISOString(), cursor: '7f',
       extentsTotal: 100, extentsDone: 42, bytesTotal: 4e9, bytesDone: 1.68e9, issuesFound: 2, repairsAttempted: 0, repairsSuccessful: 0,
@@ -37,6 +45,8 @@ function fleet() {
     s.diskErrors = { [busy.config.disks[2].id]: { read: 1, checksum: 7, write: 0 } };
   });
   writeDaemonInfo(busy, { intensity: 'medium', paused: true });
+  const scheduled = cli('dfs-scrub-schedule', ['--pool', busy.root, '--frequency', 'nightly', '--backend', 'cron']);
+  assert.is(scheduled.status, 0, scheduled.stderr);
   unrecoverableState(broken);
   writeState(hostile, (s) => {
     s.counters.scrubsCompleted = 1;
@@ -68,6 +78,10 @@ test('the page: each pool, its extents, its pass, its disks; pool-given text esc
   assert.match(page, '<span class="eta">ETA 58.0 s</span>');
   assert.match(page, /paused/);
   assert.ok(diskErrorRow(page, busy, 2), 'disk 2 shows 1 read and 7 checksum errors');
+  // The busy pool's nightly schedule, two days after its last pass; the others have none.
+  assert.match(page, /<td>\*-\*-\* 03:00:00 <span class="muted">\(at most 25h00m apart\)<\/span> <span class="state failed">overdue<\/span><\/td><\/tr>/);
+  assert.is(page.split('overdue').length - 1, 1, 'only the busy pool is overdue');
+  assert.is(page.split('not scheduled').length - 1, 5, 'the light row of the busy pool, both rows of the others');
   assert.match(page, '<span class="state unrecoverable">unrecoverable</span>');
   assert.match(page, '<title>DynamicFS: unrecoverable</title>');
 });
@@ -132,6 +146,8 @@ test('headless Chromium shows the pools, their state counts, the pass, the disks
     assert.match(text, 'ETA 58.0 s');
     assert.match(dom, /<progress max="1" value="0.4200">/);
     assert.match(text, /Daemon: running \(PID \d+, intensity medium\) paused/);
+    assert.match(text, /\(48h0\dm ago\)/);
+    assert.match(text, '(at most 25h00m apart) overdue');
     assert.match(text, '2 degraded extents');
     assert.match(text, '1 unrecoverable extents');
     assert.ok(diskErrorRow(dom, busy, 2), 'disk 2 of the busy pool with its read and checksum errors');

@@ -3,11 +3,13 @@ import { DISK_STATES, DiskState, openPool, Pool } from '../core/pool';
 import { CurrentPass, loadState, PassSummary, ScrubState } from '../scrub/state';
 import { DaemonInfo, daemonRunning, readDaemonInfo } from '../daemon/info';
 import { DiskView, diskViews } from '../scrub/disk-view';
+import { poolSchedules, ScheduledDepth } from './schedule-view';
 
 // Everything the metrics and /health say about one pool, read from persisted
 // files only: pool.json, the disk labels, the scrub state (with the disks'
 // error counts and the clear-errors baseline beside it), the notes in the
-// disks' quarantine directories, and the daemon's info. Nothing is written:
+// disks' quarantine directories, the daemon's info, and the pool's scrub
+// schedules. Nothing is written:
 // the exporter runs unprivileged under ProtectSystem=strict, so disks found at
 // new paths are not recorded in pool.json. Nothing walks the extents, so a
 // scrape costs the same for ten extents as for ten million, and the numbers
@@ -40,6 +42,8 @@ export interface ReadableSnapshot extends SnapshotBase {
   /** Each disk: state, errors since last cleared, quarantine, resilver progress. */
   diskViews: DiskView[];
   daemon: DaemonView;
+  /** The scrub schedule of each depth that has one. */
+  schedules: ScheduledDepth[];
 }
 
 export interface UnreadableSnapshot extends SnapshotBase {
@@ -116,7 +120,7 @@ export function readPoolSnapshot(poolPath: string): PoolSnapshot {
     const state = loadState(pool.root, pool.config.id);
     const disks = Object.fromEntries(DISK_STATES.map((s) => [s, 0])) as Record<DiskState, number>;
     for (const d of pool.disks) disks[d.state]++;
-    return { ok: true, path: abs, pool, state, disks, diskViews: diskViews(pool, state), daemon: daemonView(pool.root) };
+    return { ok: true, path: abs, pool, state, disks, diskViews: diskViews(pool, state), daemon: daemonView(pool.root), schedules: poolSchedules(pool.root) };
   } catch (err) {
     return { ok: false, path: abs, error: err instanceof Error ? err.message : String(err) };
   }

@@ -2,10 +2,12 @@ import { DISK_STATES } from '../core/pool';
 import { DISK_ERROR_KINDS } from '../scrub/disk-errors';
 import { PassSummary } from '../scrub/state';
 import { DiskView } from '../scrub/disk-view';
+import type { Depth } from '../scrub/verify';
 import { bytes, duration } from '../text/quantities';
 import { healthDocument, poolHealth } from './health';
 import { html, Markup } from './html';
-import { passProgress, PoolSnapshot, ReadableSnapshot } from './snapshot';
+import { COMPLETED_OUTCOMES, passProgress, PoolSnapshot, ReadableSnapshot } from './snapshot';
+import { ScheduledDepth } from './schedule-view';
 
 // The exporter's `/`: what /metrics and /health say, for a human with a
 // browser. One self-contained page from the same snapshots: no script, no
@@ -62,16 +64,27 @@ function passInProgress(snap: ReadableSnapshot, now: Date): Markup {
 <span class="muted">${cur.mode} pass by ${cur.runner}, started ${cur.startedAt} (${ago(cur.startedAt, now)})</span></p>`;
 }
 
-function scrubRow(depth: string, pass: PassSummary | undefined, now: Date): Markup {
-  if (!pass) return html`<tr><td>${depth}</td><td colspan="6" class="muted">none yet</td></tr>`;
+/** The schedule, and whether the pass it should have brought is late. */
+function scheduleCell(schedule: ScheduledDepth | undefined, pass: PassSummary | undefined, now: Date): Markup {
+  if (!schedule) return html`<td class="muted">not scheduled</td>`;
+  const finished = pass && COMPLETED_OUTCOMES.has(pass.outcome) ? Date.parse(pass.finishedAt) : NaN;
+  // Before its first completed pass a pool is not called late: ScrubOverdue counts that from its creation.
+  const late = now.getTime() - finished > schedule.intervalSeconds * 1000;
+  return html`<td>${schedule.calendar} <span class="muted">(at most ${duration(schedule.intervalSeconds)} apart)</span>${late ? html` <span class="state failed">overdue</span>` : ''}</td>`;
+}
+
+function scrubRow(depth: Depth, pass: PassSummary | undefined, schedule: ScheduledDepth | undefined, now: Date): Markup {
+  const plan = scheduleCell(schedule, pass, now);
+  if (!pass) return html`<tr><td>${depth}</td><td colspan="6" class="muted">none yet</td>${plan}</tr>`;
   return html`<tr><td>${depth}</td><td>${pass.finishedAt} <span class="muted">(${ago(pass.finishedAt, now)})</span></td>
 <td><span class="state ${pass.outcome}">${pass.outcome}</span></td><td>${duration(pass.durationSeconds)}</td>
-${count(pass.extentsScanned)}${count(pass.issuesFound, true)}${count(pass.repairsSuccessful)}</tr>`;
+${count(pass.extentsScanned)}${count(pass.issuesFound, true)}${count(pass.repairsSuccessful)}${plan}</tr>`;
 }
 
 function lastScrubs(snap: ReadableSnapshot, now: Date): Markup {
-  return html`<table class="scrubs"><tr><th>depth</th><th>finished</th><th>outcome</th><th>took</th><th>extents</th><th>issues</th><th>repaired</th></tr>
-${scrubRow('deep', snap.state.lastPass, now)}${scrubRow('light', snap.state.lastLight, now)}</table>`;
+  const schedule = (depth: Depth) => snap.schedules.find((s) => s.depth === depth);
+  return html`<table class="scrubs"><tr><th>depth</th><th>finished</th><th>outcome</th><th>took</th><th>extents</th><th>issues</th><th>repaired</th><th>schedule</th></tr>
+${scrubRow('deep', snap.state.lastPass, schedule('deep'), now)}${scrubRow('light', snap.state.lastLight, schedule('light'), now)}</table>`;
 }
 
 function daemonLine(snap: ReadableSnapshot): Markup {
