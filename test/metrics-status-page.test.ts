@@ -86,6 +86,14 @@ test('the page: each pool, its extents, its pass, its disks; pool-given text esc
   assert.match(page, '<title>DynamicFS: unrecoverable</title>');
 });
 
+test('a pool that cannot be read: its section says why, the path in the message escaped too', () => {
+  const gone = path.join(scratchDir('dfs-status-page-'), HOSTILE);
+  const page = renderStatusPage(readSnapshots([gone]));
+  assert.match(page, '<section class="pool unknown"><h2><span class="state unknown">unknown</span> ');
+  assert.match(page, /<p>Cannot be read: [^<]*&lt;script&gt;alert\(&quot;x&quot;\) &amp; &#39;quoted&#39;\/pool\.json/);
+  assert.not.match(page, HOSTILE);
+});
+
 test('GET / from dfs-metrics: text/html, a CSP that forbids external loads, HEAD, 405, 404 elsewhere', async () => {
   const { busy, hostile } = fleet();
   const s = await serve(['--pool', busy.root, '--pool', hostile.root]);

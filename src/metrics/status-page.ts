@@ -45,12 +45,12 @@ const ago = (iso: string | undefined, now: Date): string => {
 
 const percent = (ratio: number) => `${(ratio * 100).toFixed(1)}%`;
 
-const count = (n: number, bad = false) => html`<td class="${bad && n > 0 ? 'n bad' : 'n'}">${n}</td>`;
+const countCell = (n: number, bad = false) => html`<td class="${bad && n > 0 ? 'n bad' : 'n'}">${n}</td>`;
 
 function extentsTable(snap: ReadableSnapshot): Markup {
   const h = snap.state.health;
   return html`<table class="extents"><tr><th>healthy</th><th>degraded</th><th>unrecoverable</th></tr>
-<tr>${count(h.healthy)}${count(h.degraded, true)}${count(h.unrecoverable, true)}</tr></table>`;
+<tr>${countCell(h.healthy)}${countCell(h.degraded, true)}${countCell(h.unrecoverable, true)}</tr></table>`;
 }
 
 function passInProgress(snap: ReadableSnapshot, now: Date): Markup {
@@ -78,7 +78,7 @@ function scrubRow(depth: Depth, pass: PassSummary | undefined, schedule: Schedul
   if (!pass) return html`<tr><td>${depth}</td><td colspan="6" class="muted">none yet</td>${plan}</tr>`;
   return html`<tr><td>${depth}</td><td>${pass.finishedAt} <span class="muted">(${ago(pass.finishedAt, now)})</span></td>
 <td><span class="state ${pass.outcome}">${pass.outcome}</span></td><td>${duration(pass.durationSeconds)}</td>
-${count(pass.extentsScanned)}${count(pass.issuesFound, true)}${count(pass.repairsSuccessful)}${plan}</tr>`;
+${countCell(pass.extentsScanned)}${countCell(pass.issuesFound, true)}${countCell(pass.repairsSuccessful)}${plan}</tr>`;
 }
 
 function lastScrubs(snap: ReadableSnapshot, now: Date): Markup {
@@ -104,7 +104,7 @@ function disksTable(snap: ReadableSnapshot): Markup {
   const byState = DISK_STATES.filter((s) => snap.disks[s] > 0).map((s) => `${snap.disks[s]} ${s}`).join(', ');
   const rows = snap.diskViews.map(
     (v) => html`<tr><td class="n">${v.index}</td><td>${v.path}</td><td><span class="state ${v.state}">${v.state}</span></td>
-${DISK_ERROR_KINDS.map((k) => count(v.errors?.[k] ?? 0, true))}<td class="n">${v.quarantine.entries}</td>${resilverCell(v)}</tr>`,
+${DISK_ERROR_KINDS.map((k) => countCell(v.errors?.[k] ?? 0, true))}<td class="n">${v.quarantine.entries}</td>${resilverCell(v)}</tr>`,
   );
   return html`<p>${byState}</p><table class="disks"><tr><th>#</th><th>path</th><th>state</th><th>read</th><th>checksum</th><th>write</th><th>quarantined</th><th>resilver</th></tr>
 ${rows}</table>`;
