@@ -48,8 +48,9 @@ VERSION := $(shell node -p "require('./package.json').version" 2>/dev/null)
 NAME    := dynamicfs-scrub
 
 # Debian packages the toolkit and its tests use. libsystemd-dev must be there
-# before `npm ci`: sd-notify compiles against it. prometheus provides promtool.
-SYS_PKGS := libsystemd-dev socat mandoc prometheus prometheus-node-exporter b3sum fio xfsprogs btrfs-progs e2fsprogs util-linux time lintian debootstrap
+# before `npm ci`: sd-notify compiles against it. prometheus provides promtool;
+# prometheus-alertmanager and chromium run in the fleet and status page tests.
+SYS_PKGS := libsystemd-dev socat mandoc prometheus prometheus-alertmanager prometheus-node-exporter chromium b3sum fio xfsprogs btrfs-progs e2fsprogs util-linux time lintian debootstrap
 
 # Test runner knobs, passed through the environment to test/run-tests.mjs.
 TESTS ?=
@@ -237,6 +238,10 @@ torture: deps build
 
 MANIFEST = $(LIBDIR)/install-manifest.txt
 
+# Files for Prometheus and Grafana, installed under $(PREFIX)/share/dynamicfs/
+# at their path below src/metrics/ (grafana/dynamicfs.json in grafana/).
+SHARED_FILES := src/metrics/alerts.yml src/metrics/records.yml src/metrics/grafana/dynamicfs.json
+
 # Shell helpers for install/uninstall (used as $(SH_HELPERS) inside recipes).
 #   mkdir_tracked DIR  creates DIR (without DESTDIR) and its parents, recording
 #                      in the manifest each directory that did not exist
@@ -328,10 +333,13 @@ install: $(if $(RELEASE),,$(BUILD_STAMP) $(STAGE_STAMP))
 	  install -m 0644 $(BUILD)/completions/$$n "$$D"'$(PREFIX)/share/bash-completion/completions'/$$n
 	  record '$(PREFIX)/share/bash-completion/completions'/$$n
 	done
-	# Prometheus alert rules, for the operator to include from prometheus.yml.
-	mkdir_tracked '$(PREFIX)/share/dynamicfs'
-	install -m 0644 src/metrics/alerts.yml "$$D"'$(PREFIX)/share/dynamicfs/alerts.yml'
-	record '$(PREFIX)/share/dynamicfs/alerts.yml'
+	# Prometheus alert and recording rules, for the operator to include from
+	# prometheus.yml, and the Grafana dashboard, for a provisioning directory.
+	mkdir_tracked '$(PREFIX)/share/dynamicfs/grafana'
+	for f in $(SHARED_FILES); do
+	  install -m 0644 "$$f" "$$D"'$(PREFIX)/share/dynamicfs'/"$${f#src/metrics/}"
+	  record '$(PREFIX)/share/dynamicfs'/"$${f#src/metrics/}"
+	done
 	# systemd units, with @bindir@ and @libdir@ (and @node@) filled in.
 	for f in units/*.service units/*.timer units/*.socket units/*.path units/*.target; do
 	  [ -f "$$f" ] || continue
@@ -363,20 +371,21 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 
 # The tarball is the tree `make install` reads, already built: dist/src, the
 # staged production node_modules (native addons built here, sd-notify's for
-# Node 18 and this node), completions, units, man pages, the alert rules.
+# Node 18 and this node), completions, units, man pages, the alert and
+# recording rules and the Grafana dashboard.
 dist: source-tree $(TARBALL)
 
 # Everything the tarball copies as it is: a changed man page or unit makes a new one.
-RELEASE_FILES := $(wildcard units/* man/*) README.md Makefile package.json src/metrics/alerts.yml
+RELEASE_FILES := $(wildcard units/* man/*) README.md Makefile package.json $(SHARED_FILES)
 
 $(TARBALL): $(BUILD_STAMP) $(STAGE_STAMP) $(RELEASE_FILES)
 	@rm -rf $(RELEASE_DIR) $@
-	mkdir -p $(RELEASE_DIR)/dist $(RELEASE_DIR)/build $(RELEASE_DIR)/src/metrics
+	mkdir -p $(RELEASE_DIR)/dist $(RELEASE_DIR)/build $(RELEASE_DIR)/src/metrics/grafana
 	cp -a dist/src $(RELEASE_DIR)/dist/
 	cp -a $(STAGE) $(RELEASE_DIR)/build/stage
 	cp -a $(BUILD)/completions $(RELEASE_DIR)/build/
 	cp -a units man Makefile README.md package.json $(RELEASE_DIR)/
-	cp src/metrics/alerts.yml $(RELEASE_DIR)/src/metrics/
+	for f in $(SHARED_FILES); do cp "$$f" $(RELEASE_DIR)/"$$f"; done
 	printf '%s\n' '$(VERSION)' > $(RELEASE_DIR)/RELEASE
 	tar -C $(BUILD) --sort=name --owner=0 --group=0 --numeric-owner --mode=go-w,a+rX --mtime=@$(SOURCE_DATE_EPOCH) -cf - $(NAME)-$(VERSION) | gzip -9n > $@
 	rm -rf $(RELEASE_DIR)

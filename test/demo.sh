@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the whole story on a fresh machine, in under a minute. A pool with
 # data, damage injected, a verify-only scrub (exit 4), a repair (exit 1), a
-# clean scrub (exit 0), status, and the metrics an operator would scrape.
+# clean scrub (exit 0), status, the metrics an operator would scrape, and
+# the status page's address.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="$PWD/bin:$PATH"
@@ -58,5 +59,21 @@ if [[ -f dist/src/cli/dfs-metrics.js ]]; then
   step "Metrics, as node_exporter's textfile collector would read them" dfs-metrics --pool "$pool" --textfile-dir DIR --once
   dfs-metrics --pool "$pool" --textfile-dir "$demo" --once
   grep -E '^dynamicfs_(scrubs_completed|scrub_issues_found|scrub_repairs_(attempted|successful)|extents_(healthy|degraded|unrecoverable))\{' "$demo"/*.prom
+
+  step "The status page, for a browser" dfs-metrics --pool "$pool" --port 0
+  dfs-metrics --pool "$pool" --port 0 2>"$demo/metrics.log" &
+  server=$!
+  trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$demo"' EXIT
+  url=""
+  for _ in $(seq 100); do
+    url=$(sed -n 's|.*status page \(http://[^ ]*/\)$|\1|p' "$demo/metrics.log")
+    [[ -n $url ]] && break
+    sleep 0.1
+  done
+  [[ -n $url ]] || { cat "$demo/metrics.log" >&2; echo "demo: dfs-metrics did not start" >&2; exit 1; }
+  node -e 'fetch(process.argv[1]).then(async (r) => console.log(`GET / -> ${r.status} ${r.headers.get("content-type")}: ${/<title>(.*?)<\/title>/.exec(await r.text())[1]}`))' "$url"
+  echo "Status page: $url  (beside it: ${url}metrics and ${url}health)"
+  # Someone at a terminal gets the time to open it; a test run goes on.
+  if [[ -t 0 ]]; then read -rp "Open it in a browser; press Enter to end the demo. " _; fi
 fi
 printf '\n\033[1mdemo finished\033[0m\n'

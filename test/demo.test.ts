@@ -13,6 +13,8 @@ test('test/demo.sh tells the whole story and ends with "demo finished"', () => {
   assert.match(r.stdout, /demo finished/);
   assert.match(r.stdout, /quarantine/i);
   assert.match(r.stdout, /dynamicfs_extents_unrecoverable\{pool="[^"]+"\} 0/);
+  assert.match(r.stdout, /GET \/ -> 200 text\/html; charset=utf-8: DynamicFS: healthy/);
+  assert.match(r.stdout, /^Status page: http:\/\/127\.0\.0\.1:\d+\/ /m);
 });
 
 test.run();

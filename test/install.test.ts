@@ -195,11 +195,14 @@ test('units: the templates DESIGN §4 names are shipped', () => {
   assert.ok(fs.readdirSync(S(UNITDIR)).some((u) => u.startsWith('dfs-metrics')), 'dfs-metrics units');
 });
 
-test('alert rules: installed where dfs-metrics(8) says, share/dynamicfs/alerts.yml', () => {
+test('alert and recording rules and the Grafana dashboard: installed where dfs-metrics(8) says, under share/dynamicfs', () => {
   staged();
-  const rules = S('/usr/local/share/dynamicfs/alerts.yml');
-  assert.ok(fs.existsSync(rules), '/usr/local/share/dynamicfs/alerts.yml is not installed (dfs-metrics.8 FILES names it; src/metrics/alerts.yml is the source)');
-  assert.ok(fs.readFileSync(rules).equals(fs.readFileSync(path.join(repoRoot, 'src', 'metrics', 'alerts.yml'))));
+  for (const f of ['alerts.yml', 'records.yml', 'grafana/dynamicfs.json']) {
+    const installed = S(`/usr/local/share/dynamicfs/${f}`);
+    assert.ok(fs.existsSync(installed), `/usr/local/share/dynamicfs/${f} is not installed (dfs-metrics.8 FILES names it; src/metrics/${f} is the source)`);
+    assert.ok(fs.readFileSync(installed).equals(fs.readFileSync(path.join(repoRoot, 'src', 'metrics', f))), `${f} installed unchanged`);
+    assert.is(fs.statSync(installed).mode & 0o777, 0o644, `${f} mode`);
+  }
 });
 
 test('no installed file names the staging directory (DESTDIR) or the build tree', () => {

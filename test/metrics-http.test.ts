@@ -88,7 +88,7 @@ test('404 for other paths, 405 for other methods, HEAD without a body, query str
   cleanState(p);
   const s = await serve(['--pool', p.root]);
   try {
-    for (const route of ['/', '/metricsx', '/health/x', '/favicon.ico']) {
+    for (const route of ['/metricsx', '/health/x', '/favicon.ico', '/index.html']) {
       const res = await fetch(`${s.url}${route}`);
       assert.is(res.status, 404, route);
       await res.text();

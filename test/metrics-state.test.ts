@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { scratchDir } from './helpers';
+import { cli, scratchDir } from './helpers';
 import { cleanState, deadPid, makePool, passSummary, removeDiskLabel, sample, typeOf, unrecoverableState, writeDaemonInfo, writeState } from './metrics-fixtures';
 import { readPoolSnapshot, readSnapshots } from '../src/metrics/snapshot';
 import { renderMetrics } from '../src/metrics/registry';
@@ -118,6 +118,37 @@ test('a pass in progress: progress ratio by bytes and ETA at the average rate', 
   assert.is(sample(text, 'dynamicfs_scrub_pass_in_progress', { pool: pool.root }), 1);
   assert.is(sample(text, 'dynamicfs_scrub_pass_progress_ratio', { pool: pool.root }), 0.25);
   assert.is(sample(text, 'dynamicfs_scrub_pass_eta_seconds', { pool: pool.root }), 30);
+});
+
+test("schedules: each depth's longest wait between runs, from the pool's own schedule or the systemd timer's config", async () => {
+  const dir = scratchDir('dfs-metrics-');
+  const pool = makePool(dir);
+  const config = path.join(dir, 'etc-dynamicfs-scrub');
+  const schedule = (args: string[]) => {
+    const r = cli('dfs-scrub-schedule', ['--pool', pool.root, ...args]);
+    assert.is(r.status, 0, r.stderr);
+  };
+  const interval = async (depth: string) => sample(await render([pool.root]), 'dynamicfs_scrub_schedule_interval_seconds', { pool: pool.root, depth });
+  const saved = process.env.DFS_SCHEDULE_CONFIG_DIR;
+  process.env.DFS_SCHEDULE_CONFIG_DIR = config;
+  try {
+    assert.is(await interval('deep'), undefined, 'no schedule, no series');
+    // Without systemd: the node-cron runner's schedule, kept in the pool. Nightly: 24 h apart (25 h across a DST change), within an hour.
+    schedule(['--frequency', 'nightly', '--backend', 'cron']);
+    const nightly = await interval('deep');
+    assert.ok(nightly !== undefined && nightly >= 86_400 + 3600 && nightly <= 90_000 + 3600, `nightly: ${nightly}`);
+    // A systemd timer's config: hourly light passes, within 5 minutes.
+    schedule(['--depth', 'light', '--frequency', 'hourly', '--unit-dir', path.join(dir, 'units'), '--config-dir', config]);
+    assert.is(await interval('light'), 3600 + 300);
+    // A schedule that cannot be read leaves its series out; the scrape goes on.
+    fs.writeFileSync(path.join(pool.root, '.dynamicfs', 'schedule.json'), '{"format": 1}');
+    const text = await render([pool.root]);
+    assert.is(sample(text, 'dynamicfs_scrub_schedule_interval_seconds', { pool: pool.root, depth: 'deep' }), undefined);
+    assert.is(sample(text, 'dynamicfs_pool_readable', { pool: pool.root }), 1);
+  } finally {
+    if (saved === undefined) delete process.env.DFS_SCHEDULE_CONFIG_DIR;
+    else process.env.DFS_SCHEDULE_CONFIG_DIR = saved;
+  }
 });
 
 test('a cancelled last pass: outcome cancelled, and no completed-pass time to report', async () => {

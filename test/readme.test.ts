@@ -7,6 +7,7 @@
 //                               the same scratch pool); `sudo` is dropped
 //   watch ... 'CMD'             CMD is run once
 //   curl URL                    fetched from the metrics server the README started
+//                               (/metrics, /health, and / the status page)
 //   systemctl ...               not run: every unit it names must be shipped in
 //                               units/ (templates by their @ name), or be the
 //                               guide's own unit the README defines
@@ -24,9 +25,10 @@
 // that the marked block exists and that test/real-drives.test.ts names it, so
 // the skip cannot hide a block nobody runs; any other `<!-- drill: NAME -->`
 // marker fails until DRILLS says which test runs it.
-// The ```ini unit's ExecStart=/ExecStop= commands run like the others, and the
+// The ```ini unit's ExecStart=/ExecStop= commands run like the others, the
 // ```yaml Prometheus config passes `promtool check config` with the shipped
-// alert rules.
+// alert and recording rules, and the ```yaml Grafana provisioning names the
+// directory the dashboard is installed in.
 //
 // Commands that would change the system are redirected into the scratch area:
 // scrub-schedule gets --unit-dir/--config-dir (no systemctl is run, no file
@@ -350,6 +352,10 @@ async function fetchCommand(c: Command, words: string[]): Promise<void> {
   assert.is(res.status, 200, `README:${c.line}: ${c.source}: HTTP ${res.status}\n${body}`);
   if (u.pathname === '/metrics') assert.match(body, /^dynamicfs_extents_healthy\{pool="/m);
   if (u.pathname === '/health') assert.ok(['healthy', 'degraded', 'unrecoverable', 'unknown'].includes(JSON.parse(body).state), body);
+  if (u.pathname === '/') {
+    assert.is(res.headers.get('content-type'), 'text/html; charset=utf-8');
+    assert.match(body, /^<!DOCTYPE html>[\s\S]*<a href="\/metrics">/);
+  }
 }
 
 function systemctlCommand(c: Command, words: string[]): void {
@@ -483,13 +489,19 @@ for (const b of blocks(text)) {
       if (!requireTool('promtool')) return;
       const dir = scratchDir('dfs-readme-prom-');
       fs.writeFileSync(path.join(dir, 'prometheus.yml'), b.lines.join('\n') + '\n');
-      for (const m of b.lines.join('\n').matchAll(/^\s+- (\S+\.ya?ml)$/gm)) {
-        assert.is(path.basename(m[1]), 'alerts.yml', 'the rules file is the shipped one');
-        fs.copyFileSync(path.join(repoRoot, 'src', 'metrics', 'alerts.yml'), path.join(dir, m[1]));
-      }
+      const ruleFiles = [...b.lines.join('\n').matchAll(/^\s+- (\S+\.ya?ml)$/gm)].map((m) => m[1]);
+      assert.equal(ruleFiles.map((f) => path.basename(f)), ['alerts.yml', 'records.yml'], 'the rule files are the shipped ones');
+      for (const f of ruleFiles) fs.copyFileSync(path.join(repoRoot, 'src', 'metrics', path.basename(f)), path.join(dir, f));
       const r = spawnSync('promtool', ['check', 'config', path.join(dir, 'prometheus.yml')], { encoding: 'utf8' });
       assert.is(r.status, 0, r.stdout + r.stderr);
-      assert.match(r.stdout + r.stderr, /SUCCESS: 1 rules found|SUCCESS: \d+ rules found/);
+      assert.match(r.stdout + r.stderr, /SUCCESS: \d+ rules found/);
+    });
+  } else if (b.lang === 'yaml' && b.lines.some((l) => l.startsWith('providers:'))) {
+    test(`README:${b.line}: the Grafana provisioning points at the directory make install puts the dashboard in`, () => {
+      const dir = /^\s+path: (\S+)$/m.exec(b.lines.join('\n'))?.[1];
+      assert.is(dir, '/usr/local/share/dynamicfs/grafana', 'PREFIX=/usr/local');
+      assert.match(makefile, /^SHARED_FILES :=.* src\/metrics\/grafana\/dynamicfs\.json/m, 'the Makefile installs src/metrics/grafana/dynamicfs.json into share/dynamicfs/grafana');
+      assert.ok(fs.existsSync(path.join(repoRoot, 'src', 'metrics', 'grafana', 'dynamicfs.json')));
     });
   } else if (b.lang === '') {
     test(`README:${b.line}: code block has a language`, () => assert.unreachable('mark it bash, ini, yaml or text'));
@@ -499,6 +511,7 @@ for (const b of blocks(text)) {
 test('every man page the README lists exists', () => {
   for (const m of text.matchAll(/\]\((man\/[^)]+)\)/g)) assert.ok(fs.existsSync(path.join(repoRoot, m[1])), `${m[1]} (linked from README.md)`);
   for (const m of text.matchAll(/\]\((src\/[^)]+)\)/g)) assert.ok(fs.existsSync(path.join(repoRoot, m[1])), `${m[1]} (linked from README.md)`);
+  for (const m of text.matchAll(/\]\((docs\/[^)]+)\)/g)) assert.ok(fs.existsSync(path.join(repoRoot, m[1])), `${m[1]} (linked from README.md)`);
 });
 
 test('afterwards: no daemon or server the README started is left running', async () => {

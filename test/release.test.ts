@@ -76,7 +76,7 @@ test('make dist: the built tree, production node_modules with addons for Node 18
   const top = `${pkg.name}-${pkg.version}/`;
   assert.ok(list.every((f) => f.startsWith(top)), 'one top directory');
   const has = (f: string) => list.includes(top + f);
-  for (const f of ['RELEASE', 'Makefile', 'README.md', 'package.json', 'dist/src/cli/dfs-scrub.js', 'src/metrics/alerts.yml', 'units/dfs-scrub@.service', 'man/dfs-scrub.8', 'build/completions/dfs-scrub']) {
+  for (const f of ['RELEASE', 'Makefile', 'README.md', 'package.json', 'dist/src/cli/dfs-scrub.js', 'src/metrics/alerts.yml', 'src/metrics/records.yml', 'src/metrics/grafana/dynamicfs.json', 'units/dfs-scrub@.service', 'man/dfs-scrub.8', 'build/completions/dfs-scrub']) {
     assert.ok(has(f), `${f} is in the tarball`);
   }
   for (const abi of new Set(['108', process.versions.modules])) {
@@ -117,7 +117,7 @@ test('make deb: lintian finds no error and no warning', () => {
   const r = run('lintian', ['--fail-on', 'error,warning', '--no-tag-display-limit', deb()]);
   assert.is(r.status, 0, `lintian:\n${r.stdout}${r.stderr}`);
   const contents = must('dpkg-deb', ['-c', deb()]);
-  for (const f of ['./usr/bin/dfs-scrub', './usr/lib/systemd/system/dfs-scrub@.service', './usr/share/man/man8/dfs-scrub.8.gz', './usr/share/bash-completion/completions/dfs-scrub', './usr/share/doc/dynamicfs-scrub/copyright']) {
+  for (const f of ['./usr/bin/dfs-scrub', './usr/lib/systemd/system/dfs-scrub@.service', './usr/share/man/man8/dfs-scrub.8.gz', './usr/share/bash-completion/completions/dfs-scrub', './usr/share/doc/dynamicfs-scrub/copyright', './usr/share/dynamicfs/alerts.yml', './usr/share/dynamicfs/records.yml', './usr/share/dynamicfs/grafana/dynamicfs.json']) {
     assert.ok(contents.includes(` ${f}\n`) || contents.includes(` ${f} `), `${f} in the package`);
   }
   const info = must('dpkg-deb', ['-f', deb(), 'Depends']);

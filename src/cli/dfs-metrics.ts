@@ -60,7 +60,7 @@ async function serve(pools: string[], opts: Opts): Promise<number> {
   checkPools(pools);
   const signal = stopSignal();
   const server = await startMetricsServer({ pools, host, port, log });
-  log(`serving ${pools.length} pool(s) at ${server.url}/metrics and ${server.url}/health`);
+  log(`serving ${pools.length} pool(s) at ${server.url}/metrics and ${server.url}/health, status page ${server.url}/`);
   await aborted(signal);
   await server.close();
   return EXIT.OK;
@@ -87,13 +87,13 @@ async function textfiles(pools: string[], opts: Opts): Promise<number> {
 export const metricsProgram: ProgramSpec = {
   name: NAME,
   version: VERSION,
-  description: 'Export DynamicFS scrub state to Prometheus: HTTP /metrics and /health, or node_exporter textfiles',
+  description: 'Export DynamicFS scrub state to Prometheus: HTTP /metrics, /health and a status page at /, or node_exporter textfiles',
   common: [],
   single: true,
   commands: [
     {
       usage: '',
-      description: 'Serve /metrics and /health over HTTP, or write a textfile for node_exporter',
+      description: 'Serve /metrics, /health and the status page / over HTTP, or write a textfile for node_exporter',
       options: [
         { flag: '--pool', value: 'PATH', description: 'A pool to export; repeat for several pools' },
         { flag: '--listen', value: 'ADDR', description: 'IP address to listen on', default: DEFAULT_LISTEN },

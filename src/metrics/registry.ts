@@ -3,7 +3,7 @@ import { PassOutcome } from '../scrub/state';
 import { Intensity } from '../scrub/pacing';
 import { DISK_STATES, onlineDisks } from '../core/pool';
 import { DISK_ERROR_KINDS } from '../scrub/disk-errors';
-import { COMPLETED_OUTCOMES, lastCompletedPass, oldestVerification, PoolSnapshot, ReadableSnapshot } from './snapshot';
+import { COMPLETED_OUTCOMES, lastCompletedPass, oldestVerification, passProgress, PoolSnapshot, ReadableSnapshot } from './snapshot';
 
 // The Prometheus view of pool snapshots. A fresh Registry is built for every
 // scrape (never prom-client's global one): the values are copies of persisted
@@ -66,6 +66,7 @@ function declareMetrics(registry: Registry) {
     depthCompleted: gauge('dynamicfs_scrub_depth_last_completed_timestamp_seconds', 'When the latest completed pass of each depth (light: headers and sizes; deep: every byte) finished, Unix time', ['depth']),
     depthDuration: gauge('dynamicfs_scrub_depth_last_duration_seconds', 'How long the latest completed pass of each depth took', ['depth']),
     depthOutcome: gauge('dynamicfs_scrub_depth_last_outcome', 'Outcome of the latest pass of each depth: 1 for the outcome it had, 0 for the others', ['depth', 'outcome']),
+    scheduleInterval: gauge('dynamicfs_scrub_schedule_interval_seconds', 'Longest time the scrub schedule of each depth lets pass between two runs (its calendar\'s longest gap plus its randomized delay); absent without a schedule', ['depth']),
     passInProgress: gauge('dynamicfs_scrub_pass_in_progress', '1 while a scrub pass has begun and not finished (running, paused or interrupted)'),
     passProgress: gauge('dynamicfs_scrub_pass_progress_ratio', 'Fraction of the current scrub pass done, 0 to 1'),
     passEta: gauge('dynamicfs_scrub_pass_eta_seconds', 'Estimated scrubbing time left in the current pass at its average rate so far'),
@@ -147,16 +148,14 @@ function addPool(m: Metrics, snap: ReadableSnapshot, now: number): void {
     for (const o of OUTCOMES) set(m.depthOutcome, bool(pass.outcome === o), { depth, outcome: o });
   }
 
+  for (const s of snap.schedules) set(m.scheduleInterval, s.intervalSeconds, { depth: s.depth });
+
   const cur = state.current;
   set(m.passInProgress, bool(!!cur));
   if (cur) {
-    // Bytes measure work better than extents (extents differ in size); extents
-    // stand in while the pass does not know its byte total yet.
-    const [doneUnits, totalUnits] = cur.bytesTotal > 0 ? [cur.bytesDone, cur.bytesTotal] : [cur.extentsDone, cur.extentsTotal];
-    set(m.passProgress, totalUnits > 0 ? Math.min(1, doneUnits / totalUnits) : 0);
-    if (doneUnits > 0 && cur.activeSeconds > 0 && totalUnits >= doneUnits) {
-      set(m.passEta, ((totalUnits - doneUnits) * cur.activeSeconds) / doneUnits);
-    }
+    const progress = passProgress(cur);
+    set(m.passProgress, progress.ratio);
+    set(m.passEta, progress.etaSeconds);
   }
 
   const oldest = oldestVerification(snap);

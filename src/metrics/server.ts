@@ -4,9 +4,10 @@ import { errnoCode, operationalError } from '../core/errors';
 import { readSnapshots } from './snapshot';
 import { renderMetrics } from './registry';
 import { healthDocument, healthHttpStatus } from './health';
+import { renderStatusPage, STATUS_PAGE_CSP } from './status-page';
 
-// The HTTP endpoint: GET /metrics (Prometheus text 0.0.4) and GET /health
-// (JSON). Every request reads the persisted state afresh; the server keeps no
+// The HTTP endpoint: GET /metrics (Prometheus text 0.0.4), GET /health
+// (JSON) and GET / (the HTML status page). Every request reads the persisted state afresh; the server keeps no
 // numbers of its own, so it can be restarted at any time without effect on
 // the series.
 
@@ -41,10 +42,13 @@ function send(req: http.IncomingMessage, res: http.ServerResponse, status: numbe
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
+/** The path asked for; a target of `//x` is a path too, not a host name. */
+const routeOf = (target = '/') => (target.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target, 'http://localhost')).pathname;
+
 async function handle(opts: MetricsServerOptions, req: http.IncomingMessage, res: http.ServerResponse) {
-  const route = new URL(req.url ?? '/', 'http://localhost').pathname;
-  if (route !== '/metrics' && route !== '/health') {
-    return send(req, res, 404, 'text/plain; charset=utf-8', `not found: ${route} (try /metrics or /health)\n`);
+  const route = routeOf(req.url);
+  if (route !== '/metrics' && route !== '/health' && route !== '/') {
+    return send(req, res, 404, 'text/plain; charset=utf-8', `not found: ${route} (try /, /metrics or /health)\n`);
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return send(req, res, 405, 'text/plain; charset=utf-8', `method ${req.method} not allowed: use GET\n`, { Allow: ALLOWED });
@@ -53,6 +57,9 @@ async function handle(opts: MetricsServerOptions, req: http.IncomingMessage, res
   if (route === '/metrics') {
     const { contentType, text } = await renderMetrics(snapshots);
     return send(req, res, 200, contentType, text);
+  }
+  if (route === '/') {
+    return send(req, res, 200, 'text/html; charset=utf-8', renderStatusPage(snapshots), { 'Content-Security-Policy': STATUS_PAGE_CSP });
   }
   const doc = healthDocument(snapshots);
   return send(req, res, healthHttpStatus(doc), 'application/json; charset=utf-8', JSON.stringify(doc, null, 2) + '\n');

@@ -1,13 +1,15 @@
 import path from 'node:path';
 import { DISK_STATES, DiskState, openPool, Pool } from '../core/pool';
-import { loadState, PassSummary, ScrubState } from '../scrub/state';
+import { CurrentPass, loadState, PassSummary, ScrubState } from '../scrub/state';
 import { DaemonInfo, daemonRunning, readDaemonInfo } from '../daemon/info';
 import { DiskView, diskViews } from '../scrub/disk-view';
+import { poolSchedules, ScheduledDepth } from './schedule-view';
 
 // Everything the metrics and /health say about one pool, read from persisted
 // files only: pool.json, the disk labels, the scrub state (with the disks'
 // error counts and the clear-errors baseline beside it), the notes in the
-// disks' quarantine directories, and the daemon's info. Nothing is written:
+// disks' quarantine directories, the daemon's info, and the pool's scrub
+// schedules. Nothing is written:
 // the exporter runs unprivileged under ProtectSystem=strict, so disks found at
 // new paths are not recorded in pool.json. Nothing walks the extents, so a
 // scrape costs the same for ten extents as for ten million, and the numbers
@@ -40,6 +42,8 @@ export interface ReadableSnapshot extends SnapshotBase {
   /** Each disk: state, errors since last cleared, quarantine, resilver progress. */
   diskViews: DiskView[];
   daemon: DaemonView;
+  /** The scrub schedule of each depth that has one. */
+  schedules: ScheduledDepth[];
 }
 
 export interface UnreadableSnapshot extends SnapshotBase {
@@ -58,6 +62,19 @@ export function lastCompletedPass(state: ScrubState): PassSummary | undefined {
   // TODO(state): a cancelled pass after a completed one hides the completed
   // one's time; ScrubState would need lastCompletedPass to keep it.
   return state.lastPass && COMPLETED_OUTCOMES.has(state.lastPass.outcome) ? state.lastPass : undefined;
+}
+
+/**
+ * How far a pass in progress is, 0 to 1, and the scrubbing time it still needs
+ * at its average rate so far (undefined until that rate is known). Bytes
+ * measure work better than extents (extents differ in size); extents stand in
+ * while the pass does not know its byte total yet.
+ */
+export function passProgress(cur: CurrentPass): { ratio: number; etaSeconds?: number } {
+  const [done, total] = cur.bytesTotal > 0 ? [cur.bytesDone, cur.bytesTotal] : [cur.extentsDone, cur.extentsTotal];
+  const ratio = total > 0 ? Math.min(1, done / total) : 0;
+  const known = done > 0 && cur.activeSeconds > 0 && total >= done;
+  return { ratio, etaSeconds: known ? ((total - done) * cur.activeSeconds) / done : undefined };
 }
 
 /** Never scrubbed: no pass finished and none begun. */
@@ -103,7 +120,7 @@ export function readPoolSnapshot(poolPath: string): PoolSnapshot {
     const state = loadState(pool.root, pool.config.id);
     const disks = Object.fromEntries(DISK_STATES.map((s) => [s, 0])) as Record<DiskState, number>;
     for (const d of pool.disks) disks[d.state]++;
-    return { ok: true, path: abs, pool, state, disks, diskViews: diskViews(pool, state), daemon: daemonView(pool.root) };
+    return { ok: true, path: abs, pool, state, disks, diskViews: diskViews(pool, state), daemon: daemonView(pool.root), schedules: poolSchedules(pool.root) };
   } catch (err) {
     return { ok: false, path: abs, error: err instanceof Error ? err.message : String(err) };
   }
