@@ -69,9 +69,13 @@ export class ShardTemplate {
     this.fileSize = HEADER_SIZE + payloadLength;
   }
 
-  /** Makes it the header of shard `index` of extent `extentId` (64 hex digits). */
-  set(extentId: string, index: number): this {
+  /** Makes it a header of extent `extentId` (64 hex digits); shard() picks the shard. */
+  extent(extentId: string): this {
     this.bytes.write(extentId, 40, 32, 'hex');
+    return this;
+  }
+
+  shard(index: number): this {
     this.bytes.writeUInt16LE(index, 16);
     return this;
   }

@@ -64,14 +64,14 @@ function soundExtentBytes(plan: ExtentPlan, buf: ReadBuffer, pacing: ReadPacing 
   const scheme = schemeOf(plan.scheme);
   const n = shardCount(scheme);
   if (plan.files.length !== n || n > MAX_QUICK_SHARDS) return -1;
-  const template = templateOf(plan.scheme, scheme, plan.length);
+  const template = templateOf(plan.scheme, scheme, plan.length).extent(plan.id);
   let seen = 0;
   let bytes = 0;
   for (const f of plan.files) {
     const bit = 1 << f.index;
     if (f.index >= n || seen & bit) return -1;
     seen |= bit;
-    const got = shardMatches(f.path, template.set(plan.id, f.index), depth === 'light', buf, pacing, f.regular);
+    const got = shardMatches(f.path, template.shard(f.index), depth === 'light', buf, pacing, f.regular);
     if (got < 0) return -1;
     bytes += got;
   }
