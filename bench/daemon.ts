@@ -35,7 +35,7 @@
 // Dropping the page cache before the latency runs needs root; without it the
 // daemon reads from the cache and the comparison says less (it is printed).
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fastDir, makeRandomFile } from './measure';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -43,10 +43,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createPool } from '../src/core/pool';
 import { putObject } from '../src/core/objects';
-import { sendControl } from '../src/daemon/control-client';
-import { DAEMON_NODE_FLAGS } from '../src/cli/node-flags';
-import { controlSocketPath } from '../src/daemon/socket-path';
-import type { ControlRequest, DaemonStatus } from '../src/daemon/protocol';
+import type { DaemonStatus } from '../src/daemon/protocol';
+import { control, cpuSeconds, procStatus, startDaemon } from './daemon-probe';
 
 const MiB = 1024 * 1024;
 const CLI = path.resolve(__dirname, '..', 'src', 'cli');
@@ -92,66 +90,6 @@ async function buildPoolOfObjects(root: string, objects: number): Promise<number
   }
   fs.rmSync(src);
   return now() - t0;
-}
-
-function procStatus(pid: number): { rss: number; hwm: number } {
-  const t = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(t)?.[1] ?? NaN) * 1024;
-  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-}
-
-const CLK_TCK = (() => {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  return Number(r.stdout.trim()) || 100;
-})();
-
-/** utime + stime of a process and all its threads, in seconds. */
-function cpuSeconds(pid: number): number {
-  const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
-
-async function control(root: string, req: ControlRequest): Promise<DaemonStatus> {
-  const r = await sendControl(controlSocketPath(root), req, 30_000);
-  if (!r.ok) throw new Error(r.error);
-  return r.status;
-}
-
-interface Daemon {
-  child: ChildProcess;
-  pid: number;
-  stop: () => Promise<void>;
-}
-
-async function startDaemon(root: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
-  // The node flags the installed wrapper and a detaching start give the daemon.
-  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, path.join(CLI, 'dfs-scrubd.js'), 'start', '--pool', root, '--foreground', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, NOTIFY_SOCKET: '', INVOCATION_ID: '', ...env },
-  });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-4000)));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const until = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`daemon exited ${child.exitCode}: ${err}`);
-    try {
-      if ((await control(root, { cmd: 'status' })).pid === child.pid) break;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > until) throw new Error(`daemon not ready: ${err}`);
-    await sleep(50);
-  }
-  return {
-    child,
-    pid: child.pid!,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
