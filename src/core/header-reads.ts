@@ -46,6 +46,11 @@ export class HeaderReads {
 
   constructor(private readonly flags: number) {}
 
+  /** Whether the files read lately came from memory (then a buffered read costs the device nothing). */
+  get warm(): boolean {
+    return !this.cold;
+  }
+
   /** Opens a shard for its header read, directly when the files look cold. Throws as fs.openSync does. */
   open(file: string): HeaderFile {
     const direct = this.cold && this.usable && ++this.sinceCheck % RECHECK_EVERY !== 0;
