@@ -20,8 +20,9 @@ export interface ManifestFingerprint {
 
 function statLine(file: string): string {
   try {
-    const st = fs.lstatSync(file, { bigint: true });
-    return `${st.mode} ${st.ino} ${st.size} ${st.mtimeNs} ${st.ctimeNs}`;
+    // Times in milliseconds with a fraction: a double keeps them to a fraction of a microsecond.
+    const st = fs.lstatSync(file);
+    return `${st.mode} ${st.ino} ${st.size} ${st.mtimeMs} ${st.ctimeMs}`;
   } catch (err) {
     // Gone between the listing and the lstat: a put or rm in flight, and a line unlike any other.
     if (errnoCode(err) === 'ENOENT') return 'gone';
@@ -47,7 +48,7 @@ export function manifestFingerprint(pool: Pool, except?: string): ManifestFinger
     lines.sort();
     let dirLine: string;
     try {
-      const st = fs.lstatSync(dir, { bigint: true });
+      const st = fs.lstatSync(dir);
       dirLine = `${st.mode} ${st.ino}`;
     } catch (err) {
       dirLine = errnoCode(err) ?? 'unreadable';
