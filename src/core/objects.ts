@@ -3,7 +3,6 @@ import path from 'node:path';
 import { DfsError, errnoCode, fsFailure, operationalError, problemsLeftError, usageError } from './errors';
 import { extentId as computeExtentId } from './hash';
 import { manifestFileName, shardPath } from './layout';
-import { manifestFingerprint } from './manifest-fingerprint';
 import { bestCopy, eachObject, eachObjectSummary, ExtentList, loadManifest, Manifest, readManifestCopies, writeManifest } from './manifest';
 import { Disk, onlineDisks, Pool, writableDisks } from './pool';
 import { formatScheme, minShards, parseScheme, Scheme, shardCount } from './scheme';
@@ -11,7 +10,7 @@ import { assembleExtent, encodeExtent, rebuildShards } from './erasure';
 import { checkShardFile, shardHeaderFor, writeShardFile } from './shard-file';
 import { rankDisks } from './placement';
 import { AtomicWriter, fsyncDir } from './atomic-file';
-import { saveSummaryIfUnchanged, SummaryTally } from './pool-summary';
+import { SummaryCounter } from './pool-summary';
 
 export interface PutResult {
   name: string;
@@ -249,11 +248,10 @@ export function removeObject(pool: Pool, name: string): { name: string; extentsR
   const own = new Map<string, number>();
   for (let i = 0; i < m.extents.count; i++) own.set(m.extents.key(i), i);
   // The walk reads every other manifest anyway: what it counts is the pool's summary once this object is gone.
-  const before = manifestFingerprint(pool, manifestFileName(name));
-  const tally = new SummaryTally();
+  const counter = new SummaryCounter(pool, manifestFileName(name));
   eachObject(pool, (o) => {
     if (o.manifest?.name === name) return;
-    tally.add(o);
+    counter.add(o);
     if (!o.manifest) return;
     for (let i = 0; i < o.manifest.extents.count; i++) {
       const key = o.manifest.extents.key(i);
@@ -269,7 +267,7 @@ export function removeObject(pool: Pool, name: string): { name: string; extentsR
       throw fsFailure('cannot remove', c.path, err);
     }
   }
-  saveSummaryIfUnchanged(pool, before, tally.summary);
+  counter.save();
   let extentsRemoved = 0;
   let shardsRemoved = 0;
   const scheme = parseScheme(m.scheme);

@@ -50,10 +50,26 @@ const MAX_SCHEMES = 256;
 
 export const summaryFile = (root: string) => path.join(stateDir(root), SUMMARY_FILE);
 
-/** Counts objects one by one, as a walk over the manifests meets them. */
-export class SummaryTally {
+/**
+ * Counts objects one by one as a walk over every manifest meets them, and
+ * saves the count if no manifest changed while it walked. A walk that reads
+ * every manifest anyway (rm; the scrub pass's extent index build could
+ * too: `const counter = new SummaryCounter(pool)`, `counter.add(o)` for
+ * each object, `counter.save()` at the end) keeps status current for free,
+ * at the price of a Set of every distinct extent (a 16-byte key each).
+ */
+export class SummaryCounter {
   readonly summary: PoolSummary = { objects: 0, extents: 0, bytes: 0, unreadableObjects: 0, schemes: {} };
+  /** The manifests as the walk began; `except`, the manifest file of an object being removed. */
+  readonly before: ManifestFingerprint;
   private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly pool: Pool,
+    except?: string,
+  ) {
+    this.before = manifestFingerprint(pool, except);
+  }
 
   add(o: ObjectEntry): void {
     const m = o.manifest;
@@ -72,6 +88,26 @@ export class SummaryTally {
       this.seen.add(key);
       s.extents++;
       this.summary.extents++;
+    }
+  }
+
+  /**
+   * Saves the count unless a manifest changed since the walk began (it may
+   * be torn: the next status counts again). Best effort, never an error: a
+   * read-only pool, or one whose state directory cannot be trusted, is just
+   * not written.
+   */
+  save(): boolean {
+    try {
+      const after = manifestFingerprint(this.pool);
+      if (after.hash !== this.before.hash || after.names !== this.before.names) return false;
+      if (stateDirProblem(this.pool.root) !== undefined) return false;
+      const id = this.pool.config.id;
+      const file: SummaryFile = { schema: SUMMARY_SCHEMA, poolId: id, fingerprint: after.hash, summary: this.summary, checksum: checksumOf(id, after.hash, this.summary) };
+      writeJsonAtomic(summaryFile(this.pool.root), file);
+      return true;
+    } catch {
+      return false;
     }
   }
 }
@@ -118,32 +154,12 @@ export function loadSummary(pool: Pool, fp: ManifestFingerprint): PoolSummary | 
   }
 }
 
-/**
- * Saves a summary counted by a walk that began at fingerprint `before`,
- * unless a manifest changed since then (the count may be torn: the next
- * status counts again). Best effort, never an error: a read-only pool, or one
- * whose state directory cannot be trusted, is just not written.
- */
-export function saveSummaryIfUnchanged(pool: Pool, before: ManifestFingerprint, summary: PoolSummary): boolean {
-  try {
-    const after = manifestFingerprint(pool);
-    if (after.hash !== before.hash || after.names !== before.names) return false;
-    if (stateDirProblem(pool.root) !== undefined) return false;
-    const file: SummaryFile = { schema: SUMMARY_SCHEMA, poolId: pool.config.id, fingerprint: after.hash, summary, checksum: checksumOf(pool.config.id, after.hash, summary) };
-    writeJsonAtomic(summaryFile(pool.root), file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The pool's summary: the saved one while it holds, else counted from every manifest (and saved for next time). */
 export function poolSummary(pool: Pool): PoolSummary {
-  const before = manifestFingerprint(pool);
-  const saved = loadSummary(pool, before);
+  const counter = new SummaryCounter(pool);
+  const saved = loadSummary(pool, counter.before);
   if (saved) return saved;
-  const tally = new SummaryTally();
-  eachObject(pool, (o) => tally.add(o));
-  saveSummaryIfUnchanged(pool, before, tally.summary);
-  return tally.summary;
+  eachObject(pool, (o) => counter.add(o));
+  counter.save();
+  return counter.summary;
 }
