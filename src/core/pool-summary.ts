@@ -12,9 +12,12 @@ import { stateDirProblem } from './state-dir';
 // What `status` says of the objects, saved in the state directory with the
 // manifest fingerprint it was counted under. It is shown only while the
 // fingerprint still matches and the file proves itself; anything else (no
-// file, an older pool, a damaged, forged-by-accident or planted file, a
-// manifest written since) is counted afresh from the manifests. Saving is best
-// effort: a user who may read the pool but not write it still gets exact numbers.
+// file, an older pool, a damaged or planted file, a manifest written since)
+// is counted afresh from the manifests. Saving is best effort: a user who may
+// read the pool but not write it still gets exact numbers. The checksum finds
+// damage, not forgery: whoever may write the state directory can write a
+// summary that checks out, as they can the scrub state, and mislead about
+// that pool alone (DESIGN.md §5).
 
 export interface SchemeCounts {
   objects: number;
