@@ -270,7 +270,7 @@ export const NAMES_PER_ROUND = 65536;
  * Calls `fn` with each manifest file name in one disk's objects/, streamed (no
  * array of the whole directory); `fn` returns false to stop early.
  */
-function eachManifestName(dir: string, fn: (name: string) => boolean): void {
+export function eachManifestName(dir: string, fn: (name: string) => boolean): void {
   let handle: fs.Dir;
   try {
     if (!isRealDirectory(dir)) return;

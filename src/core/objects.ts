@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DfsError, errnoCode, fsFailure, operationalError, problemsLeftError, usageError } from './errors';
 import { extentId as computeExtentId } from './hash';
-import { shardPath } from './layout';
+import { manifestFileName, shardPath } from './layout';
 import { bestCopy, eachObject, eachObjectSummary, ExtentList, loadManifest, Manifest, readManifestCopies, writeManifest } from './manifest';
 import { Disk, onlineDisks, Pool, writableDisks } from './pool';
 import { formatScheme, minShards, parseScheme, Scheme, shardCount } from './scheme';
@@ -10,6 +10,7 @@ import { assembleExtent, encodeExtent, rebuildShards } from './erasure';
 import { checkShardFile, shardHeaderFor, writeShardFile } from './shard-file';
 import { rankDisks } from './placement';
 import { AtomicWriter, fsyncDir } from './atomic-file';
+import { SummaryCounter } from './pool-summary';
 
 export interface PutResult {
   name: string;
@@ -246,8 +247,12 @@ export function removeObject(pool: Pool, name: string): { name: string; extentsR
   // This object's extents by key, each once, with where to find its full id.
   const own = new Map<string, number>();
   for (let i = 0; i < m.extents.count; i++) own.set(m.extents.key(i), i);
+  // The walk reads every other manifest anyway: what it counts is the pool's summary once this object is gone.
+  const counter = new SummaryCounter(pool, manifestFileName(name));
   eachObject(pool, (o) => {
-    if (!o.manifest || o.manifest.name === name) return;
+    if (o.manifest?.name === name) return;
+    counter.add(o);
+    if (!o.manifest) return;
     for (let i = 0; i < o.manifest.extents.count; i++) {
       const key = o.manifest.extents.key(i);
       if (own.has(key)) stillUsed.add(key);
@@ -262,6 +267,7 @@ export function removeObject(pool: Pool, name: string): { name: string; extentsR
       throw fsFailure('cannot remove', c.path, err);
     }
   }
+  counter.save();
   let extentsRemoved = 0;
   let shardsRemoved = 0;
   const scheme = parseScheme(m.scheme);

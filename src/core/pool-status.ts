@@ -1,47 +1,19 @@
-import { eachObject } from './manifest';
 import { DISK_STATES, DiskState, Pool } from './pool';
+import { poolSummary, PoolSummary } from './pool-summary';
 
-export interface PoolStatus {
+export interface PoolStatus extends PoolSummary {
   pool: string;
   id: string;
   created: string;
   defaultRedundancy: string;
   extentSize: number;
-  schemes: Record<string, { objects: number; extents: number; bytes: number }>;
   disks: { id: string; index: number; path: string; state: DiskState; detail?: string; claimedBy?: string[] }[];
   disksByState: Record<DiskState, number>;
-  objects: number;
-  /** Distinct extents named by manifests. */
-  extents: number;
-  /** Logical bytes of all objects. */
-  bytes: number;
-  /** Objects whose every manifest copy is damaged. */
-  unreadableObjects: number;
 }
 
+/** The pool's identity, disks and object counts; the counts come from the saved summary while it holds (pool-summary.ts). */
 export function poolStatus(pool: Pool): PoolStatus {
-  const schemes: PoolStatus['schemes'] = {};
-  const extentIds = new Set<string>();
-  let objects = 0;
-  let bytes = 0;
-  let unreadableObjects = 0;
-  eachObject(pool, (o) => {
-    const m = o.manifest;
-    if (!m) {
-      unreadableObjects++;
-      return;
-    }
-    objects++;
-    bytes += m.size;
-    const s = (schemes[m.scheme] ??= { objects: 0, extents: 0, bytes: 0 });
-    s.objects++;
-    s.bytes += m.size;
-    for (let i = 0; i < m.extents.count; i++) {
-      const key = m.extents.key(i);
-      if (!extentIds.has(key)) s.extents++;
-      extentIds.add(key);
-    }
-  });
+  const { schemes, objects, extents, bytes, unreadableObjects } = poolSummary(pool);
   const disksByState = Object.fromEntries(DISK_STATES.map((s) => [s, 0])) as Record<DiskState, number>;
   for (const d of pool.disks) disksByState[d.state]++;
   return {
@@ -54,7 +26,7 @@ export function poolStatus(pool: Pool): PoolStatus {
     disks: pool.disks.map((d) => ({ id: d.id, index: d.index, path: d.path, state: d.state, detail: d.detail, ...(d.claimedBy ? { claimedBy: d.claimedBy } : {}) })),
     disksByState,
     objects,
-    extents: extentIds.size,
+    extents,
     bytes,
     unreadableObjects,
   };

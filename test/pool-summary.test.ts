@@ -1,0 +1,228 @@
+// `status` counts objects and extents from a summary saved in the state
+// directory, and only while it still holds: after put, dedup put, rm and
+// damage to a manifest copy its numbers are those of a full count; a summary
+// that lies, is corrupt, stale, a symbolic link or a FIFO is not believed;
+// a count that a put overtook is not saved; and a user who may read the pool
+// but not write it still gets the numbers.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cli, cliPath, scratchDir } from './helpers';
+import { hostileReady, TOOL_TIMEOUT, USER, userPool } from './hostile-fixtures';
+import { manifestFileName } from '../src/core/layout';
+import { openPool } from '../src/core/pool';
+import { manifestFingerprint } from '../src/core/manifest-fingerprint';
+import { blake3Hex } from '../src/core/hash';
+import { eachObject } from '../src/core/manifest';
+import { SummaryCounter } from '../src/core/pool-summary';
+
+const EXTENT = 64 * 1024;
+
+interface Counts {
+  objects: number;
+  extents: number;
+  bytes: number;
+  unreadableObjects: number;
+  schemes: Record<string, { objects: number; extents: number; bytes: number }>;
+}
+
+function dfsPool(args: string[]) {
+  const r = cli('dfs-pool', args, { timeout: TOOL_TIMEOUT });
+  assert.is(r.status, 0, `dfs-pool ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  return r;
+}
+
+const summaryPath = (pool: string) => path.join(pool, '.dynamicfs', 'pool-summary.json');
+
+function counts(pool: string): Counts {
+  const st = JSON.parse(dfsPool(['status', '--pool', pool, '--json']).stdout);
+  return { objects: st.objects, extents: st.extents, bytes: st.bytes, unreadableObjects: st.unreadableObjects, schemes: st.schemes };
+}
+
+/** What a count of every manifest says: status with no summary to lean on. */
+function fullCount(pool: string): Counts {
+  fs.rmSync(summaryPath(pool), { force: true });
+  return counts(pool);
+}
+
+/** Status as it answers now (from the summary when it holds), checked against a full count and the expected numbers. */
+function assertCounts(pool: string, want: Counts, what: string): void {
+  const shown = counts(pool);
+  assert.equal(shown, want, `${what}: status`);
+  assert.equal(fullCount(pool), want, `${what}: full count`);
+  assert.ok(fs.existsSync(summaryPath(pool)), `${what}: the full count saved a summary`);
+  assert.equal(counts(pool), want, `${what}: status from the saved summary`);
+}
+
+function makePool(name: string) {
+  const dir = scratchDir(`dfs-summary-${name}-`);
+  const pool = path.join(dir, 'pool');
+  dfsPool(['create', '--pool', pool, '--disks', '4', '--redundancy', 'rs:2+1', '--extent-size', '64K']);
+  const put = (obj: string, data: Buffer, ...extra: string[]) => {
+    const file = path.join(dir, `${obj}.in`);
+    fs.writeFileSync(file, data);
+    dfsPool(['put', '--pool', pool, file, obj, ...extra]);
+  };
+  return { dir, pool, put, disks: [0, 1, 2, 3].map((i) => path.join(pool, 'disks', `d${i}`)) };
+}
+
+/** A summary file as the tools write it, for the manifests as they are now, saying what the caller likes. */
+function forgedSummary(pool: string, summary: Counts): string {
+  const p = openPool(pool);
+  const fingerprint = manifestFingerprint(p).hash;
+  const checksum = `blake3:${blake3Hex(JSON.stringify([1, p.config.id, fingerprint, summary]))}`;
+  return JSON.stringify({ schema: 1, poolId: p.config.id, fingerprint, summary, checksum });
+}
+
+// ---------------------------------------------------------------------------
+
+const x = [0, 1, 2].map(() => randomBytes(EXTENT));
+const y = randomBytes(EXTENT - 99);
+
+test('status is exact after put, dedup put, another scheme and rm; rm leaves the summary current', () => {
+  const P = makePool('put-rm');
+  assertCounts(P.pool, { objects: 0, extents: 0, bytes: 0, unreadableObjects: 0, schemes: {} }, 'empty pool');
+  const a = Buffer.concat(x);
+  P.put('a', a);
+  assertCounts(P.pool, { objects: 1, extents: 3, bytes: a.length, unreadableObjects: 0, schemes: { 'rs:2+1': { objects: 1, extents: 3, bytes: a.length } } }, 'after put');
+
+  const b = Buffer.concat([x[0], x[1], y]); // two extents shared with a
+  P.put('b', b);
+  P.put('a-again', a); // every extent stored already
+  const rs = (objects: number, extents: number, bytes: number) => ({ objects, extents, bytes });
+  const both = a.length * 2 + b.length;
+  assertCounts(P.pool, { objects: 3, extents: 4, bytes: both, unreadableObjects: 0, schemes: { 'rs:2+1': rs(3, 4, both) } }, 'after dedup puts');
+
+  P.put('m', y, '--redundancy', 'mirror:2'); // the same bytes under another scheme: another extent
+  const withM = { objects: 4, extents: 5, bytes: both + y.length, unreadableObjects: 0, schemes: { 'rs:2+1': rs(3, 4, both), 'mirror:2': rs(1, 1, y.length) } };
+  assert.equal(counts(P.pool), withM, 'after a put of another scheme');
+
+  dfsPool(['rm', '--pool', P.pool, 'b']);
+  const afterRm = { objects: 3, extents: 4, bytes: a.length * 2 + y.length, unreadableObjects: 0, schemes: { 'rs:2+1': rs(2, 3, a.length * 2), 'mirror:2': rs(1, 1, y.length) } };
+  const saved = JSON.parse(fs.readFileSync(summaryPath(P.pool), 'utf8'));
+  assert.equal(saved.summary, afterRm, 'rm saved the summary of what it left');
+  assertCounts(P.pool, afterRm, 'after rm');
+  const before = fs.readFileSync(summaryPath(P.pool));
+  counts(P.pool);
+  assert.ok(fs.readFileSync(summaryPath(P.pool)).equals(before), 'a status that found the summary current leaves it as it is');
+});
+
+test('a damaged manifest copy: one copy damaged changes nothing, every copy damaged counts the object unreadable', () => {
+  const P = makePool('damage');
+  const a = Buffer.concat(x);
+  P.put('a', a);
+  P.put('b', y);
+  const rs = { objects: 2, extents: 4, bytes: a.length + y.length, unreadableObjects: 0, schemes: { 'rs:2+1': { objects: 2, extents: 4, bytes: a.length + y.length } } };
+  assert.equal(counts(P.pool), rs);
+  // One byte flipped in place: same inode, same size.
+  const flip = (file: string) => {
+    const fd = fs.openSync(file, 'r+');
+    const at = Math.floor(fs.fstatSync(fd).size / 2);
+    const byte = Buffer.alloc(1);
+    fs.readSync(fd, byte, 0, 1, at);
+    byte[0] ^= 0x20;
+    fs.writeSync(fd, byte, 0, 1, at);
+    fs.closeSync(fd);
+  };
+  const copies = P.disks.map((d) => path.join(d, 'objects', manifestFileName('a')));
+  flip(copies[0]);
+  assert.equal(counts(P.pool), rs, 'one damaged copy of four: the object still reads');
+  for (const c of copies.slice(1)) flip(c);
+  const unreadable = { objects: 1, extents: 1, bytes: y.length, unreadableObjects: 1, schemes: { 'rs:2+1': { objects: 1, extents: 1, bytes: y.length } } };
+  assertCounts(P.pool, unreadable, 'every copy damaged');
+  const text = dfsPool(['status', '--pool', P.pool]).stdout;
+  assert.match(text, /^objects:\s+1 \(\+1 with every manifest copy damaged\)/m);
+});
+
+test('a summary that lies, is corrupt, stale, a symbolic link or a FIFO is not believed, followed or waited on', () => {
+  const P = makePool('hostile');
+  const a = Buffer.concat(x);
+  P.put('a', a);
+  const truth = { objects: 1, extents: 3, bytes: a.length, unreadableObjects: 0, schemes: { 'rs:2+1': { objects: 1, extents: 3, bytes: a.length } } };
+  assert.equal(counts(P.pool), truth);
+  const file = summaryPath(P.pool);
+  const good = fs.readFileSync(file, 'utf8');
+  const lie = { ...truth, extents: 7, schemes: { 'rs:2+1': { ...truth.schemes['rs:2+1'], extents: 7 } } };
+
+  const cases: [string, () => void][] = [
+    ['numbers edited', () => fs.writeFileSync(file, good.replace(/"extents": 3/g, '"extents": 7'))],
+    ['numbers that do not add up, checksum and all', () => fs.writeFileSync(file, forgedSummary(P.pool, { ...truth, extents: 7 }))],
+    ['one object more than there are manifests, checksum and all', () => fs.writeFileSync(file, forgedSummary(P.pool, { ...truth, objects: 2, schemes: { 'rs:2+1': { ...truth.schemes['rs:2+1'], objects: 2 } } }))],
+    ['not JSON', () => fs.writeFileSync(file, randomBytes(300))],
+    ['empty', () => fs.writeFileSync(file, '')],
+    ['huge', () => fs.writeFileSync(file, Buffer.alloc(2 * 1024 * 1024, 0x20))],
+    ['a directory', () => fs.mkdirSync(file)],
+    ['a symbolic link to a well-formed summary that lies', () => {
+      const outside = path.join(P.dir, 'outside.json');
+      fs.writeFileSync(outside, forgedSummary(P.pool, lie));
+      fs.symlinkSync(outside, file);
+    }],
+    ['a FIFO', () => {
+      const r = spawnSync('mkfifo', [file]);
+      assert.is(r.status, 0, String(r.stderr));
+    }],
+  ];
+  for (const [what, plant] of cases) {
+    fs.rmSync(file, { recursive: true, force: true });
+    plant();
+    assert.equal(counts(P.pool), truth, what);
+    const st = fs.lstatSync(file);
+    if (what === 'a directory') assert.ok(st.isDirectory(), 'a directory in its place is left alone');
+    else assert.ok(st.isFile() && fs.readFileSync(file, 'utf8').includes('"extents": 3'), `${what}: replaced by a true summary`);
+  }
+  assert.match(fs.readFileSync(path.join(P.dir, 'outside.json'), 'utf8'), /"extents":7/, 'the link target outside the state directory is untouched');
+
+  // A summary that was true once: saved before a put, put back after it.
+  fs.rmSync(file, { recursive: true, force: true });
+  counts(P.pool);
+  const old = fs.readFileSync(file);
+  P.put('b', y);
+  fs.writeFileSync(file, old);
+  assert.equal(counts(P.pool).objects, 2, 'a stale summary is counted afresh');
+
+  // The limit, said out loud: a summary forged in place, for these very manifests, by whoever may write the state directory, is believed.
+  fs.writeFileSync(file, forgedSummary(P.pool, { ...lie, objects: 2, bytes: a.length + y.length, schemes: { 'rs:2+1': { objects: 2, extents: 7, bytes: a.length + y.length } } }));
+  assert.is(counts(P.pool).extents, 7);
+});
+
+test('a count that a put overtook is shown but not saved: the next status counts again', () => {
+  const P = makePool('race');
+  P.put('a', x[0]);
+  const pool = openPool(P.pool);
+  // A walk that began before a put landed: the put's manifest copies change the fingerprint under it.
+  const counter = new SummaryCounter(pool);
+  P.put('b', x[1]);
+  eachObject(pool, (o) => counter.add(o));
+  assert.is(counter.save(), false, 'not saved');
+  assert.ok(!fs.existsSync(summaryPath(P.pool)), 'no summary written');
+  assert.is(counts(P.pool).objects, 2);
+  const settled = new SummaryCounter(pool);
+  eachObject(pool, (o) => settled.add(o));
+  assert.is(settled.save(), true, 'a walk nothing overtook is saved');
+  assert.equal(settled.summary, counts(P.pool));
+});
+
+test('a user who may read the pool but not write it gets exact numbers, and writes nothing', () => {
+  if (!hostileReady('read-only status')) return;
+  const U = userPool(0); // root's pool, readable by all
+  fs.rmSync(summaryPath(U.root), { force: true });
+  const r = spawnSync('setpriv', ['--reuid', String(USER), '--regid', String(USER), '--clear-groups', process.execPath, cliPath('dfs-pool'), 'status', '--pool', U.root, '--json'], {
+    encoding: 'utf8',
+    timeout: TOOL_TIMEOUT,
+  });
+  assert.is(r.status, 0, `status as uid ${USER}: ${r.stderr}`);
+  const shown = JSON.parse(r.stdout);
+  assert.ok(!fs.existsSync(summaryPath(U.root)), 'nothing written by a user who may not write');
+  assert.equal(
+    [shown.objects, shown.unreadableObjects, shown.bytes],
+    [2, 0, [...U.objects.values()].reduce((n, b) => n + b.length, 0)],
+  );
+  const full = counts(U.root);
+  assert.equal({ objects: shown.objects, extents: shown.extents, bytes: shown.bytes, unreadableObjects: shown.unreadableObjects, schemes: shown.schemes }, full, `as uid ${USER} as root counts`);
+});
+
+test.run();
