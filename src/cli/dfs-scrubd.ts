@@ -8,7 +8,6 @@ import { openAppend } from '../core/safe-fs';
 import { atMostBytes, MAX_ID, parseBoolean, parseDecimal, parseDuration, parseWholeNumber } from '../core/units';
 import { stateDir } from '../core/layout';
 import { INTENSITIES, parseIntensity, parseRate } from '../scrub/pacing';
-import { readLock } from '../scrub/lock';
 import { pidAlive, DaemonSettings } from '../daemon/info';
 import { controlSocketPath } from '../daemon/socket-path';
 import { NoDaemon, sendControl } from '../daemon/control-client';
@@ -79,6 +78,8 @@ function socketGroup(opts: Opts): number | undefined {
 
 /** The PID of a live scrubber holding the pool, if any. */
 function holder(root: string): { pid: number; owner: string } | undefined {
+  // Required here: the lock module loads node:crypto (~5 ms), which the verbs never need.
+  const { readLock }: typeof import('../scrub/lock') = require('../scrub/lock');
   const h = readLock(root);
   return h && pidAlive(h.pid) ? h : undefined;
 }
