@@ -9,6 +9,7 @@ import path from 'node:path';
 import { poolBench } from './pool';
 import { scrubBench } from './scrub';
 import { extentsBench } from './extents';
+import { startupBench } from './startup';
 
 /** Runs a standalone compiled bench script (one that does its work on load). */
 function script(file: string): () => Promise<void> {
@@ -34,6 +35,8 @@ export const sections: Record<string, () => Promise<void>> = {
   daemon: script('daemon.js'),
   // /metrics and /health scrape latency on a state of a million extents.
   metrics: script('metrics-scrape.js'),
+  // node -e 0 against dfs-scrub --help and the status commands (target +30 ms); a verify thread's start.
+  startup: startupBench,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -92,11 +92,12 @@ test('executables: a small /bin/sh wrapper each, exec-ing node on the installed 
     assert.ok(exec!.includes('"$@"'), `${BIN}/${n} passes its arguments on`);
     assert.ok(fs.existsSync(S(js)), `${js} is installed`);
   }
-  // The daemon's node flags: on dfs-scrubd, and on the umbrella's scrub-daemon command only.
+  // The daemon's node flags: where the daemon runs (dfs-scrubd start, dynamicfs scrub-daemon start) only.
   const flags = DAEMON_NODE_FLAGS.join(' ');
   const execs = (n: string) => fs.readFileSync(S(`${BIN}/${n}`), 'utf8').split('\n').filter((l) => l.includes('exec '));
-  assert.ok(execs('dfs-scrubd')[0].includes(` ${flags} `), `dfs-scrubd runs node ${flags}: ${execs('dfs-scrubd')[0]}`);
-  assert.ok(execs('dynamicfs')[0].startsWith('case "$1" in scrub-daemon) exec ') && execs('dynamicfs')[0].includes(` ${flags} `), `dynamicfs scrub-daemon runs node ${flags}`);
+  assert.ok(execs('dfs-scrubd')[0].startsWith('case "$1" in start) exec ') && execs('dfs-scrubd')[0].includes(` ${flags} `), `dfs-scrubd start runs node ${flags}: ${execs('dfs-scrubd')[0]}`);
+  assert.not.ok(execs('dfs-scrubd')[1].includes(flags), "dfs-scrubd's other verbs run without them");
+  assert.ok(execs('dynamicfs')[0].startsWith('case "$1" in scrub-daemon) case "$2" in start) exec ') && execs('dynamicfs')[0].includes(` ${flags} `), `dynamicfs scrub-daemon start runs node ${flags}`);
   assert.not.ok(execs('dynamicfs')[1].includes(flags), 'other dynamicfs commands run without them');
   assert.not.ok(execs('dfs-pool')[0].includes(flags), 'dfs-pool runs without them');
   const extra = fs.readdirSync(S(BIN)).filter((n) => !EXECUTABLES.includes(n) && n !== 'other-tool');

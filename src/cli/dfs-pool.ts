@@ -1,11 +1,9 @@
 #!/usr/bin/env node
 import kleur from 'kleur';
 import { createPool, openPool, parseExtentSize } from '../core/pool';
-import { getObject, listObjects, putObject, removeObject, ShardFinding } from '../core/objects';
-import { probeDisks } from '../core/probe';
+import type { ShardFinding } from '../core/objects';
 import { poolStatus } from '../core/pool-status';
 import { loadState } from '../scrub/state';
-import { collectGarbage } from '../scrub/gc';
 import { acquireScrubLock, readLock } from '../scrub/lock';
 import { pidAlive } from '../core/pid';
 import { diskViews, ResilverProgress } from '../scrub/disk-view';
@@ -15,6 +13,10 @@ import { parseDuration, parseWholeNumber } from '../core/units';
 import { jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
 import { bytes, duration, printable, printJson, stateColor, table } from './format';
 import path from 'node:path';
+
+// Objects, probes and gc are required by the commands that use them: status
+// loads none of them (issue 12).
+const objects = (): typeof import('../core/objects') => require('../core/objects');
 
 interface Opts {
   pool?: string;
@@ -77,7 +79,7 @@ export const poolProgram: ProgramSpec = {
       ],
       action: async (file: string, name: string | undefined, opts: Opts) => {
         const pool = openPool(requirePool(opts));
-        const r = await putObject(pool, file, name ?? path.basename(file), opts.redundancy === undefined ? undefined : String(opts.redundancy), !!opts.replace);
+        const r = await objects().putObject(pool, file, name ?? path.basename(file), opts.redundancy === undefined ? undefined : String(opts.redundancy), !!opts.replace);
         if (opts.json) printJson(r);
         else console.log(`stored ${printable(r.name)}: ${bytes(r.size)} in ${r.extents} extents (${printable(r.scheme)}), ${r.extentsDeduplicated} already stored`);
       },
@@ -90,7 +92,7 @@ export const poolProgram: ProgramSpec = {
         const pool = openPool(requirePool(opts));
         const findings: ShardFinding[] = [];
         try {
-          await getObject(pool, name, out ?? process.stdout, findings);
+          await objects().getObject(pool, name, out ?? process.stdout, findings);
         } finally {
           reportFindings(findings);
         }
@@ -101,10 +103,10 @@ export const poolProgram: ProgramSpec = {
       description: 'List objects',
       options: [],
       action: (opts: Opts) => {
-        const objects = listObjects(openPool(requirePool(opts)));
-        if (opts.json) return printJson({ objects });
-        if (objects.length === 0) return;
-        console.log(table([['NAME', 'SIZE', 'SCHEME', 'EXTENTS', 'CREATED'], ...objects.map((o) => [printable(o.name), bytes(o.size), printable(o.scheme), String(o.extents), printable(o.created)])]));
+        const list = objects().listObjects(openPool(requirePool(opts)));
+        if (opts.json) return printJson({ objects: list });
+        if (list.length === 0) return;
+        console.log(table([['NAME', 'SIZE', 'SCHEME', 'EXTENTS', 'CREATED'], ...list.map((o) => [printable(o.name), bytes(o.size), printable(o.scheme), String(o.extents), printable(o.created)])]));
       },
     },
     {
@@ -112,7 +114,7 @@ export const poolProgram: ProgramSpec = {
       description: 'Remove an object and every extent no other object references',
       options: [],
       action: (name: string, opts: Opts) => {
-        const r = removeObject(openPool(requirePool(opts)), name);
+        const r = objects().removeObject(openPool(requirePool(opts)), name);
         if (opts.json) printJson(r);
         else console.log(`removed ${printable(r.name)}: ${r.extentsRemoved} extents, ${r.shardsRemoved} shard files`);
       },
@@ -129,6 +131,7 @@ export const poolProgram: ProgramSpec = {
         const pool = openPool(requirePool(opts));
         const release = acquireScrubLock(pool.root, 'dfs-pool gc');
         try {
+          const { collectGarbage }: typeof import('../scrub/gc') = require('../scrub/gc');
           const results = collectGarbage(pool, minAge, !!opts['dry-run']);
           if (opts.json) printJson({ results });
           else {
@@ -204,6 +207,7 @@ export const poolProgram: ProgramSpec = {
       action: (opts: Opts) => {
         const pool = openPool(requirePool(opts));
         const views = diskViews(pool, loadState(pool.root, pool.config.id));
+        const { probeDisks }: typeof import('../core/probe') = require('../core/probe');
         const probes = probeDisks(pool).map((p) => ({ ...p, errors: views[p.index].errors, quarantine: views[p.index].quarantine }));
         // The exit says whether every disk is usable; error counts are shown, as zpool status shows them, without failing.
         const bad = probes.filter((p) => p.state !== 'online');

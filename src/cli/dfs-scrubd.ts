@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import kleur from 'kleur';
 import { openPool } from '../core/pool';
 import { DfsError, EXIT, fsFailure, operationalError, usageError } from '../core/errors';
@@ -9,12 +8,10 @@ import { openAppend } from '../core/safe-fs';
 import { atMostBytes, MAX_ID, parseBoolean, parseDecimal, parseDuration, parseWholeNumber } from '../core/units';
 import { stateDir } from '../core/layout';
 import { INTENSITIES, parseIntensity, parseRate } from '../scrub/pacing';
-import { readLock } from '../scrub/lock';
 import { pidAlive, DaemonSettings } from '../daemon/info';
 import { controlSocketPath } from '../daemon/socket-path';
 import { NoDaemon, sendControl } from '../daemon/control-client';
 import { ControlRequest, DaemonStatus, PassView } from '../daemon/protocol';
-import { ScrubDaemon } from '../daemon/daemon';
 import { persistedStatus } from '../daemon/status';
 import { MIN_LIGHT_INTERVAL_S } from '../daemon/light-schedule';
 import { underSystemd } from '../daemon/notify';
@@ -81,6 +78,8 @@ function socketGroup(opts: Opts): number | undefined {
 
 /** The PID of a live scrubber holding the pool, if any. */
 function holder(root: string): { pid: number; owner: string } | undefined {
+  // Required here: the lock module loads node:crypto (~5 ms), which the verbs never need.
+  const { readLock }: typeof import('../scrub/lock') = require('../scrub/lock');
   const h = readLock(root);
   return h && pidAlive(h.pid) ? h : undefined;
 }
@@ -97,6 +96,8 @@ async function start(opts: Opts): Promise<number> {
 }
 
 async function runForeground(root: string, overrides: Partial<DaemonSettings>, group: number | undefined): Promise<number> {
+  // Required here, not at the top: status and the other verbs answer without loading the pass code (issue 12).
+  const { ScrubDaemon }: typeof import('../daemon/daemon') = require('../daemon/daemon');
   const daemon = new ScrubDaemon({ pool: root, overrides, socketGroup: group });
   process.on('SIGTERM', () => daemon.stop());
   process.on('SIGINT', () => daemon.stop());
@@ -141,6 +142,7 @@ async function detach(root: string): Promise<number> {
   const logStart = fs.fstatSync(out).size;
   const args = process.argv.slice(2).filter((a) => a !== '--foreground');
   // Only the daemon's own flags: an --inspect given to this short command must not stick to the daemon.
+  const { spawn }: typeof import('node:child_process') = require('node:child_process');
   const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, process.argv[1], ...args, '--foreground'], {
     detached: true,
     stdio: ['ignore', out, out],

@@ -1,13 +1,15 @@
 import kleur from 'kleur';
 import { openPool } from '../core/pool';
-import { addDisk, DiskChange, replaceDisk, resolveDisk } from '../core/disk-set';
-import { removeDisk } from '../scrub/evacuate';
+import type { DiskChange } from '../core/disk-set';
 import { loadState } from '../scrub/state';
 import { clearDiskErrors } from '../scrub/disk-errors';
 import { CommandSpec, requirePool } from './program';
 import { printable, printJson } from './format';
 
 // dfs-pool's verbs that change the set of disks, and clear-errors.
+// What they change disks with is required when one runs: dfs-pool status
+// and --help load none of it (issue 12).
+const diskSet = (): typeof import('../core/disk-set') => require('../core/disk-set');
 
 interface Opts {
   pool?: string;
@@ -32,7 +34,7 @@ export const diskCommands: CommandSpec[] = [
     examples: ['replace-disk --pool /srv/pool 3 /mnt/disk3-new'],
     action: (oldName: string, newDir: string, opts: Opts) => {
       const pool = openPool(requirePool(opts));
-      const r = replaceDisk(pool, oldName, newDir, !!opts.force);
+      const r = diskSet().replaceDisk(pool, oldName, newDir, !!opts.force);
       printChange(opts, 'replaced by', r, `now rebuilding: run dfs-scrub --pool ${printable(pool.root)} --repair (or let the daemon with auto-repair do it); dfs-pool status shows the progress`);
     },
   },
@@ -42,7 +44,7 @@ export const diskCommands: CommandSpec[] = [
     options: [forceOption('Accept a directory that is not empty or sits on the pool directory\'s filesystem')],
     action: (newDir: string, opts: Opts) => {
       const pool = openPool(requirePool(opts));
-      printChange(opts, 'added', addDisk(pool, newDir, !!opts.force), 'new extents are placed on it from now on');
+      printChange(opts, 'added', diskSet().addDisk(pool, newDir, !!opts.force), 'new extents are placed on it from now on');
     },
   },
   {
@@ -51,6 +53,7 @@ export const diskCommands: CommandSpec[] = [
     options: [],
     action: async (name: string, opts: Opts) => {
       const pool = openPool(requirePool(opts));
+      const { removeDisk }: typeof import('../scrub/evacuate') = require('../scrub/evacuate');
       const r = await removeDisk(pool, name);
       if (opts.json) return printJson({ removed: r.removed, shardsMoved: r.shardsMoved, shardsLeftForRepair: r.shardsLeftForRepair });
       console.log(`removed disk ${r.removed.index} (${printable(r.removed.path)}, ${r.removed.state}): ${r.shardsMoved} shards copied to the other disks; the drive itself is left as it was`);
@@ -65,7 +68,7 @@ export const diskCommands: CommandSpec[] = [
     options: [],
     action: (name: string | undefined, opts: Opts) => {
       const pool = openPool(requirePool(opts));
-      const disks = name === undefined ? pool.disks : [resolveDisk(pool, name)];
+      const disks = name === undefined ? pool.disks : [diskSet().resolveDisk(pool, name)];
       clearDiskErrors(pool.root, loadState(pool.root, pool.config.id).diskErrors, disks.map((d) => d.id));
       if (opts.json) return printJson({ cleared: disks.map((d) => ({ index: d.index, id: d.id })) });
       console.log(`cleared the error counts of ${disks.map((d) => `disk ${d.index}`).join(', ')}`);

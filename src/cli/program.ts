@@ -2,10 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sade from 'sade';
 import { DfsError, EXIT } from '../core/errors';
-import { requirePoolOption } from '../core/pool';
 import { onNotice } from '../core/notice';
-import { printable } from './format';
-import { becomePoolOwner } from './pool-owner';
+import { printable } from '../core/printable';
+
+// What only a command that runs needs is required where it is used: --help
+// loads sade and the option tables, not the pool code (issue 12).
+const corePool = (): typeof import('../core/pool') => require('../core/pool');
 
 // One declarative table per executable feeds both sade (parsing, --help) and the
 // man-page check, so an option cannot exist in one and not the other.
@@ -53,7 +55,7 @@ export const jsonOption: OptionSpec = { flag: '--json', description: 'One JSON d
 
 export const BOOLEAN_CHOICES = ['true', 'false'] as const;
 
-export const requirePool = (opts: { pool?: unknown }): string => requirePoolOption(opts.pool);
+export const requirePool = (opts: { pool?: unknown }): string => corePool().requirePoolOption(opts.pool);
 
 function build(spec: ProgramSpec) {
   const usage = spec.single ? `${spec.name} ${spec.commands[0].usage}`.trim() : spec.name;
@@ -124,7 +126,7 @@ export async function runProgram(spec: ProgramSpec, argv = process.argv): Promis
     if (spec.runsAsPoolOwner) {
       // sade hands the options last: a pool someone else owns is handled with their rights.
       const opts = parsed.args[parsed.args.length - 1] as { pool?: unknown } | undefined;
-      if (typeof opts?.pool === 'string' && opts.pool) becomePoolOwner(opts.pool);
+      if (typeof opts?.pool === 'string' && opts.pool) (require('./pool-owner') as typeof import('./pool-owner')).becomePoolOwner(opts.pool);
     }
     const r = await parsed.handler(...parsed.args);
     code = typeof r === 'number' ? r : EXIT.OK;

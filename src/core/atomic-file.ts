@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './random';
 import { fsFailure } from './errors';
 
 let tempCounter = 0;

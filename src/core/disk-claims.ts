@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './random';
 import { errnoCode } from './errors';
 import { blake3Hex } from './hash';
 import { readRegularFile } from './safe-fs';

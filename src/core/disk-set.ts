@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from './random';
 import { fsFailure, operationalError, usageError } from './errors';
 import { diskLabelPath, extentsDir, objectsDir, stateDir } from './layout';
 import { writeJsonAtomic } from './atomic-file';

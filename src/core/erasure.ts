@@ -1,16 +1,19 @@
-import ReedSolomon from '@ronomon/reed-solomon';
+import type ReedSolomonModule from '@ronomon/reed-solomon';
 import { Scheme, shardCount, minShards } from './scheme';
+import { lazy } from './lazy';
 
 // @ronomon/reed-solomon (native, SIMD) measured here at ~10 GB/s encoding rs:4+2
 // and ~7 GB/s rebuilding two shards, against ~0.7 GB/s for the WASM ports
 // (PERF-NOTES.md, bench/). It needs shard sizes that are multiples of 8.
+// Loaded on the first encode: a verify thread and a status never encode.
+const ReedSolomon = lazy((): typeof ReedSolomonModule => require('@ronomon/reed-solomon'));
 
 const contexts = new Map<string, unknown>();
 function context(k: number, m: number): unknown {
   const key = `${k}+${m}`;
   let c = contexts.get(key);
   if (!c) {
-    c = ReedSolomon.create(k, m);
+    c = ReedSolomon().create(k, m);
     contexts.set(key, c);
   }
   return c;
@@ -24,7 +27,7 @@ export function shardPayloadLength(scheme: Scheme, extentLength: number): number
 
 function rsEncode(k: number, m: number, sources: number, targets: number, data: Buffer, parity: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
-    ReedSolomon.encode(context(k, m), sources, targets, data, 0, data.length, parity, 0, parity.length, (err: Error | null) =>
+    ReedSolomon().encode(context(k, m), sources, targets, data, 0, data.length, parity, 0, parity.length, (err: Error | null) =>
       err ? reject(err) : resolve(),
     );
   });

@@ -1,5 +1,5 @@
-import { xxh3 } from '@node-rs/xxhash';
 import { Disk } from './pool';
+import { xxhash } from './hash';
 
 /**
  * Rendezvous hashing: each extent ranks the disks by a hash of (extent, disk)
@@ -9,7 +9,7 @@ import { Disk } from './pool';
  */
 export function rankDisks(extentId: string, disks: Disk[]): Disk[] {
   return disks
-    .map((d) => ({ d, score: xxh3.xxh64(`${extentId}/${d.id}`) }))
+    .map((d) => ({ d, score: xxhash().xxh3.xxh64(`${extentId}/${d.id}`) }))
     .sort((a, b) => (a.score < b.score ? 1 : a.score > b.score ? -1 : 0))
     .map((x) => x.d);
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './random';
 import { stateDir } from './layout';
 import { writeFileAtomic } from './atomic-file';
 import { readRegularFile } from './safe-fs';

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from './random';
 import { DfsError, errnoCode, fsFailure, operationalError, usageError } from './errors';
 import { parseScheme, Scheme, shardCount, formatScheme } from './scheme';
 import { writeJsonAtomic, fsyncDir } from './atomic-file';

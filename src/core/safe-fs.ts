@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from './random';
 import { errnoCode } from './errors';
 
 // Pool files are read and written only through real directories and regular
