@@ -453,9 +453,10 @@ export class ScrubPass {
       await this.process(op);
       this.opts.onProgress?.(this.progress());
       this.checkpoint();
-      // A slice that held no extent (most, in a small pool) read nothing to pause after.
+      // The pause is the table's per extentsPerOp extents: a slice holds as many on average, but in
+      // a small pool a prefix holds fewer (or none), and a whole pause after each would slow the pass.
       const checked = (op.verdicts?.length ?? 0) + (op.healthy ?? 0);
-      if (pacing.pauseMs > 0 && checked > 0 && !(exhausted && inFlight.length === 0)) await this.sleep(pacing.pauseMs);
+      if (pacing.pauseMs > 0 && checked > 0 && !(exhausted && inFlight.length === 0)) await this.sleep((pacing.pauseMs * checked) / pacing.extentsPerOp);
     }
   }
 
