@@ -117,15 +117,7 @@ function readShard(file: string, headerOnly: boolean, into?: ReadBuffer, pacing?
     // No shard is larger than this; a bigger file is judged by its header alone.
     const size = Math.min(fst.size, headerOnly ? HEADER_SIZE : MAX_SHARD_FILE);
     const buf = into ? into.take(size) : Buffer.allocUnsafe(size);
-    if (headerOnly) got = headerReads.read(f, buf, file, fst.dev);
-    while (got < size && !headerOnly) {
-      const want = pacing?.chunk ? Math.min(pacing.chunk, size - got) : size - got;
-      const t0 = pacing ? performance.now() : 0;
-      const n = fs.readSync(fd, buf, got, want, got);
-      if (n === 0) break;
-      got += n;
-      pacing?.after(n, performance.now() - t0);
-    }
+    got = headerOnly ? headerReads.read(f, buf, file, fst.dev) : readPaced(fd, buf, size, pacing, (n) => (got = n));
     return { ok: true, data: buf.subarray(0, got), size: fst.size };
   } catch (err) {
     if (err instanceof ReadStopped) throw err;
@@ -134,6 +126,25 @@ function readShard(file: string, headerOnly: boolean, into?: ReadBuffer, pacing?
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Reads up to `size` bytes from the start of the file into buf, in the
+ * pacing's chunks; the count read (less at end of file). `progress` hears the
+ * count after each read, so a failure can say at which offset it came.
+ */
+function readPaced(fd: number, buf: Buffer, size: number, pacing?: ReadPacing, progress?: (got: number) => void): number {
+  let got = 0;
+  while (got < size) {
+    const want = pacing?.chunk ? Math.min(pacing.chunk, size - got) : size - got;
+    const t0 = pacing ? performance.now() : 0;
+    const n = fs.readSync(fd, buf, got, want, got);
+    if (n === 0) break;
+    got += n;
+    progress?.(got);
+    pacing?.after(n, performance.now() - t0);
+  }
+  return got;
 }
 
 function inspectShard(
@@ -245,16 +256,7 @@ function readExpected(file: string, size: number, into?: ReadBuffer, pacing?: Re
   }
   try {
     const buf = into ? into.take(size + 1) : Buffer.allocUnsafe(size + 1);
-    let got = 0;
-    while (got <= size) {
-      const want = pacing?.chunk ? Math.min(pacing.chunk, size + 1 - got) : size + 1 - got;
-      const t0 = pacing ? performance.now() : 0;
-      const n = fs.readSync(fd, buf, got, want, got);
-      if (n === 0) break;
-      got += n;
-      pacing?.after(n, performance.now() - t0);
-    }
-    return buf.subarray(0, got);
+    return buf.subarray(0, readPaced(fd, buf, size + 1, pacing));
   } catch (err) {
     if (err instanceof ReadStopped) throw err;
     return undefined;

@@ -1,4 +1,4 @@
-import { nextElapses, parseSystemdCalendar } from '../schedule/calendar';
+import { longestInterval, parseSystemdCalendar } from '../schedule/calendar';
 import { escapePath } from '../schedule/escape';
 import { resolveWhere } from '../schedule/manage';
 import { DEPTHS } from '../schedule/settings';
@@ -24,13 +24,6 @@ export interface ScheduledDepth {
 /** Enough upcoming runs to meet a calendar's longest gap (a month's, a leap day's) without costing a scrape much. */
 const RUNS_PROBED = 50;
 
-function longestGapSeconds(calendar: string, now: Date): number | undefined {
-  const runs = nextElapses(parseSystemdCalendar(calendar), now, RUNS_PROBED);
-  let longest: number | undefined;
-  for (let i = 1; i < runs.length; i++) longest = Math.max(longest ?? 0, (runs[i].getTime() - runs[i - 1].getTime()) / 1000);
-  return longest;
-}
-
 /**
  * The pool's schedules, one per depth that has one. A schedule that cannot be
  * read or understood is left out: `dfs-scrub-schedule --list` names the fault,
@@ -42,8 +35,8 @@ export function poolSchedules(root: string, now = new Date()): ScheduledDepth[] 
     try {
       const found = readSystemdConfig(resolveWhere({}).target, depth, escapePath(root)) ?? readSchedule(root, depth);
       if (!found) continue;
-      const gap = longestGapSeconds(found.calendar, now);
-      if (gap !== undefined) out.push({ depth, calendar: found.calendar, intervalSeconds: gap + Math.max(0, found.randomizedDelaySec || 0) });
+      const gap = longestInterval(parseSystemdCalendar(found.calendar), now, RUNS_PROBED);
+      if (gap !== null) out.push({ depth, calendar: found.calendar, intervalSeconds: gap + Math.max(0, found.randomizedDelaySec || 0) });
     } catch {
       continue;
     }

@@ -345,11 +345,20 @@ function zoneName(t: Date): string {
   return names.find((n) => n && !/^GMT[+-]/.test(n)) ?? names[0];
 }
 
+/** The gaps between consecutive runs over the next `probe` runs, in seconds. */
+function runGaps(spec: CalendarSpec, after: Date, probe: number): number[] {
+  const runs = nextElapses(spec, after, probe);
+  return runs.slice(1).map((t, i) => (t.getTime() - runs[i].getTime()) / 1000);
+}
+
 /** The shortest gap between consecutive runs over the next `probe` runs, in seconds. */
 export function shortestInterval(spec: CalendarSpec, after: Date, probe = 50): number | null {
-  const runs = nextElapses(spec, after, probe);
-  if (runs.length < 2) return null;
-  let min = Infinity;
-  for (let i = 1; i < runs.length; i++) min = Math.min(min, (runs[i].getTime() - runs[i - 1].getTime()) / 1000);
-  return min;
+  const gaps = runGaps(spec, after, probe);
+  return gaps.length ? Math.min(...gaps) : null;
+}
+
+/** The longest gap between consecutive runs over the next `probe` runs, in seconds. */
+export function longestInterval(spec: CalendarSpec, after: Date, probe = 50): number | null {
+  const gaps = runGaps(spec, after, probe);
+  return gaps.length ? Math.max(...gaps) : null;
 }

@@ -512,7 +512,9 @@ export class ScrubPass {
     const byPrefix = new Map<string, string[]>();
     for (const id of ids) {
       const prefix = id.slice(0, 2);
-      byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), id]);
+      const list = byPrefix.get(prefix);
+      if (list) list.push(id);
+      else byPrefix.set(prefix, [id]);
     }
     return byPrefix;
   }
