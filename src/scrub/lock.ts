@@ -4,7 +4,7 @@ import { stateDir } from '../core/layout';
 import { errnoCode, fsFailure, operationalError } from '../core/errors';
 import { pidAlive } from '../core/pid';
 import { fsyncDir } from '../core/atomic-file';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../core/random';
 import { makeStateDir } from '../core/state-dir';
 import { readStateText } from '../core/safe-fs';
 

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from '../core/random';
 import { Pool, writableDisks } from '../core/pool';
 import { extentsDir, PREFIXES, shardPath } from '../core/layout';
 import { rankDisks } from '../core/placement';

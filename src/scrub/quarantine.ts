@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../core/random';
 import { diskLabelPath, diskQuarantineDir, diskStateDir, poolQuarantineDir } from '../core/layout';
 import { fsyncDir, TEMP_FILE_RE, writeJsonAtomic } from '../core/atomic-file';
 import { DfsError, errnoCode, fsFailure, operationalError, usageError } from '../core/errors';
