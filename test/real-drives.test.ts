@@ -806,4 +806,26 @@ test('12. a light pass over cold drives reads each header directly: damage found
   assertObjectsIntact(rig, 'after the cold light pass');
 });
 
+// ---------------------------------------------------------------------------
+// 13: a deep pass over cold drives at max reads ahead (prefetch.ts): what it proves is the same
+
+test('13. a deep pass at max over cold drives, read ahead: rot beneath ext4 found, the rest healthy; repaired, objects intact', () => {
+  if (!canUseLoopDevices('cold deep passes on real drives')) return;
+  const rig = makeRig();
+  const shard = rsShardOn(rig, 0);
+  rotBeneath(rig.drives[0], shard.path, ROT_AT, 16);
+  dropCaches();
+  const v = scrub(rig, ['--intensity', 'max'], 4, 'cold deep pass at max');
+  assert.is(findingFor(v, shard.path, 'cold deep pass').kind, 'checksum-mismatch');
+  assert.equal(v.issues.map((i) => i.path), [shard.path], summarize(v.issues));
+  assert.is(v.extents.healthy + v.extents.degraded, v.extents.total, 'every extent judged');
+  assert.is(v.extents.degraded, 1);
+  dropCaches();
+  const r = scrub(rig, ['--intensity', 'max', '--repair'], 1, 'cold repair at max');
+  assert.is(r.repairs.successful, 1, summarize(r.issues));
+  dropCaches();
+  scrub(rig, ['--intensity', 'max'], 0, 'cold deep pass after the repair');
+  assertObjectsIntact(rig, 'after the cold passes');
+});
+
 test.run();

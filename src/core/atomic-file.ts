@@ -23,6 +23,16 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** fsyncDir on the thread pool, so that many directories' fsyncs are in flight together. */
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  const fh = await fs.promises.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * Replaces finalPath atomically: temp file in the same directory, fsync, rename,
  * fsync of the directory. A crash leaves the old file or the new one, never a

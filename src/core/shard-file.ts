@@ -4,7 +4,7 @@ import { errnoCode, fsFailure, operationalError } from './errors';
 import { isRealDirectory } from './safe-fs';
 import { checksum64 } from './hash';
 import { decodeShardHeader, encodeShardHeader, HEADER_SIZE, PAYLOAD_CHECKSUM_AT, ShardHeader, ShardTemplate } from './shard-header';
-import { fsyncDir, tempPathFor, writeFileAtomic } from './atomic-file';
+import { fsyncDir, fsyncDirAsync, tempPathFor, writeFileAtomic } from './atomic-file';
 import { Scheme } from './scheme';
 import { HeaderFile, HeaderReads } from './header-reads';
 
@@ -315,31 +315,52 @@ export interface ShardWrite {
 }
 
 /**
- * Writes several shards atomically with their fsyncs in flight together
- * (they are usually on different disks): a repair waits for one fsync, not
- * one per shard. Returns, per write, undefined or the error that stopped it.
+ * Writes several shards atomically, all in flight together (they are
+ * usually on different disks): each temp file is fsynced, renamed into
+ * place, and then each directory that took a rename is fsynced once for the
+ * whole batch, not once per file. Nothing counts as written before its
+ * directory's fsync returned. Returns, per write, undefined or the error that
+ * stopped it.
  */
 export async function writeShardFiles(writes: ShardWrite[]): Promise<(Error | undefined)[]> {
-  return Promise.all(
-    writes.map(async (w) => {
-      const tmp = tempPathFor(w.file);
-      let fh: fs.promises.FileHandle | undefined;
+  const errors = await Promise.all(writes.map(writeAndRename));
+  const renamedIn = new Map<string, number[]>();
+  errors.forEach((err, i) => {
+    if (err) return;
+    const dir = path.dirname(writes[i].file);
+    const list = renamedIn.get(dir);
+    if (list) list.push(i);
+    else renamedIn.set(dir, [i]);
+  });
+  await Promise.all(
+    [...renamedIn].map(async ([dir, which]) => {
       try {
-        prepareShardDir(w.file);
-        fh = await fs.promises.open(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
-        await fh.chmod(0o644);
-        await fh.writev([w.header, w.payload]);
-        await fh.sync();
-        await fh.close();
-        fh = undefined;
-        fs.renameSync(tmp, w.file);
-        fsyncDir(path.dirname(w.file));
-        return undefined;
+        await fsyncDirAsync(dir);
       } catch (err) {
-        await fh?.close().catch(() => undefined);
-        fs.rmSync(tmp, { force: true });
-        return err instanceof Error ? err : new Error(String(err));
+        for (const i of which) errors[i] = err instanceof Error ? err : new Error(String(err));
       }
     }),
   );
+  return errors;
+}
+
+/** Temp file, write, fsync, rename: the directory's fsync is the batch's (see writeShardFiles). */
+async function writeAndRename(w: ShardWrite): Promise<Error | undefined> {
+  const tmp = tempPathFor(w.file);
+  let fh: fs.promises.FileHandle | undefined;
+  try {
+    prepareShardDir(w.file);
+    fh = await fs.promises.open(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
+    await fh.chmod(0o644);
+    await fh.writev([w.header, w.payload]);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await fs.promises.rename(tmp, w.file);
+    return undefined;
+  } catch (err) {
+    await fh?.close().catch(() => undefined);
+    fs.rmSync(tmp, { force: true });
+    return err instanceof Error ? err : new Error(String(err));
+  }
 }

@@ -13,7 +13,8 @@ import { Depth, ExtentVerdict, Health, ShardResult } from './verify';
 import { DEEP_ONLY_KINDS, deepOnlyShards, foldKnownPass, foldLightPass, healthWithout, KnownScope, knownScope } from './known-problems';
 import { parseScheme } from '../core/scheme';
 import { Finding } from './finding';
-import { isBroken, repairExtent, repairManifestCopy, RepairOutcome } from './repair';
+import { repairExtents, repairManifestCopy, RepairOutcome } from './repair';
+import { isBroken, needsRebuild, Rebuilt } from './rebuild';
 import { Intensity, Pacing, pacingFor } from './pacing';
 import { VerifyWorkers } from './workers';
 import { Alarm } from './alarm';
@@ -31,6 +32,10 @@ import {
   ScrubState,
   zeroHealth,
 } from './state';
+import { widenIoThreads } from '../core/io-threads';
+
+// Before any async fs call of the process: a repair's writes and fsyncs go to disk many at a time.
+widenIoThreads();
 
 export interface PassOptions {
   mode: PassMode;
@@ -112,6 +117,38 @@ interface Operation {
   healthy?: number;
   healthyBytes?: number;
   lastId?: string;
+  /** Extents the thread rebuilt for a repair pass, by id. */
+  rebuilt?: Map<string, Rebuilt>;
+}
+
+/** An operation started, and what it came to once it is done. */
+interface InFlight {
+  promise: Promise<Operation>;
+  op?: Operation;
+}
+
+/** The repairs made of a batch's extents, by extent id. */
+type RepairsOf = Map<string, Map<ShardResult, RepairOutcome>>;
+
+/** Operations folded together, and their repairs on the way to disk. */
+interface RepairBatch {
+  ops: Operation[];
+  repaired: Promise<RepairsOf>;
+  /** It has repairs on their way to disk. */
+  writing: boolean;
+}
+
+/** Unpaced, this many batches' repairs go to disk at once: one's fsyncs wait while the next's writes start. */
+const REPAIR_BATCHES_IN_FLIGHT = 2;
+
+/** Extents a repair pass rebuilds in one batch hold this many bytes at most (their shards are in memory together). */
+const MAX_REPAIR_BATCH_BYTES = 64 * 2 ** 20;
+
+/** Bytes of the extents a batch of operations would rebuild. */
+function repairBytes(ops: Operation[]): number {
+  let n = 0;
+  for (const op of ops) for (const v of op.verdicts ?? []) if (needsRebuild(v)) n += v.length ?? 0;
+  return n;
 }
 
 /** The next operation at this pacing, started; undefined when the pass has none left. */
@@ -165,6 +202,8 @@ export class ScrubPass {
   /** For a light pass: the shards a deep pass found rotten, by extent; a light pass cannot see them, so they still count. */
   private rot: Map<string, Set<number>> | undefined;
   private readonly seen = new Map<string, Health>();
+  /** A cancel cut an operation short: nothing after it is folded (its extents are redone on resume). */
+  private cut = false;
 
   constructor(
     private readonly pool: Pool,
@@ -425,39 +464,68 @@ export class ScrubPass {
     const next = this.resilver || this.known ? this.planOperations(index, strays, orphans) : this.rangeOperations(index, strays, orphans);
     const workers = this.workers!;
     let exhausted = false;
-    const inFlight: Promise<Operation>[] = [];
+    const inFlight: InFlight[] = [];
+    const start = (p: Promise<Operation>): InFlight => {
+      const f: InFlight = { promise: p };
+      p.then((op) => (f.op = op), () => undefined);
+      return f;
+    };
+    const batches: RepairBatch[] = [];
+    const foldOldest = async () => {
+      const b = batches.shift()!;
+      this.fold(b.ops, await b.repaired);
+      this.opts.onProgress?.(this.progress());
+      this.checkpoint();
+    };
     for (;;) {
       if (this.cancelling()) {
         // Finish what is in hand, so the cursor stays exact.
-        for (const p of inFlight.splice(0)) await this.process(await p);
+        for (const f of inFlight.splice(0)) batches.push(this.startRepairs([await f.promise]));
+        while (batches.length) await foldOldest();
         break;
       }
+      // What is done is folded before a pause: status and the checkpoint show all of it.
+      if (this.status === 'paused') while (batches.length) await foldOldest();
       await this.waitWhilePaused();
       if (this.cancelling()) continue;
       if (this.opts.beforeOperation) await this.opts.beforeOperation();
       // A pause or stop that came while held back takes effect before the next operation.
       if ((this.status as string) === 'paused' || this.cancelling()) continue;
       const pacing = pacingFor(this.intensity, this.depth);
+      const unpaced = pacing.pauseMs === 0;
       const parallel = Math.min(pacing.parallel, workers.size);
-      // Unpaced, each thread gets a second batch to start on while this one folds the first.
-      const depth = pacing.pauseMs === 0 ? 2 * parallel : parallel;
+      // Unpaced, each thread gets more operations to start on while the main thread folds the first; a
+      // repair pass more still, so that the repairs of many operations go to disk together.
+      const depth = unpaced ? (this.opts.mode === 'repair' ? 4 : 2) * parallel : parallel;
       const perWorker = this.maxRate > 0 ? this.maxRate / parallel : 0;
-      while (!exhausted && inFlight.length < depth) {
-        const op = next(pacing, perWorker);
-        if (op) inFlight.push(op);
-        else exhausted = true;
-      }
+      const refill = () => {
+        while (!exhausted && inFlight.length < depth) {
+          const op = next(pacing, perWorker);
+          if (op) inFlight.push(start(op));
+          else exhausted = true;
+        }
+      };
+      refill();
       const head = inFlight.shift();
       if (!head) break;
-      const op = await head;
-      await this.process(op);
-      this.opts.onProgress?.(this.progress());
-      this.checkpoint();
+      const ops = [await head.promise];
+      // Operations done behind it join its batch: one checkpoint, one round of fsyncs. Unpaced, a batch
+      // that has repairs to make waits for more, up to its byte budget.
+      const joins = () => inFlight.length > 0 && ops.length < depth && repairBytes(ops) < MAX_REPAIR_BATCH_BYTES && (!!inFlight[0].op || (unpaced && repairBytes(ops) > 0));
+      while (joins()) ops.push(await inFlight.shift()!.promise);
+      // Unpaced, the threads go on with the next operations while this batch's repairs go to disk.
+      if (unpaced) refill();
+      batches.push(this.startRepairs(ops));
+      // Unpaced, the next batch's repairs start while this one's are still on their way to disk; a batch
+      // with none is folded at once.
+      const keep = unpaced ? REPAIR_BATCHES_IN_FLIGHT - 1 : 0;
+      while (batches.length > keep || (batches.length > 0 && !batches[0].writing)) await foldOldest();
       // The pause is the table's per extentsPerOp extents: a slice holds as many on average, but in
       // a small pool a prefix holds fewer (or none), and a whole pause after each would slow the pass.
-      const checked = (op.verdicts?.length ?? 0) + (op.healthy ?? 0);
+      const checked = ops.reduce((n, op) => n + (op.verdicts?.length ?? 0) + (op.healthy ?? 0), 0);
       if (pacing.pauseMs > 0 && checked > 0 && !(exhausted && inFlight.length === 0)) await this.sleep((pacing.pauseMs * checked) / pacing.extentsPerOp);
     }
+    while (batches.length) await foldOldest();
   }
 
   /** Operations of listed plans, `extentsPerOp` at a time. */
@@ -471,7 +539,7 @@ export class ScrubPass {
         plans.push(r.value);
       }
       if (plans.length === 0) return undefined;
-      return this.workers!.verify(plans, bytesPerSecond, pacing.tranquility, this.depth).then((verdicts) => ({ plans, verdicts }));
+      return this.workers!.verify(plans, bytesPerSecond, pacing.tranquility, this.depth, this.opts.mode === 'repair').then((a) => ({ plans, verdicts: a.result, rebuilt: a.rebuilt }));
     };
   }
 
@@ -497,11 +565,12 @@ export class ScrubPass {
       const range = queue.shift()!;
       const ask: RangeRequest = { walk, range, after, strays: firstOfPrefix, verbatim: verbatim.get(range.prefix) ?? [] };
       firstOfPrefix = false;
-      return this.workers!.checkRange(ask, bytesPerSecond, pacing.tranquility, this.depth).then((r): Operation => {
+      return this.workers!.checkRange(ask, bytesPerSecond, pacing.tranquility, this.depth, this.opts.mode === 'repair').then((a): Operation => {
+        const r = a.result;
         if (!r) return { plans: [], verdicts: null };
         strays.push(...r.strays);
         for (const o of r.orphans) if (orphans.length < MAX_REPORTED) orphans.push(o);
-        return { plans: r.plans, verdicts: r.verdicts, healthy: r.healthy, healthyBytes: r.healthyBytes, lastId: r.lastId };
+        return { plans: r.plans, verdicts: r.verdicts, healthy: r.healthy, healthyBytes: r.healthyBytes, lastId: r.lastId, rebuilt: a.rebuilt };
       });
     };
   }
@@ -547,25 +616,53 @@ export class ScrubPass {
     return this.index && plan.objects ? objectNames(this.index, plan.objects) : [];
   }
 
-  /** Folds one operation's verdicts into findings, repairs, counters and the cursor, in id order. */
-  private async process(op: Operation): Promise<void> {
-    const { plans, verdicts } = op;
-    if (!verdicts) return; // aborted by cancel: redone on resume
-    verdicts.forEach((v, i) => this.countInterruptedRepairs(v, plans[i]));
-    const toRepair = this.opts.mode === 'repair' ? verdicts.filter((v) => v.health !== 'unrecoverable' && v.shards.some(isBroken)) : [];
-    const repairsOf = new Map<string, Map<ShardResult, RepairOutcome>>();
-    if (toRepair.length > 0) {
-      // Saved before anything is written: a kill mid-repair loses no count (see countInterruptedRepairs).
-      // (Entries an interrupted run left for extents not reached yet stay until those are seen.)
-      this.current.pendingRepairs = [...(this.current.pendingRepairs ?? []), ...toRepair.map((v) => ({
-        extent: v.id,
-        shards: v.shards.filter(isBroken).map((s) => ({ index: s.index, kind: KIND[s.status] ?? s.status, path: s.path, disk: s.disk >= 0 ? s.disk : undefined })),
-      }))];
-      this.checkpoint(true);
-      // The operation's extents are repaired together, so their fsyncs overlap.
-      const results = await Promise.all(toRepair.map((v) => repairExtent(this.pool, v, this.current.id)));
-      toRepair.forEach((v, i) => repairsOf.set(v.id, results[i]));
+  /**
+   * Starts the repairs of a batch of operations (in repair mode): what must be
+   * rebuilt is recorded and saved first, so a kill mid-repair loses no count
+   * (see countInterruptedRepairs). An operation a cancel cut short ends the
+   * batch, and every later one: the cursor stays before it, and what follows
+   * it is done again on resume.
+   */
+  private startRepairs(batch: Operation[]): RepairBatch {
+    const cut = this.cut ? 0 : batch.findIndex((op) => !op.verdicts);
+    if (cut >= 0) this.cut = true;
+    const ops = cut >= 0 ? batch.slice(0, cut) : batch;
+    for (const op of ops) op.verdicts!.forEach((v, i) => this.countInterruptedRepairs(v, op.plans[i]));
+    const toRepair = this.opts.mode === 'repair' ? ops.flatMap((op) => op.verdicts!.filter(needsRebuild)) : [];
+    if (toRepair.length === 0) return { ops, repaired: Promise.resolve(new Map()), writing: false };
+    // (Entries an interrupted run left for extents not reached yet stay until those are seen.)
+    this.current.pendingRepairs = [...(this.current.pendingRepairs ?? []), ...toRepair.map((v) => ({
+      extent: v.id,
+      shards: v.shards.filter(isBroken).map((s) => ({ index: s.index, kind: KIND[s.status] ?? s.status, path: s.path, disk: s.disk >= 0 ? s.disk : undefined })),
+    }))];
+    this.checkpoint(true);
+    const rebuilt = new Map<string, Rebuilt>();
+    for (const op of ops) for (const [id, r] of op.rebuilt ?? []) rebuilt.set(id, r);
+    const repaired = repairExtents(this.pool, toRepair, this.current.id, rebuilt).then((results): RepairsOf => new Map(toRepair.map((v, i) => [v.id, results[i]])));
+    // A failure surfaces where the batch is folded; until then it is not an unhandled rejection.
+    repaired.catch(() => undefined);
+    return { ops, repaired, writing: true };
+  }
+
+  /**
+   * Folds a batch's verdicts into findings, repairs, counters and the cursor,
+   * in id order. The repairs' counts and the cursor past them are saved
+   * together, and the pending record goes, at the next checkpoint: until then
+   * a kill finds the record, and the resumed pass counts these repairs.
+   */
+  private fold(ops: Operation[], repairsOf: RepairsOf): void {
+    for (const op of ops) this.foldOperation(op, repairsOf);
+    if (repairsOf.size > 0) {
+      const left = (this.current.pendingRepairs ?? []).filter((p) => !repairsOf.has(p.extent));
+      if (left.length) this.current.pendingRepairs = left;
+      else delete this.current.pendingRepairs;
     }
+  }
+
+  /** One operation's verdicts and counts, with the repairs made of them. */
+  private foldOperation(op: Operation, repairsOf: RepairsOf): void {
+    const plans = op.plans;
+    const verdicts = op.verdicts!;
     for (let i = 0; i < verdicts.length; i++) {
       const v = verdicts[i];
       const plan = plans[i];
@@ -635,13 +732,6 @@ export class ScrubPass {
       this.state.counters.bytesRead += op.healthyBytes!;
     }
     if (op.lastId && op.lastId > this.current.cursor) this.current.cursor = op.lastId;
-    // The repairs' counts and the cursor past them are saved together, and the pending record goes.
-    if (toRepair.length > 0) {
-      const left = (this.current.pendingRepairs ?? []).filter((p) => !repairsOf.has(p.extent));
-      if (left.length) this.current.pendingRepairs = left;
-      else delete this.current.pendingRepairs;
-      this.checkpoint(true);
-    }
   }
 
   /** The disk a shard would normally sit on (placement over all the pool's disks), for naming a missing one. */

@@ -74,15 +74,22 @@ function firstAtOrAfter(plans: ExtentPlan[], id: string): number {
   return lo;
 }
 
-/** Checks every extent of the slice; `stopped` is asked between extents (a cancelled pass drops the slice). */
-export function checkRange(req: RangeRequest, buf: ReadBuffer, pacing: ReadPacing | undefined, depth: Depth, stopped: () => boolean): RangeResult | null {
+/**
+ * Checks every extent of the slice; `stopped` is asked between extents (a
+ * cancelled pass drops the slice). `ahead` hears the slice's files before any
+ * is read (see prefetch.ts).
+ */
+export function checkRange(req: RangeRequest, buf: ReadBuffer, pacing: ReadPacing | undefined, depth: Depth, stopped: () => boolean, ahead?: (files: string[]) => void): RangeResult | null {
   const { plans, strays } = listing(req.walk, req.range.prefix);
   const verbatim = new Set(req.verbatim);
   const out: RangeResult = { plans: [], verdicts: [], healthy: 0, healthyBytes: 0, lastId: '', orphans: [], strays: req.strays ? strays : [] };
   const { lo, hi } = req.range;
-  for (let i = firstAtOrAfter(plans, lo > req.after ? lo : req.after); i < plans.length; i++) {
+  const first = firstAtOrAfter(plans, lo > req.after ? lo : req.after);
+  let end = first;
+  while (end < plans.length && (hi === '' || plans[end].id < hi)) end++;
+  if (ahead) ahead(plans.slice(first, end).flatMap((p) => p.files.map((f) => f.path)));
+  for (let i = first; i < end; i++) {
     const plan = plans[i];
-    if (hi !== '' && plan.id >= hi) break;
     if (plan.id <= req.after) continue;
     if (!plan.scheme) {
       out.orphans.push(plan);

@@ -1,13 +1,12 @@
-import { extentId } from '../core/hash';
 import { shardPath } from '../core/layout';
 import { checkWrittenCopy, Manifest, ManifestCopy, writeManifestCopy } from '../core/manifest';
 import { Pool, writableDisks } from '../core/pool';
-import { parseScheme, shardCount, Scheme } from '../core/scheme';
-import { assembleExtent, rebuildShards } from '../core/erasure';
-import { checkShardFile, shardHeaderFor, writeShardFiles } from '../core/shard-file';
+import { parseScheme } from '../core/scheme';
+import { checkShardFile, shardHeaderFor, ShardWrite, writeShardFiles } from '../core/shard-file';
 import { rankDisks } from '../core/placement';
 import { ExtentVerdict, ShardResult } from './verify';
 import { quarantine } from './quarantine';
+import { isBroken, Rebuilt, rebuildOrExplain } from './rebuild';
 import { appendAudit } from './audit';
 
 /** What one repair of one shard (or manifest copy) came to. */
@@ -22,48 +21,77 @@ export interface RepairOutcome {
   writeFailed?: boolean;
 }
 
-/** Every verdict on a file but a valid shard or a spare valid copy of one needs repair. */
-export const isBroken = (r: ShardResult) => r.status !== 'ok' && r.status !== 'duplicate';
-
-/** Re-reads the valid shards and rebuilds every payload, proven against the extent id. */
-async function rebuildExtent(v: ExtentVerdict, scheme: Scheme): Promise<Buffer[]> {
-  const n = shardCount(scheme);
-  const payloads: (Buffer | undefined)[] = new Array(n).fill(undefined);
-  for (const s of v.shards) {
-    if (s.status !== 'ok' || payloads[s.index]) continue;
-    const r = checkShardFile(s.path, v.id, s.index);
-    if (r.ok) payloads[s.index] = r.payload;
-  }
-  const full = await rebuildShards(scheme, v.length!, payloads);
-  const data = assembleExtent(scheme, v.length!, full);
-  if (extentId(scheme, data) !== v.id) throw new Error('rebuilt extent does not match its id');
-  return full;
+/** A rebuilt shard on its way to disk. */
+interface ShardJob {
+  s: ShardResult;
+  target: string;
+  disk: number;
+  kept?: string;
+  payload: Buffer;
+  write: ShardWrite;
 }
 
 /**
- * Repairs every broken shard of a degraded extent: rebuild from the valid
- * shards, prove the extent against its id, keep the damaged file in
- * quarantine, write the shard atomically in place (or onto a disk holding no
- * shard of this extent when it is missing), then re-read and verify it. Any
- * failure leaves the old state: nothing is replaced before the rebuilt extent
- * is proven, and each replacement is one rename.
+ * Repairs every broken shard of degraded extents: rebuild each from its valid
+ * shards, prove it against its id, keep each damaged file in quarantine,
+ * write the shards atomically in place (or onto a disk holding no shard of
+ * the extent when one is missing), then re-read and verify them. Any failure
+ * leaves the old state: nothing is replaced before its rebuilt extent is
+ * proven, and each replacement is one rename. The extents are repaired as one
+ * batch: their writes and fsyncs are in flight together, each directory is
+ * fsynced once, and the audit log takes one append. `done`: extents already
+ * rebuilt (or found not rebuildable), by id.
  */
-export async function repairExtent(pool: Pool, v: ExtentVerdict, passId: string): Promise<Map<ShardResult, RepairOutcome>> {
-  const out = new Map<ShardResult, RepairOutcome>();
-  const broken = v.shards.filter(isBroken);
-  if (broken.length === 0 || !v.scheme || v.length === undefined) return out;
-  const scheme = parseScheme(v.scheme);
-  let full: Buffer[];
-  try {
-    full = await rebuildExtent(v, scheme);
-  } catch (err) {
-    const detail = `cannot rebuild: ${err instanceof Error ? err.message : String(err)}`;
-    for (const s of broken) out.set(s, { ok: false, action: 'rebuilt', path: s.path, disk: s.disk, detail });
-    return out;
-  }
+export async function repairExtents(pool: Pool, verdicts: ExtentVerdict[], passId: string, done?: Map<string, Rebuilt>): Promise<Map<ShardResult, RepairOutcome>[]> {
+  const outs = verdicts.map(() => new Map<ShardResult, RepairOutcome>());
   const writable = new Set(writableDisks(pool).map((d) => d.index));
+  // A verify thread may have rebuilt the extent already (see verify-worker.ts); else it is rebuilt here.
+  const rebuilt = await Promise.all(verdicts.map((v) => (v.shards.some(isBroken) && v.scheme !== undefined && v.length !== undefined ? (done?.get(v.id) ?? rebuildOrExplain(v)) : undefined)));
+  const jobs: ShardJob[][] = verdicts.map((v, i) => {
+    const full = rebuilt[i];
+    if (full === undefined) return [];
+    const broken = v.shards.filter(isBroken);
+    if (typeof full === 'string') {
+      for (const s of broken) outs[i].set(s, { ok: false, action: 'rebuilt', path: s.path, disk: s.disk, detail: full });
+      return [];
+    }
+    return placeShards(pool, v, broken, full, writable, outs[i], passId);
+  });
+  const flat = jobs.flat();
+  const errors = await writeShardFiles(flat.map((j) => j.write));
+  const audit: Record<string, unknown>[] = [];
+  let n = 0;
+  jobs.forEach((list, i) => {
+    const v = verdicts[i];
+    for (const j of list) {
+      const err = errors[n++];
+      let ok = false;
+      let detail: string;
+      if (err) detail = err.message;
+      else {
+        // Counted as repaired only once the written shard reads back intact.
+        const check = checkShardFile(j.target, v.id, j.s.index);
+        ok = check.ok && check.payload.equals(j.payload);
+        detail = ok ? `rebuilt shard ${j.s.index}` : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}`;
+      }
+      audit.push({ pass: passId, action: 'rebuild-shard', extent: v.id, shard: j.s.index, disk: j.disk, path: j.target, problem: j.s.status, quarantine: j.kept, result: ok ? 'repaired' : 'failed', ...(ok ? {} : { error: detail }) });
+      outs[i].set(j.s, { ok, action: 'rebuilt', path: j.target, disk: j.disk, detail, quarantine: j.kept, writeFailed: !ok });
+    }
+  });
+  appendAudit(pool.root, audit);
+  return outs;
+}
+
+/** One extent's repair (see repairExtents). */
+export async function repairExtent(pool: Pool, v: ExtentVerdict, passId: string): Promise<Map<ShardResult, RepairOutcome>> {
+  return (await repairExtents(pool, [v], passId))[0];
+}
+
+/** Where each broken shard of one extent goes; what cannot go anywhere is answered in `out` at once. */
+function placeShards(pool: Pool, v: ExtentVerdict, broken: ShardResult[], full: Buffer[], writable: Set<number>, out: Map<ShardResult, RepairOutcome>, passId: string): ShardJob[] {
+  const scheme = parseScheme(v.scheme!);
   const occupied = new Set(v.shards.filter((s) => s.disk >= 0).map((s) => s.disk));
-  const jobs: { s: ShardResult; target: string; disk: number; kept?: string }[] = [];
+  const jobs: ShardJob[] = [];
   for (const s of broken) {
     if (s.status === 'index-out-of-range') {
       out.set(s, quarantineOnly(pool, v, s, passId));
@@ -89,30 +117,13 @@ export async function repairExtent(pool: Pool, v: ExtentVerdict, passId: string)
     // The damaged file is kept before anything replaces it.
     try {
       const kept = s.status === 'missing' ? undefined : quarantine(pool.disks[s.disk], s.path, { original: s.path, disk: s.disk, extent: v.id, shard: s.index, problem: s.status, detail: s.detail }, 'link');
-      jobs.push({ s, target, disk, kept });
+      const payload = full[s.index];
+      jobs.push({ s, target, disk, kept, payload, write: { file: target, header: shardHeaderFor(v.id, s.index, scheme, v.length!, payload), payload } });
     } catch (err) {
       out.set(s, { ok: false, action: 'rebuilt', path: target, disk, detail: err instanceof Error ? err.message : String(err), writeFailed: true });
     }
   }
-  const errors = await writeShardFiles(
-    jobs.map((j) => ({ file: j.target, header: shardHeaderFor(v.id, j.s.index, scheme, v.length!, full[j.s.index]), payload: full[j.s.index] })),
-  );
-  const audit: Record<string, unknown>[] = [];
-  jobs.forEach((j, i) => {
-    let ok = false;
-    let detail: string;
-    if (errors[i]) detail = errors[i]!.message;
-    else {
-      // Counted as repaired only once the written shard reads back intact.
-      const check = checkShardFile(j.target, v.id, j.s.index);
-      ok = check.ok && check.payload.equals(full[j.s.index]);
-      detail = ok ? `rebuilt shard ${j.s.index}` : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}`;
-    }
-    audit.push({ pass: passId, action: 'rebuild-shard', extent: v.id, shard: j.s.index, disk: j.disk, path: j.target, problem: j.s.status, quarantine: j.kept, result: ok ? 'repaired' : 'failed', ...(ok ? {} : { error: detail }) });
-    out.set(j.s, { ok, action: 'rebuilt', path: j.target, disk: j.disk, detail, quarantine: j.kept, writeFailed: !ok });
-  });
-  appendAudit(pool.root, audit);
-  return out;
+  return jobs;
 }
 
 /** A file named as a shard index the scheme does not have: keep it in quarantine, take it off the disk. */

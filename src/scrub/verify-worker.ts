@@ -1,10 +1,17 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { DfsError } from '../core/errors';
-import { ReadBuffer, ReadStopped } from '../core/shard-file';
+import { ReadBuffer, ReadPacing, ReadStopped } from '../core/shard-file';
+import { ReadSpeed } from './prefetch';
 import { fromWire, WirePlan } from './inventory';
 import { checkExtent, Depth } from './verify';
 import { ReadPacer } from './read-pacer';
-import { checkRange, RangeRequest } from './range-check';
+import { checkRange, RangeRequest, RangeResult } from './range-check';
+import type { Rebuilt } from './rebuild';
+import type { ExtentVerdict, VerdictMessage } from './verify';
+import { lazy } from '../core/lazy';
+
+// Loaded by the first repair: a verify-only pass never encodes.
+const rebuilding = lazy((): typeof import('./rebuild') => require('./rebuild'));
 
 // Verification runs in worker threads: reads and checksums are synchronous
 // (PERF-NOTES: an awaited fs call costs ~50 us, a sync read of a small file
@@ -17,6 +24,8 @@ export type VerifyAsk = {
   /** After each read, sleep this many times as long as the read took (0: none). */
   tranquility: number;
   depth: Depth;
+  /** A repair pass: rebuild here, off the main thread, each extent found broken but rebuildable. */
+  rebuild?: boolean;
 } & ({ kind: 'range'; range: RangeRequest } | { kind: 'plans'; plans: WirePlan[]; /** Extents dir of each disk, by disk index. */ dirs: string[] });
 
 /** A request as it crosses: numbered, since a thread may hold several. */
@@ -28,15 +37,66 @@ const abortFlag: Int32Array = workerData.abortFlag;
 const pacer = new ReadPacer(abortFlag);
 const stopped = () => Atomics.load(abortFlag, 0) !== 0;
 
+const speed = new ReadSpeed();
+
 function answer(req: VerifyRequest): unknown {
   const pacing = pacer.pacing(req.bytesPerSecond, req.tranquility);
-  if (req.kind === 'range') return checkRange(req.range, buf, pacing, req.depth, stopped);
+  if (req.kind === 'range') {
+    // Paced reads keep their spacing, and a light pass reads next to nothing: only an unpaced deep pass reads ahead.
+    if (req.depth !== 'deep' || req.bytesPerSecond > 0 || req.tranquility > 0) return checkRange(req.range, buf, pacing, req.depth, stopped);
+    const observed: ReadPacing = { chunk: pacing.chunk, after: (bytes, ms) => (speed.observe(bytes, ms), pacing.after(bytes, ms)) };
+    // Cold, the main thread reads the slice's files ahead (see prefetch.ts).
+    const ahead = speed.cold ? (files: string[]) => parentPort!.postMessage({ seq: req.seq, fetch: files }) : undefined;
+    try {
+      return checkRange(req.range, buf, observed, req.depth, stopped, ahead);
+    } finally {
+      speed.settle();
+    }
+  }
   return req.plans.map((w) => checkExtent(fromWire(w, req.dirs), buf, pacing, req.depth));
+}
+
+/**
+ * Rebuilt payloads this thread sends with one answer at most: the main thread
+ * holds each until its batch is written. Broken extents past it are rebuilt
+ * there instead.
+ */
+const REBUILT_BYTES_PER_ANSWER = 16 * 2 ** 20;
+
+/** The verdicts of an answer that a repair pass will rebuild, within the byte budget. */
+function toRebuild(req: VerifyRequest, result: unknown): ExtentVerdict[] {
+  if (!req.rebuild || !result) return [];
+  const verdicts = req.kind === 'range' ? (result as RangeResult).verdicts : ((result as VerdictMessage[]).filter((m) => typeof m !== 'number') as ExtentVerdict[]);
+  const out: ExtentVerdict[] = [];
+  let bytes = 0;
+  for (const v of verdicts) {
+    if (!rebuilding().needsRebuild(v) || bytes + v.length! > REBUILT_BYTES_PER_ANSWER) continue;
+    bytes += v.length!;
+    out.push(v);
+  }
+  return out;
+}
+
+/** Buffers that own their memory cross by transfer, not by copy; a small one may share Node's pool and is copied. */
+function transferable(rebuilt: [string, Rebuilt][]): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const [, r] of rebuilt) {
+    if (typeof r === 'string') continue;
+    for (const b of r) if (b.buffer.byteLength >= 65536 && b.buffer instanceof ArrayBuffer) out.add(b.buffer);
+  }
+  return [...out];
 }
 
 parentPort!.on('message', (req: VerifyRequest) => {
   try {
-    parentPort!.postMessage({ seq: req.seq, result: answer(req) });
+    const result = answer(req);
+    const broken = toRebuild(req, result);
+    if (broken.length === 0) return parentPort!.postMessage({ seq: req.seq, result });
+    // The codec runs on libuv's pool: this thread takes its next request meanwhile.
+    Promise.all(broken.map((v) => rebuilding().rebuildOrExplain(v))).then((done) => {
+      const rebuilt = broken.map((v, i): [string, Rebuilt] => [v.id, done[i]]);
+      parentPort!.postMessage({ seq: req.seq, result, rebuilt }, transferable(rebuilt));
+    });
   } catch (err) {
     if (err instanceof ReadStopped) return parentPort!.postMessage({ seq: req.seq, result: null });
     // A failure the pass reports by its exit code (an unreadable extent index) crosses as what it is.

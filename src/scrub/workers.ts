@@ -5,8 +5,26 @@ import { ExtentPlan, toWire } from './inventory';
 import { Depth, ExtentVerdict, unpackVerdict, VerdictMessage } from './verify';
 import type { VerifyAsk, VerifyRequest } from './verify-worker';
 import type { RangeRequest, RangeResult } from './range-check';
+import type { Rebuilt } from './rebuild';
+import { fetchAhead } from './prefetch';
 
-type Reply = { seq: number; result: unknown; failure?: undefined } | { seq: number; failure: { code: ExitCode; message: string } };
+type Reply =
+  | { seq: number; result: unknown; rebuilt?: [string, Rebuilt][]; failure?: undefined; fetch?: undefined }
+  | { seq: number; failure: { code: ExitCode; message: string }; fetch?: undefined }
+  /** Not an answer: the files the thread is about to read, cold (see prefetch.ts). */
+  | { seq: number; fetch: string[] };
+
+/** What a thread answered, with the extents it rebuilt for a repair pass, by id. */
+export interface Answer<T> {
+  result: T | null;
+  rebuilt?: Map<string, Rebuilt>;
+}
+
+/** Payloads cross as plain Uint8Arrays: made Buffers again over the same memory. */
+function rebuiltMap(list: [string, Rebuilt][] | undefined): Map<string, Rebuilt> | undefined {
+  if (!list) return undefined;
+  return new Map(list.map(([id, r]) => [id, typeof r === 'string' ? r : r.map((u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength))]));
+}
 
 /**
  * A fixed set of verify threads. A request goes to the thread with the fewest
@@ -40,29 +58,31 @@ export class VerifyWorkers {
     Atomics.notify(this.abortFlag, 0);
   }
 
-  /** The verdicts, or null when abort() cut the batch short. */
-  async verify(plans: ExtentPlan[], bytesPerSecond: number, tranquility: number, depth: Depth = 'deep'): Promise<ExtentVerdict[] | null> {
-    const packed = (await this.send({ kind: 'plans', plans: plans.map(toWire), dirs: this.dirs, bytesPerSecond, tranquility, depth })) as VerdictMessage[] | null;
-    return packed && packed.map((v, j) => unpackVerdict(plans[j], v));
+  /** The verdicts, or null when abort() cut the batch short. `rebuild`: see VerifyAsk. */
+  async verify(plans: ExtentPlan[], bytesPerSecond: number, tranquility: number, depth: Depth = 'deep', rebuild = false): Promise<Answer<ExtentVerdict[]>> {
+    const a = await this.send({ kind: 'plans', plans: plans.map(toWire), dirs: this.dirs, bytesPerSecond, tranquility, depth, rebuild });
+    const packed = a.result as VerdictMessage[] | null;
+    return { result: packed && packed.map((v, j) => unpackVerdict(plans[j], v)), rebuilt: a.rebuilt };
   }
 
-  /** One slice of ids, listed and checked by the thread; null when abort() cut it short. */
-  checkRange(range: RangeRequest, bytesPerSecond: number, tranquility: number, depth: Depth): Promise<RangeResult | null> {
-    return this.send({ kind: 'range', range, bytesPerSecond, tranquility, depth }) as Promise<RangeResult | null>;
+  /** One slice of ids, listed and checked by the thread; a null result when abort() cut it short. */
+  async checkRange(range: RangeRequest, bytesPerSecond: number, tranquility: number, depth: Depth, rebuild = false): Promise<Answer<RangeResult>> {
+    return (await this.send({ kind: 'range', range, bytesPerSecond, tranquility, depth, rebuild })) as Answer<RangeResult>;
   }
 
-  private send(ask: VerifyAsk): Promise<unknown> {
+  private send(ask: VerifyAsk): Promise<Answer<unknown>> {
     const i = this.load.indexOf(Math.min(...this.load));
     const w = this.all[i];
     const seq = ++this.seq;
     this.load[i]++;
-    return new Promise<unknown>((resolve, reject) => {
+    return new Promise<Answer<unknown>>((resolve, reject) => {
       const onMessage = (m: Reply) => {
         if (m.seq !== seq) return;
+        if (m.fetch) return fetchAhead(m.fetch);
         w.off('error', onError);
         w.off('message', onMessage);
         if (m.failure) reject(new DfsError(m.failure.code, m.failure.message));
-        else resolve(m.result);
+        else resolve({ result: m.result, rebuilt: rebuiltMap(m.rebuilt) });
       };
       const onError = (err: Error) => {
         w.off('message', onMessage);

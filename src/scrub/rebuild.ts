@@ -1,0 +1,39 @@
+import { extentId } from '../core/hash';
+import { parseScheme, shardCount } from '../core/scheme';
+import { assembleExtent, rebuildShards } from '../core/erasure';
+import { checkShardFile } from '../core/shard-file';
+import type { ExtentVerdict, ShardResult } from './verify';
+
+/** Every verdict on a file but a valid shard or a spare valid copy of one needs repair. */
+export const isBroken = (r: ShardResult) => r.status !== 'ok' && r.status !== 'duplicate';
+
+/** An extent a repair pass rebuilds: some shard is broken, and enough are valid to rebuild it from. */
+export const needsRebuild = (v: ExtentVerdict) => v.health !== 'unrecoverable' && v.scheme !== undefined && v.length !== undefined && v.shards.some(isBroken);
+
+/** Every payload of an extent, or why it could not be rebuilt. */
+export type Rebuilt = Buffer[] | string;
+
+/** Re-reads the valid shards and rebuilds every payload, proven against the extent id. */
+export async function rebuildExtent(v: ExtentVerdict): Promise<Buffer[]> {
+  const scheme = parseScheme(v.scheme!);
+  const n = shardCount(scheme);
+  const payloads: (Buffer | undefined)[] = new Array(n).fill(undefined);
+  for (const s of v.shards) {
+    if (s.status !== 'ok' || payloads[s.index]) continue;
+    const r = checkShardFile(s.path, v.id, s.index);
+    if (r.ok) payloads[s.index] = r.payload;
+  }
+  const full = await rebuildShards(scheme, v.length!, payloads);
+  const data = assembleExtent(scheme, v.length!, full);
+  if (extentId(scheme, data) !== v.id) throw new Error('rebuilt extent does not match its id');
+  return full;
+}
+
+/** rebuildExtent, with a failure said as its reason. */
+export async function rebuildOrExplain(v: ExtentVerdict): Promise<Rebuilt> {
+  try {
+    return await rebuildExtent(v);
+  } catch (err) {
+    return `cannot rebuild: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}

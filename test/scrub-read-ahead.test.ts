@@ -1,0 +1,83 @@
+// A verify thread that finds its reads coming from the device has the main
+// thread read its next files ahead (src/scrub/prefetch.ts). Its judgement of
+// cold and warm, by the reads' own times; and the fetch itself, on a real
+// ext4 drive with the page cache dropped, as fincore sees the files after it.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { requireTool, scratchDir } from './helpers';
+import { canUseLoopDevices, cleanupDrives, dropCaches, makeDrive } from './loop-drives';
+import { fetchAhead, ReadSpeed } from '../src/scrub/prefetch';
+
+const MiB = 2 ** 20;
+
+function judged(reads: number, bytes: number, msEach: number): boolean {
+  const s = new ReadSpeed();
+  for (let i = 0; i < reads; i++) s.observe(bytes, msEach);
+  s.settle();
+  return s.cold;
+}
+
+test('reads from memory are warm, from the device cold, for big and small files alike', () => {
+  assert.is(judged(8, MiB, 0.15), false, '1 MiB in 0.15 ms: 7 GB/s, the page cache');
+  assert.is(judged(8, MiB, 1.1), true, '1 MiB in 1.1 ms: 0.95 GB/s, a device');
+  assert.is(judged(64, 4096, 0.003), false, '4 KiB in 3 us: a syscall, the page cache');
+  assert.is(judged(64, 4096, 0.2), true, '4 KiB in 200 us: a device');
+});
+
+test('no judgement before enough reads; a judgement stands until the next', () => {
+  const s = new ReadSpeed();
+  for (let i = 0; i < 3; i++) s.observe(64 * 1024, 5);
+  s.settle();
+  assert.is(s.cold, false, 'three small reads say nothing yet');
+  for (let i = 0; i < 16; i++) s.observe(64 * 1024, 5);
+  s.settle();
+  assert.is(s.cold, true, 'nineteen slow reads: cold');
+  s.observe(64 * 1024, 0.01);
+  s.settle();
+  assert.is(s.cold, true, 'one fast read does not overturn it');
+  for (let i = 0; i < 16; i++) s.observe(MiB, 0.1);
+  s.settle();
+  assert.is(s.cold, false, 'a slice read from memory: warm again');
+});
+
+/** Bytes of the file in the page cache. */
+function resident(file: string): number {
+  const r = spawnSync('fincore', ['--bytes', '--noheadings', '--raw', '--output', 'RES', file], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`fincore ${file}: ${r.stderr}`);
+  return Number(r.stdout.trim());
+}
+
+test('fetchAhead brings cold files into the page cache, all of each; a missing file or a directory is passed over', async () => {
+  if (!canUseLoopDevices('read-ahead on a real drive', ['ext4']) || !requireTool('fincore')) return;
+  const dir = scratchDir('dfs-read-ahead-');
+  try {
+    const drive = makeDrive(dir, 'd0', 'ext4', 64);
+    const files = Array.from({ length: 8 }, (_, i) => {
+      const f = path.join(drive.mountPoint, `f${i}`);
+      // Sizes around the fetch's 4 MiB scratch: smaller, equal, larger.
+      fs.writeFileSync(f, Buffer.alloc([MiB, 4 * MiB, 5 * MiB + 7, 128][i % 4], i + 1));
+      return f;
+    });
+    dropCaches();
+    assert.equal(files.map(resident), files.map(() => 0), 'cold before');
+    fetchAhead([...files, path.join(drive.mountPoint, 'absent'), drive.mountPoint]);
+    const want = files.map((f) => fs.statSync(f).size);
+    const deadline = Date.now() + 15_000;
+    let got = files.map(resident);
+    while (Date.now() < deadline && got.some((n, i) => n < want[i])) {
+      await new Promise((r) => setTimeout(r, 50));
+      got = files.map(resident);
+    }
+    // fincore counts whole pages: a file is in memory when its pages cover its size.
+    got.forEach((n, i) => assert.ok(n >= want[i], `${files[i]}: ${n} of ${want[i]} bytes in the page cache after fetchAhead`));
+  } finally {
+    cleanupDrives();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
