@@ -332,4 +332,7 @@ export const daemonProgram: ProgramSpec = {
   ],
 };
 
-if (require.main === module) void runProgram(daemonProgram);
+/** Runs dfs-scrubd on argv as process.argv has it; the umbrella runs its commands here, with this executable's own copy of the core. */
+export const main = (argv?: string[]) => runProgram(daemonProgram, argv);
+
+if (require.main === module) void main();

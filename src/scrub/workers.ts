@@ -8,6 +8,11 @@ import type { RangeRequest, RangeResult } from './range-check';
 
 type Reply = { seq: number; result: unknown; failure?: undefined } | { seq: number; failure: { code: ExitCode; message: string } };
 
+// The thread's own file, unbundled. From dist/src/scrub/ here, or from
+// dist/src/cli/ when this code is bundled into an executable: one level up
+// either way.
+const VERIFY_WORKER = path.join(__dirname, '..', 'scrub', 'verify-worker.js');
+
 /**
  * A fixed set of verify threads. A request goes to the thread with the fewest
  * in hand; a thread may hold several, so it starts the next batch while the
@@ -24,7 +29,7 @@ export class VerifyWorkers {
   /** `dirs[disk]`: the extents dir of each disk, by disk index (see WirePlan). */
   constructor(count: number, private readonly dirs: string[]) {
     for (let i = 0; i < count; i++) {
-      const w = new Worker(path.join(__dirname, 'verify-worker.js'), { workerData: { abortFlag: this.abortFlag }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+      const w = new Worker(VERIFY_WORKER, { workerData: { abortFlag: this.abortFlag }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
       w.unref();
       this.all.push(w);
       this.load.push(0);
