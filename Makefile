@@ -148,16 +148,20 @@ build: source-tree $(BUILD_STAMP)
 # wraps one file instead of ~40, which is most of what `dynamicfs status`
 # spent over a bare node before it did any work (issue 12, bench startup).
 # The bundle keeps CommonJS semantics: a module still runs on its first
-# require, so lazy requires stay lazy. Packages stay external (native addons
-# and their loaders are found as installed), and so do the umbrella's
-# executables: dynamicfs requires each as its own bundle. Every other file
-# in dist/ stays as tsc wrote it (the verify thread, the tests).
+# require, so lazy requires stay lazy. Small pure-JS packages (sade, mri,
+# kleur) are bundled too: resolving a package costs more than reading it.
+# Packages with native addons (found by their loaders as installed) and the
+# big ones that only the metrics and the schedules load stay external, and
+# so do the umbrella's executables: dynamicfs requires each as its own
+# bundle. Every other file in dist/ stays as tsc wrote it (the verify
+# thread, the tests). Running tsc by hand undoes the bundles: make build.
+BUNDLE_EXTERNAL := @napi-rs/* @node-rs/* @ronomon/* sd-notify bindings prom-client node-cron ./dfs-*
 $(BUILD_STAMP): $(TS_SOURCES) $(NPM_STAMP)
 	@mkdir -p $(BUILD)
 	node_modules/.bin/tsc -p .
 	rm -rf $(BUILD)/bundle
 	node_modules/.bin/esbuild $(foreach n,$(PRESENT_EXECUTABLES),dist/src/cli/$(n).js) --bundle --platform=node --format=cjs --target=node18 \
-	  --packages=external '--external:./dfs-*' --outdir=$(BUILD)/bundle --log-level=warning
+	  $(foreach e,$(BUNDLE_EXTERNAL),'--external:$(e)') --outdir=$(BUILD)/bundle --log-level=warning
 	cp $(BUILD)/bundle/*.js dist/src/cli/
 	node_path=$$(command -v node)
 	case "$$node_path" in /*) ;; *) echo "make build: 'command -v node' gave '$$node_path', not an absolute path" >&2; exit 1 ;; esac
