@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { cli, CliResult, scratchDir } from './helpers';
 import { napiPlatformPackage, requireNapiPackage } from '../src/core/napi-package';
+import { CLAIMS_DIR } from '../src/core/disk-claims';
 
 const dir = scratchDir('dfs-startup-');
 const pool = path.join(dir, 'pool');
@@ -32,6 +33,15 @@ interface Recorded {
 }
 
 let runs = 0;
+
+/** Notes in the host-wide claims directory (core/disk-claims.ts); 0 when it does not exist. */
+function claimNotes(): number {
+  try {
+    return fs.readdirSync(CLAIMS_DIR).length;
+  } catch {
+    return 0;
+  }
+}
 
 /** Runs an executable with the recorder preloaded in each of its threads. */
 function recorded(name: string, args: string[]): Recorded {
@@ -86,7 +96,9 @@ test('dynamicfs status and dfs-scrubd status read no process.report, nor load th
   const status = recorded('dynamicfs', ['status', '--pool', pool]);
   assert.is(status.result.status, 0, status.result.stderr);
   assert.match(status.result.stdout, /^pool: /);
+  const claimsBefore = claimNotes();
   const daemon = recorded('dfs-scrubd', ['status', '--pool', pool]);
+  const claimsAfter = claimNotes();
   assert.is(daemon.result.status, 3, `no daemon runs: exit 3 (${daemon.result.stderr})`);
   assert.match(daemon.result.stdout, /Status: Stopped/);
   for (const r of [status, daemon]) {
@@ -97,6 +109,12 @@ test('dynamicfs status and dfs-scrubd status read no process.report, nor load th
     // Manifests are proven by BLAKE3: blake-hash is the one native package status uses.
     assert.equal(r.modules.filter((m) => NATIVE_OR_HEAVY.test(m) && !/@napi-rs\/blake-hash/.test(m)), []);
     assert.not.ok(r.modules.some((m) => /src\/(scrub\/pass|daemon\/daemon)\.js$/.test(m)), 'no pass or daemon code');
+  }
+  // dfs-scrubd status reads no manifest: no native package at all, unless
+  // another pool's claim notes (another test's) needed this pool's tag.
+  if (claimsBefore === 0 && claimsAfter === 0) {
+    assert.equal(daemon.dlopens, []);
+    assert.equal(daemon.modules.filter((m) => NATIVE_OR_HEAVY.test(m)), []);
   }
 });
 
