@@ -155,6 +155,7 @@ build: source-tree $(BUILD_STAMP)
 # so do the umbrella's executables: dynamicfs requires each as its own
 # bundle. Every other file in dist/ stays as tsc wrote it (the verify
 # thread, the tests). Running tsc by hand undoes the bundles: make build.
+# The bundle is NAME.bundle.js; NAME.js runs it with V8's code cache.
 BUNDLE_EXTERNAL := @napi-rs/* @node-rs/* @ronomon/* sd-notify bindings prom-client node-cron ./dfs-*
 $(BUILD_STAMP): $(TS_SOURCES) $(NPM_STAMP)
 	@mkdir -p $(BUILD)
@@ -162,7 +163,10 @@ $(BUILD_STAMP): $(TS_SOURCES) $(NPM_STAMP)
 	rm -rf $(BUILD)/bundle
 	node_modules/.bin/esbuild $(foreach n,$(PRESENT_EXECUTABLES),dist/src/cli/$(n).js) --bundle --platform=node --format=cjs --target=node18 \
 	  $(foreach e,$(BUNDLE_EXTERNAL),'--external:$(e)') --outdir=$(BUILD)/bundle --log-level=warning
-	cp $(BUILD)/bundle/*.js dist/src/cli/
+	# The bundle is no script of its own: its #! line (the entry's) goes, an empty line keeps line numbers.
+	for n in $(PRESENT_EXECUTABLES); do sed '1s/^#!.*//' $(BUILD)/bundle/$$n.js > dist/src/cli/$$n.bundle.js; done
+	# NAME.js becomes a stub that runs NAME.bundle.js with V8's code cache, made now (src/cli/bundle-loader.ts).
+	node dist/src/cli/bundle-loader.js entries dist/src/cli $(PRESENT_EXECUTABLES)
 	node_path=$$(command -v node)
 	case "$$node_path" in /*) ;; *) echo "make build: 'command -v node' gave '$$node_path', not an absolute path" >&2; exit 1 ;; esac
 	printf '%s\n' "$$node_path" > $(NODE_PATH_FILE)

@@ -8,13 +8,15 @@
 // "<threadId> dlopen <file>", "<threadId> module <file>",
 // "<threadId> bundle <file>", "<threadId> bundled <module>".
 //
-// An executable is a bundle (Makefile, esbuild): the modules in it never pass
-// through require.cache. Each is wrapped in esbuild's __commonJS helper and
-// runs on its first require; the helper is made to note the module's name
-// (its path as built, e.g. dist/src/scrub/pass.js) when it runs one.
+// An executable is a bundle (Makefile, esbuild) that src/cli/bundle-loader.ts
+// compiles with vm.Script: the modules in it never pass through
+// require.cache. Each is wrapped in esbuild's __commonJS helper and runs on
+// its first require; the helper is made to note the module's name (its path
+// as built, e.g. dist/src/scrub/pass.js) when it runs one. (The changed
+// source no longer matches the bundle's code cache: V8 compiles it afresh.)
 
 import fs from 'node:fs';
-import Module from 'node:module';
+import vm from 'node:vm';
 import { threadId } from 'node:worker_threads';
 
 /** esbuild's CommonJS wrapper, as 0.28 writes it: `mod` is unset until the module has run. */
@@ -45,14 +47,13 @@ if (record) {
   } as typeof process.dlopen;
 
   (globalThis as Record<string, unknown>)[NOTE_BUNDLED] = (name: string) => note(`bundled ${name}`);
-  const proto = Module.prototype as unknown as { _compile(content: string, filename: string): unknown };
-  const compile = proto._compile;
-  proto._compile = function (content: string, filename: string) {
-    if (content.includes(ESBUILD_HELPER)) {
-      note(`bundle ${filename}`);
-      content = content.replace(ESBUILD_HELPER, `${ESBUILD_HELPER} if (!mod) globalThis.${NOTE_BUNDLED}(__getOwnPropNames(cb)[0]);`);
+  const Script = vm.Script;
+  vm.Script = class extends Script {
+    constructor(code: string, options?: vm.ScriptOptions) {
+      const bundle = typeof code === 'string' && code.includes(ESBUILD_HELPER);
+      if (bundle) note(`bundle ${options?.filename}`);
+      super(bundle ? code.replace(ESBUILD_HELPER, `${ESBUILD_HELPER} if (!mod) globalThis.${NOTE_BUNDLED}(__getOwnPropNames(cb)[0]);`) : code, options);
     }
-    return compile.call(this, content, filename);
   };
 
   process.on('exit', () => {

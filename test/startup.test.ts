@@ -12,6 +12,7 @@ import path from 'node:path';
 import { cli, CliResult, scratchDir } from './helpers';
 import { napiPlatformPackage, requireNapiPackage } from '../src/core/napi-package';
 import { CLAIMS_DIR } from '../src/core/disk-claims';
+import { compileBundle } from '../src/cli/bundle-loader';
 
 const dir = scratchDir('dfs-startup-');
 const pool = path.join(dir, 'pool');
@@ -115,6 +116,15 @@ test('dynamicfs status and dfs-scrubd status read no process.report, nor load th
   if (claimsBefore === 0 && claimsAfter === 0) {
     assert.equal(daemon.dlopens, []);
     assert.equal(daemon.modules.filter((m) => NATIVE_OR_HEAVY.test(m)), []);
+  }
+});
+
+test('each executable is a stub, its bundle and a code cache that this node accepts', () => {
+  const cliDir = path.join(__dirname, '..', 'src', 'cli');
+  for (const name of ['dfs-pool', 'dfs-scrub', 'dfs-scrubd', 'dynamicfs']) {
+    assert.match(fs.readFileSync(path.join(cliDir, `${name}.js`), 'utf8'), /runBundle\(module, require/, `${name}.js is the stub (make build)`);
+    assert.ok(fs.existsSync(path.join(cliDir, `${name}.bundle.cache`)), `${name}.bundle.cache exists`);
+    assert.is(compileBundle(cliDir, name).cachedDataRejected, false, `V8 takes ${name}'s code cache`);
   }
 });
 
