@@ -11,6 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { cli, CliResult, scratchDir } from './helpers';
 import { napiPlatformPackage, requireNapiPackage } from '../src/core/napi-package';
+import { CLAIMS_DIR } from '../src/core/disk-claims';
+import { compileBundle } from '../src/cli/bundle-loader';
 
 const dir = scratchDir('dfs-startup-');
 const pool = path.join(dir, 'pool');
@@ -25,10 +27,22 @@ interface Recorded {
   threads: Set<number>;
   reportReads: string[];
   dlopens: string[];
+  /** Modules that ran: from require.cache, and from inside the bundles (dist/src/... as built). */
   modules: string[];
+  /** Bundled executables that were loaded. */
+  bundles: string[];
 }
 
 let runs = 0;
+
+/** Notes in the host-wide claims directory (core/disk-claims.ts); 0 when it does not exist. */
+function claimNotes(): number {
+  try {
+    return fs.readdirSync(CLAIMS_DIR).length;
+  } catch {
+    return 0;
+  }
+}
 
 /** Runs an executable with the recorder preloaded in each of its threads. */
 function recorded(name: string, args: string[]): Recorded {
@@ -42,7 +56,8 @@ function recorded(name: string, args: string[]): Recorded {
     threads: new Set(lines.filter((l) => l.endsWith(' preload')).map((l) => Number(l.split(' ')[0]))),
     reportReads: lines.filter((l) => l.endsWith(' process.report')),
     dlopens: lines.filter((l) => l.split(' ')[1] === 'dlopen'),
-    modules: rest('module'),
+    modules: [...rest('module'), ...rest('bundled')],
+    bundles: rest('bundle'),
   };
 }
 
@@ -82,14 +97,34 @@ test('dynamicfs status and dfs-scrubd status read no process.report, nor load th
   const status = recorded('dynamicfs', ['status', '--pool', pool]);
   assert.is(status.result.status, 0, status.result.stderr);
   assert.match(status.result.stdout, /^pool: /);
+  const claimsBefore = claimNotes();
   const daemon = recorded('dfs-scrubd', ['status', '--pool', pool]);
+  const claimsAfter = claimNotes();
   assert.is(daemon.result.status, 3, `no daemon runs: exit 3 (${daemon.result.stderr})`);
   assert.match(daemon.result.stdout, /Status: Stopped/);
   for (const r of [status, daemon]) {
+    // The executables are bundles (make build); the recorder sees the modules that run inside them.
+    assert.ok(r.bundles.length > 0, 'the executable ran as a bundle');
+    assert.ok(r.modules.some((m) => m.endsWith('src/core/pool.js')), `the recorder saw the pool code run: ${r.modules.join(', ')}`);
     assert.equal(r.reportReads, []);
     // Manifests are proven by BLAKE3: blake-hash is the one native package status uses.
     assert.equal(r.modules.filter((m) => NATIVE_OR_HEAVY.test(m) && !/@napi-rs\/blake-hash/.test(m)), []);
     assert.not.ok(r.modules.some((m) => /src\/(scrub\/pass|daemon\/daemon)\.js$/.test(m)), 'no pass or daemon code');
+  }
+  // dfs-scrubd status reads no manifest: no native package at all, unless
+  // another pool's claim notes (another test's) needed this pool's tag.
+  if (claimsBefore === 0 && claimsAfter === 0) {
+    assert.equal(daemon.dlopens, []);
+    assert.equal(daemon.modules.filter((m) => NATIVE_OR_HEAVY.test(m)), []);
+  }
+});
+
+test('each executable is a stub, its bundle and a code cache that this node accepts', () => {
+  const cliDir = path.join(__dirname, '..', 'src', 'cli');
+  for (const name of ['dfs-pool', 'dfs-scrub', 'dfs-scrubd', 'dynamicfs']) {
+    assert.match(fs.readFileSync(path.join(cliDir, `${name}.js`), 'utf8'), /runBundle\(module, require/, `${name}.js is the stub (make build)`);
+    assert.ok(fs.existsSync(path.join(cliDir, `${name}.bundle.cache`)), `${name}.bundle.cache exists`);
+    assert.is(compileBundle(cliDir, name).cachedDataRejected, false, `V8 takes ${name}'s code cache`);
   }
 });
 

@@ -229,4 +229,7 @@ function requiredDisk(opts: Opts): string {
   return disk;
 }
 
-if (require.main === module) void runProgram(injectProgram);
+/** Runs dfs-inject on argv as process.argv has it; the umbrella runs its commands here, with this executable's own copy of the core. */
+export const main = (argv?: string[]) => runProgram(injectProgram, argv);
+
+if (require.main === module) void main();

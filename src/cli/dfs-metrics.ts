@@ -120,4 +120,7 @@ export const metricsProgram: ProgramSpec = {
   ],
 };
 
-if (require.main === module) void runProgram(metricsProgram);
+/** Runs dfs-metrics on argv as process.argv has it; the umbrella runs its commands here, with this executable's own copy of the core. */
+export const main = (argv?: string[]) => runProgram(metricsProgram, argv);
+
+if (require.main === module) void main();

@@ -238,4 +238,7 @@ export const poolProgram: ProgramSpec = {
   ],
 };
 
-if (require.main === module) void runProgram(poolProgram);
+/** Runs dfs-pool on argv as process.argv has it; the umbrella runs its commands here, with this executable's own copy of the core. */
+export const main = (argv?: string[]) => runProgram(poolProgram, argv);
+
+if (require.main === module) void main();

@@ -147,7 +147,7 @@ const depthWord = (d: Depth) => (d === 'light' ? 'light scrub' : 'scrub');
 /** Options that only make sense when creating a schedule. */
 const SETTING_OPTIONS = ['frequency', 'intensity', 'auto-repair', 'randomized-delay'] as const;
 
-async function main(action: string | undefined, opts: Opts): Promise<number> {
+async function scheduleCommand(action: string | undefined, opts: Opts): Promise<number> {
   if (opts._.length > 0) throw usageError(`unexpected argument ${JSON.stringify(opts._[0])}`);
   if (action !== undefined && action !== 'run') throw usageError(`unknown action ${JSON.stringify(action)} (the only action is run)`);
   const list = parseBoolean(opts.list, '--list', false);
@@ -240,9 +240,12 @@ export const scheduleProgram: ProgramSpec = {
         'run --pool /tmp/pool',
         '--list',
       ],
-      action: main,
+      action: scheduleCommand,
     },
   ],
 };
 
-if (require.main === module) void runProgram(scheduleProgram);
+/** Runs dfs-scrub-schedule on argv as process.argv has it; the umbrella runs its commands here, with this executable's own copy of the core. */
+export const main = (argv?: string[]) => runProgram(scheduleProgram, argv);
+
+if (require.main === module) void main();

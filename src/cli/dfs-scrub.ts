@@ -41,4 +41,7 @@ export const scrubProgram: ProgramSpec = {
   ],
 };
 
-if (require.main === module) void runProgram(scrubProgram);
+/** Runs dfs-scrub on argv as process.argv has it; the umbrella runs its commands here, with this executable's own copy of the core. */
+export const main = (argv?: string[]) => runProgram(scrubProgram, argv);
+
+if (require.main === module) void main();

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import kleur from 'kleur';
-import { openPool } from '../core/pool';
+import { openPool, Pool } from '../core/pool';
 import { DfsError, EXIT, fsFailure, operationalError, usageError } from '../core/errors';
 import { openAppend } from '../core/safe-fs';
 import { atMostBytes, MAX_ID, parseBoolean, parseDecimal, parseDuration, parseWholeNumber } from '../core/units';
@@ -177,10 +177,12 @@ async function detach(root: string): Promise<number> {
   throw operationalError(`daemon (PID ${child.pid}) did not become ready within ${READY_TIMEOUT_MS / 1000} s (log: ${logFile})`);
 }
 
+/** The pool --pool names, opened: a verb to a pool that does not open fails here, naming what is wrong. */
+const poolOf = (opts: Opts): Pool => openPool(path.resolve(requirePool(opts)));
+
 /** Sends a verb; exit 3 with a clear message when no daemon serves the pool. */
-async function control(opts: Opts, req: ControlRequest): Promise<DaemonStatus> {
-  const root = path.resolve(requirePool(opts));
-  openPool(root);
+async function control(pool: Pool, req: ControlRequest): Promise<DaemonStatus> {
+  const root = pool.root;
   try {
     const r = await sendControl(controlSocketPath(root), req);
     if (!r.ok) throw operationalError(`daemon refused ${req.cmd}: ${r.error}`);
@@ -257,11 +259,13 @@ function renderStatus(s: DaemonStatus): string {
 async function status(opts: Opts): Promise<number> {
   let s: DaemonStatus;
   let code: number = EXIT.OK;
+  // Opened once: with no daemon, the persisted status is read from the same pool.
+  const pool = poolOf(opts);
   try {
-    s = await control(opts, { cmd: 'status' });
+    s = await control(pool, { cmd: 'status' });
   } catch (err) {
     if (!(err instanceof DfsError) || err.code !== EXIT.NOT_RUNNING) throw err;
-    s = persistedStatus(openPool(path.resolve(requirePool(opts))));
+    s = persistedStatus(pool);
     code = EXIT.NOT_RUNNING;
   }
   if (opts.json) printJson({ status: s.running ? (s.paused ? 'paused' : 'running') : 'stopped', ...s });
@@ -270,14 +274,14 @@ async function status(opts: Opts): Promise<number> {
 }
 
 async function verb(opts: Opts, req: ControlRequest, done: (s: DaemonStatus) => string): Promise<number> {
-  const s = await control(opts, req);
+  const s = await control(poolOf(opts), req);
   if (opts.json) printJson(s);
   else console.log(done(s));
   return EXIT.OK;
 }
 
 async function stop(opts: Opts): Promise<number> {
-  const s = await control(opts, { cmd: 'stop' });
+  const s = await control(poolOf(opts), { cmd: 'stop' });
   const until = Date.now() + 120_000;
   while (pidAlive(s.pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
   if (pidAlive(s.pid)) throw operationalError(`daemon PID ${s.pid} is still stopping after 120 s`);
@@ -328,4 +332,7 @@ export const daemonProgram: ProgramSpec = {
   ],
 };
 
-if (require.main === module) void runProgram(daemonProgram);
+/** Runs dfs-scrubd on argv as process.argv has it; the umbrella runs its commands here, with this executable's own copy of the core. */
+export const main = (argv?: string[]) => runProgram(daemonProgram, argv);
+
+if (require.main === module) void main();

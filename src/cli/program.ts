@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import sade from 'sade';
 import { DfsError, EXIT } from '../core/errors';
 import { onNotice } from '../core/notice';
@@ -47,8 +45,7 @@ export interface ProgramSpec {
   runsAsPoolOwner?: boolean;
 }
 
-/** The version package.json gives: one place, beside the code wherever it is installed. */
-export const VERSION: string = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'package.json'), 'utf8')).version;
+export { VERSION } from './version';
 
 export const poolOption: OptionSpec = { flag: '--pool', value: 'PATH', description: 'The pool directory' };
 export const jsonOption: OptionSpec = { flag: '--json', description: 'One JSON document on stdout, logs on stderr' };

@@ -79,10 +79,13 @@ export interface Claim {
  */
 export function fileClaims(claimantReal: string, claims: Claim[]): void {
   if (!claimsDirUsable()) return;
-  const tag = claimantTag(claimantReal);
   claims = claims.filter((c) => NOTE_ID_RE.test(c.disk));
-  const want = new Set(claims.map((c) => `${c.disk}.${tag}`));
   const names = noteNames();
+  // Nothing to file and no note to take back, the usual case: no tag is
+  // needed, and opening a pool (status) loads no BLAKE3 addon for one.
+  if (claims.length === 0 && names.length === 0) return;
+  const tag = claimantTag(claimantReal);
+  const want = new Set(claims.map((c) => `${c.disk}.${tag}`));
   const uid = process.getuid?.();
   for (const name of names) {
     if (!name.endsWith(`.${tag}`) || want.has(name)) continue;

@@ -26,6 +26,11 @@ function rebuiltMap(list: [string, Rebuilt][] | undefined): Map<string, Rebuilt>
   return new Map(list.map(([id, r]) => [id, typeof r === 'string' ? r : r.map((u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength))]));
 }
 
+// The thread's own file, unbundled. From dist/src/scrub/ here, or from
+// dist/src/cli/ when this code is bundled into an executable: one level up
+// either way.
+const VERIFY_WORKER = path.join(__dirname, '..', 'scrub', 'verify-worker.js');
+
 /**
  * A fixed set of verify threads. A request goes to the thread with the fewest
  * in hand; a thread may hold several, so it starts the next batch while the
@@ -42,7 +47,7 @@ export class VerifyWorkers {
   /** `dirs[disk]`: the extents dir of each disk, by disk index (see WirePlan). */
   constructor(count: number, private readonly dirs: string[]) {
     for (let i = 0; i < count; i++) {
-      const w = new Worker(path.join(__dirname, 'verify-worker.js'), { workerData: { abortFlag: this.abortFlag }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+      const w = new Worker(VERIFY_WORKER, { workerData: { abortFlag: this.abortFlag }, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
       w.unref();
       this.all.push(w);
       this.load.push(0);
