@@ -6,9 +6,9 @@ import fs from 'node:fs';
 // (1 MiB shards), and it evicts what the host had cached. With O_DIRECT the
 // device reads one block and nothing is cached. But a direct read ignores the
 // cache: on a warm pool it goes to the device for what memory already holds.
-// So the reader times its buffered reads: a slow one means the files are not
-// in memory, and it reads directly from then on, trying a buffered read every
-// RECHECK_EVERY files to see whether that still holds.
+// So the reader times its buffered reads: a few slow ones in a row mean the
+// files are not in memory, and it reads directly from then on, trying a
+// buffered read every RECHECK_EVERY files to see whether that still holds.
 
 /**
  * A buffered 128-byte read from memory takes 1-3 us here; from an NVMe drive
@@ -16,6 +16,13 @@ import fs from 'node:fs';
  * more: anything slower than this did not come from memory.
  */
 const COLD_READ_MS = 0.01;
+/**
+ * Slow buffered reads in a row that make the files cold. One alone says
+ * little: a page fault, or another thread scheduled in its place, costs tens
+ * of microseconds too, and sending 255 warm files to the device for it made a
+ * warm light pass of 1 MiB shards 100x slower (250 us a direct read here).
+ */
+const COLD_AFTER = 3;
 const RECHECK_EVERY = 256;
 const BLOCK = 4096;
 /**
@@ -37,6 +44,7 @@ export interface HeaderFile {
 
 export class HeaderReads {
   private cold = false;
+  private slowInARow = 0;
   private sinceCheck = 0;
   private usable = true;
   /** Page-aligned memory for direct reads: a WebAssembly memory starts on a page. */
@@ -103,7 +111,10 @@ export class HeaderReads {
       if (n === 0) break;
       got += n;
     }
-    this.cold = performance.now() - t0 > COLD_READ_MS;
+    if (performance.now() - t0 <= COLD_READ_MS) {
+      this.slowInARow = 0;
+      this.cold = false;
+    } else if (++this.slowInARow >= COLD_AFTER || this.cold) this.cold = true;
     return got;
   }
 }
