@@ -13,14 +13,25 @@ import { MAX_DURATION_SECONDS } from '../core/units';
 export const SETTINGS_FILE = 'daemon-settings.json';
 export const settingsFile = (root: string) => path.join(stateDir(root), SETTINGS_FILE);
 
+/**
+ * Bytes/s verified under I/O pressure. Beside a queue-depth-1 4 KiB random
+ * reader on the same disk, 1 MiB reads at this rate cost its p99 no more than
+ * run-to-run noise (bench/daemon.ts, latency), and a 10 TB pool is still
+ * verified in about nine days.
+ */
+export const DEFAULT_IO_PRESSURE_FLOOR = 12 * 1024 * 1024;
+/** The smallest floor --max-rate would take too: never zero, so a busy disk is still scrubbed. */
+export const MIN_IO_PRESSURE_FLOOR = 4096;
+
 export const DEFAULT_SETTINGS: DaemonSettings = {
   intensity: 'low',
   paused: false,
   autoRepair: true,
   ioPressureLimit: 20,
+  ioPressureFloor: DEFAULT_IO_PRESSURE_FLOOR,
 };
 
-const SETTING_KEYS: (keyof DaemonSettings)[] = ['intensity', 'paused', 'autoRepair', 'maxRate', 'deadlineSeconds', 'passIntervalSeconds', 'lightIntervalSeconds', 'ioPressureLimit'];
+const SETTING_KEYS: (keyof DaemonSettings)[] = ['intensity', 'paused', 'autoRepair', 'maxRate', 'deadlineSeconds', 'passIntervalSeconds', 'lightIntervalSeconds', 'ioPressureLimit', 'ioPressureFloor'];
 
 export function loadSettings(root: string): Partial<DaemonSettings> {
   let text: string | undefined;
@@ -46,6 +57,11 @@ export function loadSettings(root: string): Partial<DaemonSettings> {
   const light = s.lightIntervalSeconds;
   if (light !== undefined && !(typeof light === 'number' && light >= 0 && light <= MAX_DURATION_SECONDS)) {
     throw operationalError(`corrupt daemon settings ${settingsFile(root)}: lightIntervalSeconds ${JSON.stringify(light)}`);
+  }
+  // A floor of zero (or none) would bring back the starvation the floor exists to end.
+  const floor = s.ioPressureFloor;
+  if (floor !== undefined && !(typeof floor === 'number' && Number.isSafeInteger(floor) && floor >= MIN_IO_PRESSURE_FLOOR)) {
+    throw operationalError(`corrupt daemon settings ${settingsFile(root)}: ioPressureFloor ${JSON.stringify(floor)}`);
   }
   return s;
 }

@@ -1,0 +1,53 @@
+/**
+ * The I/O-pressure back-off. A queue-depth-1 foreground reader keeps PSI's
+ * "some avg10" above any useful limit for as long as it runs (PERF-NOTES), so
+ * a back-off that waited for the pressure to fall would never scrub a busy
+ * disk. Under pressure the daemon slows to a floor rate instead, read in small
+ * evenly spaced reads; a deadline that needs more than the floor gets its pace,
+ * and a --max-rate below either stays the cap.
+ */
+
+/** What sets the read rate while the pressure is above the limit. */
+export type HeldBy = 'floor' | 'deadline' | 'max-rate';
+export const HELD_BY: readonly HeldBy[] = ['floor', 'deadline', 'max-rate'];
+
+export interface PressureHold {
+  /** The read rate held, bytes/s; null when nothing caps it (a deadline already missed). */
+  bytesPerSecond: number | null;
+  by: HeldBy;
+}
+
+export interface PressureInputs {
+  /** "some avg10" percent, undefined where the kernel has no PSI. */
+  pressure: number | undefined;
+  /** Percent; 0 turns the back-off off. */
+  limit: number;
+  /** Bytes/s kept up whatever the pressure. */
+  floor: number;
+  /** Bytes/s the deadline needs from now on (Infinity: it has passed); undefined without a deadline. */
+  deadlinePace?: number;
+  /** The operator's cap, bytes/s, if any. */
+  maxRate?: number;
+}
+
+/**
+ * A deadline's pace is held a tenth above the bare rate: reads a little ahead
+ * of the schedule are evened out by its waits, reads a little behind would
+ * leave the deadline missed by a hair.
+ */
+export const DEADLINE_MARGIN = 1.1;
+
+/** The rate held while the pressure exceeds the limit, or null when the back-off is not in force. */
+export function pressureHold(i: PressureInputs): PressureHold | null {
+  if (!(i.limit > 0) || i.pressure === undefined || i.pressure <= i.limit) return null;
+  const needs = i.deadlinePace === undefined ? 0 : i.deadlinePace * DEADLINE_MARGIN;
+  const deadlineWins = needs > i.floor;
+  const pace = deadlineWins ? needs : i.floor;
+  if (i.maxRate && i.maxRate <= pace) return { bytesPerSecond: i.maxRate, by: 'max-rate' };
+  return { bytesPerSecond: Number.isFinite(pace) ? pace : null, by: deadlineWins ? 'deadline' : 'floor' };
+}
+
+/** The cap on reads for the next operation: the hold's rate under pressure, else the operator's cap; 0 for none. */
+export function readCap(hold: PressureHold | null, maxRate: number | undefined): number {
+  return hold ? (hold.bytesPerSecond ?? 0) : (maxRate ?? 0);
+}
