@@ -11,6 +11,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import { cli, requireTool } from './helpers';
+import { sample } from './metrics-fixtures';
+import { readSnapshots } from '../src/metrics/snapshot';
+import { renderMetrics } from '../src/metrics/registry';
 import {
   control,
   daemonEnv,
@@ -176,6 +179,11 @@ test('I/O pressure above --io-pressure-limit slows the daemon to its floor, neve
     assert.match(text.stdout, /I\/O back-off: +over 20% io pressure, down to a floor of 256 KiB\/s/);
     const json = JSON.parse(cli('dfs-scrubd', ['status', '--pool', p.root, '--json'], { env: daemonEnv(p) }).stdout);
     assert.equal(json.ioPressure.holding, { bytesPerSecond: 262144, by: 'floor' });
+    const metrics = (await renderMetrics(readSnapshots([p.root]))).text;
+    assert.is(sample(metrics, 'dynamicfs_daemon_io_pressure_floor_bytes_per_second', { pool: p.root }), 262144);
+    assert.is(sample(metrics, 'dynamicfs_daemon_io_pressure_held_rate_bytes_per_second', { pool: p.root }), 262144);
+    assert.is(sample(metrics, 'dynamicfs_daemon_io_pressure_held_by', { pool: p.root, by: 'floor' }), 1);
+    assert.is(sample(metrics, 'dynamicfs_daemon_io_pressure_held_by', { pool: p.root, by: 'deadline' }), 0);
     writePsi(p.psi, 0);
     // The rest of the pass at high: seconds, where the floor would need over half a minute more.
     await waitFor('the pass finished at the intensity\'s pace once the pressure fell', async () => ((await liveStatus(p.root))?.counters.scrubsCompleted ?? 0) >= 1, 20_000);
@@ -191,7 +199,7 @@ test('I/O pressure above --io-pressure-limit slows the daemon to its floor, neve
   }
 });
 
-test('under I/O pressure a --deadline that needs more than the floor gets its pace; status says so', async () => {
+test('under I/O pressure a --deadline that needs more than the floor gets its pace; status and metrics say so', async () => {
   // ~3.7 MB of shards in 60 s needs ~60 KB/s; the floor of 4 KiB/s would take a quarter of an hour.
   const p = makePool({ extentSize: '4K', objects: [{ name: 'dl', bytes: 600 * 4096 }] });
   writePsi(p.psi, 80);
@@ -214,6 +222,12 @@ test('under I/O pressure a --deadline that needs more than the floor gets its pa
   assert.ok(hold.bytesPerSecond! > 0.8 * needs && hold.bytesPerSecond! < 1.25 * needs, `held ${hold.bytesPerSecond} B/s ~ the deadline's pace ${needs.toFixed(0)} B/s`);
   const text = cli('dfs-scrubd', ['status', '--pool', p.root], { env: daemonEnv(p) });
   assert.match(text.stdout, /Throttled: +io pressure: deadline pace \d+ KiB\/s wins over the back-off \(\d+ KiB\/s above the floor 4 KiB\/s\)/);
+  const metrics = (await renderMetrics(readSnapshots([p.root]))).text;
+  assert.is(sample(metrics, 'dynamicfs_daemon_io_pressure_held_by', { pool: p.root, by: 'deadline' }), 1);
+  assert.is(sample(metrics, 'dynamicfs_daemon_io_pressure_held_by', { pool: p.root, by: 'floor' }), 0);
+  const held = sample(metrics, 'dynamicfs_daemon_io_pressure_held_rate_bytes_per_second', { pool: p.root })!;
+  assert.ok(held > 0.8 * needs && held < 1.25 * needs, `metric held rate ${held} ~ ${needs.toFixed(0)}`);
+  assert.is(sample(metrics, 'dynamicfs_daemon_io_pressure_floor_bytes_per_second', { pool: p.root }), 4096);
   const r = await signalAndWait(fg, 'SIGTERM');
   assert.is(r.status, 0);
   assert.match(r.stderr, /io pressure: deadline pace .* wins over the back-off/);
