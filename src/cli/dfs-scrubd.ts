@@ -311,7 +311,7 @@ const startOptions = [
   { flag: '--pass-interval', value: 'DURATION', description: 'Start passes no more often than every DURATION (default 60s)' },
   { flag: '--light-interval', value: 'DURATION', description: 'Run a light pass every DURATION between deep ones, e.g. 1h (default off; 0 or off: none)' },
   { flag: '--io-pressure-limit', value: 'PCT', description: 'Slow to the floor while /proc/pressure/io some avg10 exceeds PCT (0 = off; default 20)' },
-  { flag: '--io-pressure-floor', value: 'BYTES', description: 'Under that pressure still verify BYTES per second (K, M, G suffixes; default 12M); a --deadline that needs more gets its pace' },
+  { flag: '--io-pressure-floor', value: 'BYTES', description: 'Under that pressure keep verifying at up to BYTES per second, never 0 (K, M, G suffixes; default 16M); a --deadline that needs more gets its pace' },
   { flag: '--socket-group', value: 'GROUP', description: 'Let GROUP use the control socket (mode 0660)' },
 ];
 
