@@ -12,7 +12,7 @@ export type HeldBy = 'floor' | 'deadline' | 'max-rate';
 export const HELD_BY: readonly HeldBy[] = ['floor', 'deadline', 'max-rate'];
 
 export interface PressureHold {
-  /** The read rate held, bytes/s; null when nothing caps it (a deadline already missed). */
+  /** The read rate held on average, bytes/s; null when nothing caps it (a deadline already missed). */
   bytesPerSecond: number | null;
   by: HeldBy;
 }
@@ -31,23 +31,27 @@ export interface PressureInputs {
 }
 
 /**
- * A deadline's pace is held a tenth above the bare rate: reads a little ahead
- * of the schedule are evened out by its waits, reads a little behind would
- * leave the deadline missed by a hair.
+ * While a deadline's pace is held, reads may go half again as fast: the cap
+ * and low's idle spells compound (a cap gives less than it says with cold
+ * reads), and a pass that has fallen behind its schedule must be able to
+ * catch up. The schedule's waits hold the average to the deadline's pace.
  */
-export const DEADLINE_MARGIN = 1.1;
+export const DEADLINE_HEADROOM = 1.5;
 
 /** The rate held while the pressure exceeds the limit, or null when the back-off is not in force. */
 export function pressureHold(i: PressureInputs): PressureHold | null {
   if (!(i.limit > 0) || i.pressure === undefined || i.pressure <= i.limit) return null;
-  const needs = i.deadlinePace === undefined ? 0 : i.deadlinePace * DEADLINE_MARGIN;
+  const needs = i.deadlinePace ?? 0;
   const deadlineWins = needs > i.floor;
   const pace = deadlineWins ? needs : i.floor;
   if (i.maxRate && i.maxRate <= pace) return { bytesPerSecond: i.maxRate, by: 'max-rate' };
   return { bytesPerSecond: Number.isFinite(pace) ? pace : null, by: deadlineWins ? 'deadline' : 'floor' };
 }
 
-/** The cap on reads for the next operation: the hold's rate under pressure, else the operator's cap; 0 for none. */
+/** The cap on reads for the next operation: the hold's rate under pressure (with headroom for a deadline), else the operator's cap; 0 for none. */
 export function readCap(hold: PressureHold | null, maxRate: number | undefined): number {
-  return hold ? (hold.bytesPerSecond ?? 0) : (maxRate ?? 0);
+  if (!hold) return maxRate ?? 0;
+  if (hold.bytesPerSecond === null) return 0;
+  if (hold.by !== 'deadline') return hold.bytesPerSecond;
+  return Math.min(hold.bytesPerSecond * DEADLINE_HEADROOM, maxRate || Infinity);
 }

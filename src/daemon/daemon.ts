@@ -62,6 +62,12 @@ export class ScrubDaemon {
   /** The rate held under I/O pressure, null while the pressure is under the limit. */
   private hold: PressureHold | null = null;
   private achievable = true;
+  /**
+   * The deep pass in hand as this daemon first saw it, and the time it has
+   * waited since for the deadline's schedule: its rate without those waits is
+   * what the intensity (and any cap) can do, the rate a deadline is judged by.
+   */
+  private paceFrom: { bytesDone: number; activeSeconds: number; waitedMs: number } | undefined;
   private nextPassAt: number | null = null;
   private readonly alarm = new Alarm();
   private readonly startedAt = new Date().toISOString();
@@ -232,6 +238,7 @@ export class ScrubDaemon {
       // Nothing is held back between passes; the next pass's first operation reads the pressure again.
       this.hold = null;
       this.throttled = null;
+      this.paceFrom = undefined;
     }
     this.saved = loadState(this.pool.root, this.pool.config.id);
     if (report.outcome !== 'cancelled') {
@@ -347,7 +354,9 @@ export class ScrubDaemon {
         const delay = deadlineDelayMs(deadline, dp);
         if (delay > 0) {
           this.setThrottled(pressed ?? 'deadline');
+          const t0 = Date.now();
           await this.sleep(Math.min(delay, 1000));
+          if (this.paceFrom) this.paceFrom.waitedMs += Date.now() - t0;
           continue;
         }
       }
@@ -359,9 +368,13 @@ export class ScrubDaemon {
   /** Where the pass stands against its deadline, at the rate it can go. */
   private deadlineProgress(cur: CurrentPass): DeadlineProgress {
     const p = this.pass!.progress();
+    const from = (this.paceFrom ??= { bytesDone: p.bytesDone, activeSeconds: p.activeSeconds, waitedMs: 0 });
+    // Not the pass's average rate: paced to the schedule, that is the schedule's own, and says nothing of what the pass could do.
+    const seconds = p.activeSeconds - from.activeSeconds - from.waitedMs / 1000;
+    const measured = seconds > 0 ? (p.bytesDone - from.bytesDone) / seconds : 0;
     // The rate cap bounds the rate from the start, before any operation has been measured.
     const cap = this.settings.maxRate ?? Infinity;
-    const rate = p.bytesPerSecond > 0 ? Math.min(p.bytesPerSecond, cap) : Number.isFinite(cap) ? cap : 0;
+    const rate = measured > 0 ? Math.min(measured, cap) : Number.isFinite(cap) ? cap : 0;
     return { startedAtMs: Date.parse(cur.startedAt), nowMs: Date.now(), bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: rate };
   }
 
