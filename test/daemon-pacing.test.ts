@@ -22,6 +22,7 @@ import {
   makePool,
   notifyMessages,
   reapDaemons,
+  settingsFile,
   signalAndWait,
   sleep,
   startDetached,
@@ -264,6 +265,25 @@ test('--io-pressure-limit 0 turns the back-off off: the intensity\'s pace whatev
   const r = await signalAndWait(fg, 'SIGTERM');
   assert.is(r.status, 0);
   assert.not.match(r.stderr, /io pressure/);
+});
+
+test('--io-pressure-floor is saved for later starts; a saved floor of 0 is refused, not taken as "stop"', async () => {
+  const p = makePool({ objects: [{ name: 'fl', bytes: 4 * 16 * 1024 }] });
+  const first = startDetached(p, ['--io-pressure-floor', '2M', '--intensity', 'low']);
+  assert.is(first.result.status, 0, first.result.stderr);
+  assert.is(JSON.parse(fs.readFileSync(settingsFile(p.root), 'utf8')).ioPressureFloor, 2 * 1048576);
+  stopDaemon(p);
+  await waitGone(first.pid);
+  const again = startDetached(p);
+  assert.is(again.result.status, 0, again.result.stderr);
+  assert.is((await liveStatus(p.root))!.ioPressure!.floorBytesPerSecond, 2 * 1048576, 'kept by a start without the option');
+  stopDaemon(p);
+  await waitGone(again.pid);
+  const saved = JSON.parse(fs.readFileSync(settingsFile(p.root), 'utf8'));
+  fs.writeFileSync(settingsFile(p.root), JSON.stringify({ ...saved, ioPressureFloor: 0 }));
+  const r = cli('dfs-scrubd', ['start', '--pool', p.root], { env: daemonEnv(p), timeout: 60_000 });
+  assert.is(r.status, 8, r.stderr);
+  assert.match(r.stderr, /ioPressureFloor/);
 });
 
 test('no PSI file: one notice in the log, and scrubbing carries on', async () => {

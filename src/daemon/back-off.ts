@@ -22,7 +22,7 @@ export interface PressureInputs {
   pressure: number | undefined;
   /** Percent; 0 turns the back-off off. */
   limit: number;
-  /** Bytes/s kept up whatever the pressure. */
+  /** Bytes/s still read under pressure (at most: the intensity's own pace may be slower). */
   floor: number;
   /** Bytes/s the deadline needs from now on (Infinity: it has passed); undefined without a deadline. */
   deadlinePace?: number;
