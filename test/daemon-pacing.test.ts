@@ -2,20 +2,27 @@
 // (progress ~ elapsed/deadline, throttled 'deadline') and says when it cannot
 // be met; --pass-interval leaves the daemon waiting with a next pass time;
 // I/O pressure (PSI "some avg10", simulated through DFS_PSI_IO_FILE) above
-// --io-pressure-limit holds it back until the pressure falls; without PSI it
-// logs one notice and carries on. A pause given while the daemon is held back
-// (deadline or pressure) must still hold once the reason to wait is gone.
+// --io-pressure-limit slows it to --io-pressure-floor, never to zero, unless a
+// deadline needs more; without PSI it logs one notice and carries on. A pause
+// given while the daemon is held back (deadline or pressure) must still hold
+// once the reason to wait is gone.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
-import { cli } from './helpers';
+import { cli, requireTool } from './helpers';
+import { sample } from './metrics-fixtures';
+import { readSnapshots } from '../src/metrics/snapshot';
+import { renderMetrics } from '../src/metrics/registry';
 import {
   control,
   daemonEnv,
+  listenForNotify,
   liveStatus,
   makePool,
+  notifyMessages,
   reapDaemons,
+  settingsFile,
   signalAndWait,
   sleep,
   startDetached,
@@ -30,6 +37,8 @@ import {
 
 // 600 extents of 4 KiB (rs:4+2): many small steps, so pacing is fine-grained.
 const many = makePool({ extentSize: '4K', objects: [{ name: 'many', bytes: 600 * 4096 }] });
+
+const haveSocat = requireTool('socat');
 
 let maxRateDaemon: ReturnType<typeof startForeground> | undefined;
 let deadlineDaemon: ReturnType<typeof startForeground> | undefined;
@@ -143,49 +152,138 @@ test('--pass-interval 1h: after the first pass, phase waiting with nextPassAt, a
   assert.is((await signalAndWait(fg, 'SIGTERM')).status, 0);
 });
 
-test('I/O pressure above --io-pressure-limit holds the daemon back; it resumes when pressure falls', async () => {
-  const p = makePool({ objects: [{ name: 'io', bytes: 64 * 16 * 1024 }] });
+/** Bytes read per second by the pool's daemon over `ms`, from its live counters. */
+async function readRate(root: string, ms: number): Promise<number> {
+  const b0 = (await liveStatus(root))!.counters.bytesRead;
+  const t0 = Date.now();
+  await sleep(ms);
+  const b1 = (await liveStatus(root))!.counters.bytesRead;
+  return ((b1 - b0) * 1000) / (Date.now() - t0);
+}
+
+test('I/O pressure above --io-pressure-limit slows the daemon to its floor, never to zero; the pace returns when pressure falls', async () => {
+  // 400 extents of 16 KiB, ~10 MB of shards: high reads them in a few seconds, the floor of 256 KiB/s in ~40 s.
+  const p = makePool({ objects: [{ name: 'io', bytes: 400 * 16 * 1024 }] });
   writePsi(p.psi, 80);
-  const { fg } = await startFg(p, ['--io-pressure-limit', '20', '--intensity', 'high']);
-  const s = await waitFor('throttled io pressure', async () => {
-    const st = await liveStatus(p.root);
-    return st?.throttled === 'io pressure' ? st : undefined;
-  }, 5000);
-  await sleep(2000);
-  const s2 = (await liveStatus(p.root))!;
-  assert.is(s2.throttled, 'io pressure');
-  assert.is(s2.pass?.extentsDone ?? 0, s.pass?.extentsDone ?? 0, 'no progress under pressure');
-  assert.is(s2.pass?.extentsDone ?? 0, 0, 'not one extent read under pressure');
-  writePsi(p.psi, 0);
-  await waitFor('progress after the pressure fell', async () => ((await liveStatus(p.root))?.pass?.extentsDone ?? 0) > 0, 5000);
-  const s3 = (await liveStatus(p.root))!;
-  assert.is(s3.throttled, null);
-  const r = await signalAndWait(fg, 'SIGTERM');
-  assert.is(r.status, 0);
-  assert.match(r.stderr, /holding back: io pressure/);
+  const l = haveSocat ? await listenForNotify() : undefined;
+  try {
+    const { fg } = await startFg(p, ['--io-pressure-limit', '20', '--io-pressure-floor', '256K', '--intensity', 'high'], l ? { NOTIFY_SOCKET: l.socket } : {});
+    const s = await waitFor('throttled io pressure with a pass under way', async () => {
+      const st = await liveStatus(p.root);
+      return st?.throttled === 'io pressure' && (st.pass?.bytesDone ?? 0) > 0 ? st : undefined;
+    }, 5000);
+    assert.equal(s.ioPressure, { limit: 20, floorBytesPerSecond: 262144, pressure: 80, holding: { bytesPerSecond: 262144, by: 'floor' } });
+    const rate = await readRate(p.root, 4000);
+    assert.ok(rate > 0.6 * 262144 && rate < 1.4 * 262144, `read ${(rate / 1024).toFixed(0)} KiB/s under pressure: about the 256 KiB/s floor, not zero and not the intensity's pace`);
+    const text = cli('dfs-scrubd', ['status', '--pool', p.root], { env: daemonEnv(p) });
+    assert.match(text.stdout, /Throttled: +io pressure, floor 256 KiB\/s \(some avg10 80% > 20%\)/);
+    assert.match(text.stdout, /I\/O back-off: +over 20% io pressure, down to a floor of 256 KiB\/s/);
+    const json = JSON.parse(cli('dfs-scrubd', ['status', '--pool', p.root, '--json'], { env: daemonEnv(p) }).stdout);
+    assert.equal(json.ioPressure.holding, { bytesPerSecond: 262144, by: 'floor' });
+    const metrics = (await renderMetrics(readSnapshots([p.root]))).text;
+    assert.is(sample(metrics, 'dynamicfs_daemon_io_pressure_floor_bytes_per_second', { pool: p.root }), 262144);
+    assert.is(sample(metrics, 'dynamicfs_daemon_io_pressure_held_rate_bytes_per_second', { pool: p.root }), 262144);
+    assert.is(sample(metrics, 'dynamicfs_daemon_io_pressure_held_by', { pool: p.root, by: 'floor' }), 1);
+    assert.is(sample(metrics, 'dynamicfs_daemon_io_pressure_held_by', { pool: p.root, by: 'deadline' }), 0);
+    writePsi(p.psi, 0);
+    // The rest of the pass at high: seconds, where the floor would need over half a minute more.
+    await waitFor('the pass finished at the intensity\'s pace once the pressure fell', async () => ((await liveStatus(p.root))?.counters.scrubsCompleted ?? 0) >= 1, 20_000);
+    const after = (await liveStatus(p.root))!;
+    assert.is(after.throttled, null);
+    assert.is(after.ioPressure!.holding, null);
+    const r = await signalAndWait(fg, 'SIGTERM');
+    assert.is(r.status, 0);
+    assert.match(r.stderr, /holding back: io pressure, floor 256 KiB\/s/);
+    if (l) assert.ok(notifyMessages(l.text()).some((m) => /^STATUS=Scrubbing .*, holding back: io pressure, floor 256 KiB\/s/.test(m)), `STATUS= says what is held:\n${notifyMessages(l.text()).join('\n')}`);
+  } finally {
+    l?.close();
+  }
 });
 
-test('a pause given while held back by I/O pressure still holds when the pressure falls', async () => {
-  const p = makePool({ objects: [{ name: 'io2', bytes: 64 * 16 * 1024 }] });
+test('under I/O pressure a --deadline that needs more than the floor gets its pace; status and metrics say so', async () => {
+  // ~3.7 MB of shards in 60 s needs ~60 KB/s; the floor of 4 KiB/s would take a quarter of an hour.
+  const p = makePool({ extentSize: '4K', objects: [{ name: 'dl', bytes: 600 * 4096 }] });
   writePsi(p.psi, 80);
-  const { fg } = await startFg(p, ['--intensity', 'high']);
+  const { fg } = await startFg(p, ['--deadline', '1m', '--io-pressure-floor', '4K', '--intensity', 'high']);
+  const s0 = await waitFor('the pass to start', async () => {
+    const st = await liveStatus(p.root);
+    return st?.pass && st.pass.bytesTotal > 0 ? st : undefined;
+  });
+  const passStart = Date.now() - 200;
+  await sleep(6000);
+  const s = (await liveStatus(p.root))!;
+  const elapsed = (Date.now() - passStart) / 1000;
+  const expected = (100 * elapsed) / 60;
+  assert.ok(Math.abs(s.pass!.percent - expected) < 4, `percent ${s.pass!.percent.toFixed(1)} ~ elapsed/deadline ${expected.toFixed(1)} (the floor alone would give ~${((100 * 4096 * elapsed) / s0.pass!.bytesTotal).toFixed(1)})`);
+  assert.is(s.throttled, 'io pressure');
+  assert.is(s.deadline!.achievable, true);
+  const hold = s.ioPressure!.holding!;
+  assert.is(hold.by, 'deadline');
+  const needs = s0.pass!.bytesTotal / 60;
+  assert.ok(hold.bytesPerSecond! > 0.8 * needs && hold.bytesPerSecond! < 1.25 * needs, `held ${hold.bytesPerSecond} B/s ~ the deadline's pace ${needs.toFixed(0)} B/s`);
+  const text = cli('dfs-scrubd', ['status', '--pool', p.root], { env: daemonEnv(p) });
+  assert.match(text.stdout, /Throttled: +io pressure: deadline pace \d+ KiB\/s wins over the back-off \(\d+ KiB\/s above the floor 4 KiB\/s\)/);
+  const metrics = (await renderMetrics(readSnapshots([p.root]))).text;
+  assert.is(sample(metrics, 'dynamicfs_daemon_io_pressure_held_by', { pool: p.root, by: 'deadline' }), 1);
+  assert.is(sample(metrics, 'dynamicfs_daemon_io_pressure_held_by', { pool: p.root, by: 'floor' }), 0);
+  const held = sample(metrics, 'dynamicfs_daemon_io_pressure_held_rate_bytes_per_second', { pool: p.root })!;
+  assert.ok(held > 0.8 * needs && held < 1.25 * needs, `metric held rate ${held} ~ ${needs.toFixed(0)}`);
+  assert.is(sample(metrics, 'dynamicfs_daemon_io_pressure_floor_bytes_per_second', { pool: p.root }), 4096);
+  const r = await signalAndWait(fg, 'SIGTERM');
+  assert.is(r.status, 0);
+  assert.match(r.stderr, /io pressure: deadline pace .* wins over the back-off/);
+});
+
+test('a pause given under I/O pressure holds, and still holds when the pressure falls', async () => {
+  const p = makePool({ objects: [{ name: 'io2', bytes: 400 * 16 * 1024 }] });
+  writePsi(p.psi, 80);
+  const { fg } = await startFg(p, ['--intensity', 'high', '--io-pressure-floor', '1M']);
   await waitFor('throttled io pressure', async () => (await liveStatus(p.root))?.throttled === 'io pressure', 5000);
   await control(p.root, { cmd: 'pause' });
+  await sleep(1500); // the operation in hand (20 extents, ~0.5 MB at 1 MiB/s) finishes
+  const a = (await liveStatus(p.root))!;
   writePsi(p.psi, 0);
   await sleep(2500);
-  const s = (await liveStatus(p.root))!;
-  assert.is(s.paused, true);
-  assert.is(s.pass?.extentsDone ?? 0, 0, `paused, yet ${s.pass?.extentsDone} extents were scrubbed once the pressure fell`);
+  const b = (await liveStatus(p.root))!;
+  assert.is(b.paused, true);
+  assert.is(b.pass!.extentsDone, a.pass!.extentsDone, `paused, yet ${b.pass!.extentsDone - a.pass!.extentsDone} extents were scrubbed once the pressure fell`);
   await control(p.root, { cmd: 'resume' });
   assert.is((await signalAndWait(fg, 'SIGTERM')).status, 0);
 });
 
-test('--io-pressure-limit 0 turns the back-off off', async () => {
-  const p = makePool({ objects: [{ name: 'io0', bytes: 16 * 16 * 1024 }] });
+test('--io-pressure-limit 0 turns the back-off off: the intensity\'s pace whatever the pressure', async () => {
+  // ~600 KB of shards: seconds at high, two and a half minutes at the 4 KiB/s floor.
+  const p = makePool({ objects: [{ name: 'io0', bytes: 24 * 16 * 1024 }] });
   writePsi(p.psi, 95);
-  const { fg } = await startFg(p, ['--io-pressure-limit', '0', '--intensity', 'high']);
-  await waitFor('progress despite pressure', async () => ((await liveStatus(p.root))?.counters.extentsScanned ?? 0) > 0, 5000);
-  assert.is((await signalAndWait(fg, 'SIGTERM')).status, 0);
+  const { fg } = await startFg(p, ['--io-pressure-limit', '0', '--io-pressure-floor', '4K', '--intensity', 'high']);
+  await waitFor('a whole pass despite pressure', async () => ((await liveStatus(p.root))?.counters.scrubsCompleted ?? 0) >= 1, 8000);
+  const s = (await liveStatus(p.root))!;
+  assert.is(s.ioPressure, null);
+  assert.is(s.throttled, null);
+  const text = cli('dfs-scrubd', ['status', '--pool', p.root], { env: daemonEnv(p) });
+  assert.match(text.stdout, /I\/O back-off: +off/);
+  const r = await signalAndWait(fg, 'SIGTERM');
+  assert.is(r.status, 0);
+  assert.not.match(r.stderr, /io pressure/);
+});
+
+test('--io-pressure-floor is saved for later starts; a saved floor of 0 is refused, not taken as "stop"', async () => {
+  const p = makePool({ objects: [{ name: 'fl', bytes: 4 * 16 * 1024 }] });
+  const first = startDetached(p, ['--io-pressure-floor', '2M', '--intensity', 'low']);
+  assert.is(first.result.status, 0, first.result.stderr);
+  assert.is(JSON.parse(fs.readFileSync(settingsFile(p.root), 'utf8')).ioPressureFloor, 2 * 1048576);
+  stopDaemon(p);
+  await waitGone(first.pid);
+  const again = startDetached(p);
+  assert.is(again.result.status, 0, again.result.stderr);
+  assert.is((await liveStatus(p.root))!.ioPressure!.floorBytesPerSecond, 2 * 1048576, 'kept by a start without the option');
+  stopDaemon(p);
+  await waitGone(again.pid);
+  const saved = JSON.parse(fs.readFileSync(settingsFile(p.root), 'utf8'));
+  fs.writeFileSync(settingsFile(p.root), JSON.stringify({ ...saved, ioPressureFloor: 0 }));
+  const r = cli('dfs-scrubd', ['start', '--pool', p.root], { env: daemonEnv(p), timeout: 60_000 });
+  assert.is(r.status, 8, r.stderr);
+  assert.match(r.stderr, /ioPressureFloor/);
 });
 
 test('no PSI file: one notice in the log, and scrubbing carries on', async () => {
@@ -232,6 +330,8 @@ test('bad pacing options are usage errors (16) naming the option', () => {
     [['--pass-interval', 'often'], /--pass-interval/],
     [['--io-pressure-limit', '150'], /--io-pressure-limit/],
     [['--io-pressure-limit', 'x'], /--io-pressure-limit/],
+    [['--io-pressure-floor', '0'], /--io-pressure-floor/],
+    [['--io-pressure-floor', 'off'], /--io-pressure-floor/],
     [['--max-rate', '10'], /--max-rate/],
     [['--intensity', 'extreme'], /--intensity/],
     [['--auto-repair', 'maybe'], /--auto-repair/],

@@ -211,6 +211,41 @@ test('daemon state: up, paused, throttled, intensity, deadline; a dead daemon is
   assert.is(doc.pools[0].daemon!.running, false);
 });
 
+test('daemon I/O-pressure back-off: floor, held rate and what sets it; absent when off, not holding, or not running', async () => {
+  const pool = makePool(scratchDir('dfs-metrics-'));
+  cleanState(pool);
+  const p = { pool: pool.root };
+  const floor = 12 * 1048576;
+  writeDaemonInfo(pool, { throttled: 'io pressure', deadlineSeconds: 3600, ioPressure: { limit: 20, floorBytesPerSecond: floor, pressure: 45, holding: { bytesPerSecond: 40 * 1048576, by: 'deadline' } } });
+  let text = await render([pool.root]);
+  assert.is(typeOf(text, 'dynamicfs_daemon_io_pressure_floor_bytes_per_second'), 'gauge');
+  assert.is(sample(text, 'dynamicfs_daemon_io_pressure_floor_bytes_per_second', p), floor);
+  assert.is(sample(text, 'dynamicfs_daemon_io_pressure_held_rate_bytes_per_second', p), 40 * 1048576);
+  assert.is(sample(text, 'dynamicfs_daemon_io_pressure_held_by', { ...p, by: 'deadline' }), 1);
+  assert.is(sample(text, 'dynamicfs_daemon_io_pressure_held_by', { ...p, by: 'floor' }), 0);
+  assert.is(sample(text, 'dynamicfs_daemon_io_pressure_held_by', { ...p, by: 'max-rate' }), 0);
+
+  // A deadline already missed: nothing caps the rate, so there is no held rate to give.
+  writeDaemonInfo(pool, { throttled: 'io pressure', ioPressure: { limit: 20, floorBytesPerSecond: floor, pressure: 45, holding: { bytesPerSecond: null, by: 'deadline' } } });
+  text = await render([pool.root]);
+  assert.is(sample(text, 'dynamicfs_daemon_io_pressure_held_rate_bytes_per_second', p), undefined);
+  assert.is(sample(text, 'dynamicfs_daemon_io_pressure_held_by', { ...p, by: 'deadline' }), 1);
+
+  writeDaemonInfo(pool, { ioPressure: { limit: 20, floorBytesPerSecond: floor, pressure: 3, holding: null } });
+  text = await render([pool.root]);
+  assert.is(sample(text, 'dynamicfs_daemon_io_pressure_floor_bytes_per_second', p), floor);
+  assert.is(sample(text, 'dynamicfs_daemon_io_pressure_held_rate_bytes_per_second', p), undefined);
+  assert.is(sample(text, 'dynamicfs_daemon_io_pressure_held_by', { ...p, by: 'floor' }), undefined);
+
+  // Back-off off (no ioPressure), a dead daemon, or a planted shape: no series.
+  for (const over of [{}, { pid: deadPid(), ioPressure: { limit: 20, floorBytesPerSecond: floor, pressure: 45, holding: { bytesPerSecond: floor, by: 'floor' as const } } }, { ioPressure: { limit: '20', floorBytesPerSecond: floor } as never }]) {
+    writeDaemonInfo(pool, over);
+    text = await render([pool.root]);
+    assert.is(sample(text, 'dynamicfs_daemon_io_pressure_floor_bytes_per_second', p), undefined, JSON.stringify(over));
+    assert.is(sample(text, 'dynamicfs_daemon_io_pressure_held_by', { ...p, by: 'floor' }), undefined, JSON.stringify(over));
+  }
+});
+
 test('several pools: one series each; an unreadable pool says readable 0 and nothing else', async () => {
   const dir = scratchDir('dfs-metrics-');
   const a = makePool(dir, 'a');

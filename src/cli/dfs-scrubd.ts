@@ -12,7 +12,7 @@ import { pidAlive, DaemonSettings } from '../daemon/info';
 import { controlSocketPath } from '../daemon/socket-path';
 import { NoDaemon, sendControl } from '../daemon/control-client';
 import { ControlRequest, DaemonStatus, PassView } from '../daemon/protocol';
-import { persistedStatus } from '../daemon/status';
+import { holdPhrase, persistedStatus, rateText } from '../daemon/status';
 import { MIN_LIGHT_INTERVAL_S } from '../daemon/light-schedule';
 import { underSystemd } from '../daemon/notify';
 import { log } from '../daemon/log';
@@ -31,6 +31,7 @@ interface Opts {
   'pass-interval'?: string;
   'light-interval'?: string;
   'io-pressure-limit'?: string;
+  'io-pressure-floor'?: string;
   'socket-group'?: string;
 }
 
@@ -52,6 +53,7 @@ function overridesFrom(opts: Opts): Partial<DaemonSettings> {
   if (opts['pass-interval'] !== undefined) o.passIntervalSeconds = off(opts['pass-interval']) ? undefined : parseDuration(opts['pass-interval'], '--pass-interval');
   if (opts['light-interval'] !== undefined) o.lightIntervalSeconds = lightInterval(opts['light-interval']);
   if (opts['io-pressure-limit'] !== undefined) o.ioPressureLimit = parseDecimal(opts['io-pressure-limit'], '--io-pressure-limit', 0, 100, 'a percentage (0: off)');
+  if (opts['io-pressure-floor'] !== undefined) o.ioPressureFloor = atMostBytes(parseRate(opts['io-pressure-floor'], '--io-pressure-floor'), opts['io-pressure-floor'], '--io-pressure-floor');
   return o;
 }
 
@@ -209,6 +211,19 @@ function passProgress(p: PassView): string {
   return `${p.percent.toFixed(1)}% (${p.depth === 'light' ? extents : `${extents}, ${bytes(p.bytesDone)} of ${bytes(p.bytesTotal)}`})`;
 }
 
+/** Why the daemon is held back; under I/O pressure, to what rate and what that costs. */
+function throttledText(s: DaemonStatus): string {
+  const p = s.ioPressure;
+  const hold = s.throttled === 'io pressure' && p ? holdPhrase(p.holding, p.floorBytesPerSecond) : undefined;
+  if (!hold) return printable(s.throttled ?? 'no');
+  return `${hold}${p!.pressure === null ? '' : ` (some avg10 ${p!.pressure}% > ${p!.limit}%)`}`;
+}
+
+function backOffSetting(s: DaemonStatus): string {
+  const p = s.ioPressure;
+  return p ? `over ${p.limit}% io pressure, down to a floor of ${rateText(p.floorBytesPerSecond)}` : 'off';
+}
+
 function renderStatus(s: DaemonStatus): string {
   const lines = [
     'Scrub Daemon Status',
@@ -227,7 +242,8 @@ function renderStatus(s: DaemonStatus): string {
     `  Intensity:          ${printable(s.intensity)}`,
     `  Auto-repair:        ${s.autoRepair}`,
     `  Max rate:           ${s.maxRate ? `${bytes(s.maxRate)}/s` : 'none'}`,
-    `  Throttled:          ${printable(s.throttled ?? 'no')}`,
+    `  Throttled:          ${throttledText(s)}`,
+    `  I/O back-off:       ${backOffSetting(s)}`,
     `  Light interval:     ${s.lightIntervalSeconds ? duration(s.lightIntervalSeconds) : 'off'}`,
   ];
   if (s.deadline) lines.push(`  Deadline:           ${duration(s.deadline.seconds)} per pass${s.deadline.achievable ? '' : kleur.red(' (cannot be met at this intensity)')}`);
@@ -298,7 +314,8 @@ const startOptions = [
   { flag: '--deadline', value: 'DURATION', description: 'Pace each pass to finish within DURATION, e.g. 7d; off clears it' },
   { flag: '--pass-interval', value: 'DURATION', description: 'Start passes no more often than every DURATION (default 60s)' },
   { flag: '--light-interval', value: 'DURATION', description: 'Run a light pass every DURATION between deep ones, e.g. 1h (default off; 0 or off: none)' },
-  { flag: '--io-pressure-limit', value: 'PCT', description: 'Hold back while /proc/pressure/io some avg10 exceeds PCT (0 = off; default 20)' },
+  { flag: '--io-pressure-limit', value: 'PCT', description: 'Slow to the floor while /proc/pressure/io some avg10 exceeds PCT (0 = off; default 20)' },
+  { flag: '--io-pressure-floor', value: 'BYTES', description: 'Under that pressure keep verifying at up to BYTES per second, never 0 (K, M, G suffixes; default 16M); a --deadline that needs more gets its pace' },
   { flag: '--socket-group', value: 'GROUP', description: 'Let GROUP use the control socket (mode 0660)' },
 ];
 

@@ -8,15 +8,16 @@ import { PassReport, ScrubPass } from '../scrub/pass';
 import { applyNice, pacingFor } from '../scrub/pacing';
 import { CurrentPass, loadState, ScrubState } from '../scrub/state';
 import type { Depth } from '../scrub/verify';
-import { lastPassView, passView, resilverView } from './status';
+import { holdText, lastPassView, passView, resilverView } from './status';
 import { DaemonInfo, DaemonSettings, daemonFile, Intensity } from './info';
-import { DEFAULT_SETTINGS, loadSettings, saveSettings } from './settings';
+import { DEFAULT_IO_PRESSURE_FLOOR, DEFAULT_SETTINGS, loadSettings, saveSettings } from './settings';
 import { controlSocketPath } from './socket-path';
 import { startControlServer } from './control-server';
-import { ControlRequest, ControlResponse, DaemonStatus } from './protocol';
+import { ControlRequest, ControlResponse, DaemonStatus, IoPressureView } from './protocol';
 import { notifyReady, notifyStatus, notifyStopping, notifyWatchdog, watchdogIntervalMs } from './notify';
 import { ioPressureSome10 } from './pressure';
-import { deadlineAchievable, deadlineDelayMs } from './deadline';
+import { deadlineAchievable, deadlineDelayMs, deadlinePace, DeadlineProgress } from './deadline';
+import { PressureHold, pressureHold, readCap } from './back-off';
 import { log } from './log';
 import { Alarm } from '../scrub/alarm';
 import { lightPassDueAt } from './light-schedule';
@@ -56,7 +57,17 @@ export class ScrubDaemon {
   private stopping = false;
   private phase: DaemonStatus['phase'] = 'scrubbing';
   private throttled: string | null = null;
+  /** The latest "some avg10" read (null: none, or the back-off is off). */
+  private pressure: number | null = null;
+  /** The rate held under I/O pressure, null while the pressure is under the limit. */
+  private hold: PressureHold | null = null;
   private achievable = true;
+  /**
+   * The deep pass in hand as this daemon first saw it, and the time it has
+   * waited since for the deadline's schedule: its rate without those waits is
+   * what the intensity (and any cap) can do, the rate a deadline is judged by.
+   */
+  private paceFrom: { bytesDone: number; activeSeconds: number; waitedMs: number } | undefined;
   private nextPassAt: number | null = null;
   private readonly alarm = new Alarm();
   private readonly startedAt = new Date().toISOString();
@@ -127,7 +138,7 @@ export class ScrubDaemon {
       const nice = applyNice(pacingFor(s.intensity).nice);
       if (nice) log('warning', nice);
     }
-    this.pass?.setMaxRate(s.maxRate ?? 0);
+    this.pass?.setMaxRate(readCap(this.hold, s.maxRate));
     if (s.paused && !was.paused) this.pass?.pause();
     if (!s.paused && was.paused) this.pass?.resume();
     // A light pass that fell due while paused, or under another interval, is looked at again.
@@ -224,6 +235,10 @@ export class ScrubDaemon {
       this.disarmLightTimer();
       this.pass = undefined;
       this.depth = 'deep';
+      // Nothing is held back between passes; the next pass's first operation reads the pressure again.
+      this.hold = null;
+      this.throttled = null;
+      this.paceFrom = undefined;
     }
     this.saved = loadState(this.pool.root, this.pool.config.id);
     if (report.outcome !== 'cancelled') {
@@ -317,50 +332,90 @@ export class ScrubDaemon {
     }
   }
 
-  /** Before each operation: hold back for foreground I/O pressure and for the deadline schedule. */
+  /**
+   * Before each operation: under foreground I/O pressure cap the reads at the
+   * floor (or at the pace a deadline needs, when more), and wait while ahead
+   * of the deadline schedule.
+   */
   private async gate(): Promise<void> {
     for (;;) {
       // A pass stopping (for a stop or a light pass) finishes the operation in hand without waiting.
       if (this.stopping || !this.pass || this.pass.status === 'cancelling') return;
-      const limit = this.settings.ioPressureLimit ?? 0;
-      if (limit > 0) {
-        const psi = ioPressureSome10();
-        if (psi === undefined && !this.psiWarned) {
-          this.psiWarned = true;
-          log('notice', 'no I/O pressure information (/proc/pressure/io): not backing off for foreground I/O');
-        }
-        if (psi !== undefined && psi > limit) {
-          this.setThrottled('io pressure');
-          await this.sleep(1000);
-          continue;
-        }
-      }
       // The deadline paces deep passes; a light one reads next to nothing and is not held back for it.
       const deadline = this.depth === 'deep' ? this.settings.deadlineSeconds : undefined;
       const cur = this.pass.currentPass();
-      if (deadline && cur) {
-        const p = this.pass.progress();
-        // The rate cap bounds the rate from the start, before any operation has been measured.
-        const cap = this.settings.maxRate ?? Infinity;
-        const rate = p.bytesPerSecond > 0 ? Math.min(p.bytesPerSecond, cap) : Number.isFinite(cap) ? cap : 0;
-        const dp = { startedAtMs: Date.parse(cur.startedAt), nowMs: Date.now(), bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: rate };
+      const dp = deadline && cur ? this.deadlineProgress(cur) : undefined;
+      const hold = this.holdForPressure(deadline && dp ? deadlinePace(deadline, dp) : undefined);
+      this.pass.setMaxRate(readCap(hold, this.settings.maxRate));
+      // Under pressure a deadline slower than the floor is what holds the pass back; one faster has its pace held.
+      const pressed = hold ? (hold.by === 'floor' && deadline ? 'deadline' : 'io pressure') : null;
+      if (deadline && dp) {
         this.achievable = deadlineAchievable(deadline, dp);
         const delay = deadlineDelayMs(deadline, dp);
         if (delay > 0) {
-          this.setThrottled('deadline');
+          this.setThrottled(pressed ?? 'deadline');
+          const t0 = Date.now();
           await this.sleep(Math.min(delay, 1000));
+          if (this.paceFrom) this.paceFrom.waitedMs += Date.now() - t0;
           continue;
         }
       }
-      this.setThrottled(null);
+      this.setThrottled(pressed);
       return;
     }
+  }
+
+  /** Where the pass stands against its deadline, at the rate it can go. */
+  private deadlineProgress(cur: CurrentPass): DeadlineProgress {
+    const p = this.pass!.progress();
+    const from = (this.paceFrom ??= { bytesDone: p.bytesDone, activeSeconds: p.activeSeconds, waitedMs: 0 });
+    // Not the pass's average rate: paced to the schedule, that is the schedule's own, and says nothing of what the pass could do.
+    const seconds = p.activeSeconds - from.activeSeconds - from.waitedMs / 1000;
+    const measured = seconds > 0 ? (p.bytesDone - from.bytesDone) / seconds : 0;
+    // The rate cap bounds the rate from the start, before any operation has been measured.
+    const cap = this.settings.maxRate ?? Infinity;
+    const rate = measured > 0 ? Math.min(measured, cap) : Number.isFinite(cap) ? cap : 0;
+    return { startedAtMs: Date.parse(cur.startedAt), nowMs: Date.now(), bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: rate };
+  }
+
+  /** Reads the pressure; the rate to hold while it is above the limit, or null. */
+  private holdForPressure(deadlineBytesPerSecond: number | undefined): PressureHold | null {
+    const limit = this.settings.ioPressureLimit ?? 0;
+    if (!(limit > 0)) {
+      this.pressure = null;
+      return this.setHold(null);
+    }
+    const psi = ioPressureSome10();
+    if (psi === undefined && !this.psiWarned) {
+      this.psiWarned = true;
+      log('notice', 'no I/O pressure information (/proc/pressure/io): not backing off for foreground I/O');
+    }
+    this.pressure = psi ?? null;
+    return this.setHold(pressureHold({ pressure: psi, limit, floor: this.floor(), deadlinePace: deadlineBytesPerSecond, maxRate: this.settings.maxRate }));
+  }
+
+  private floor(): number {
+    return this.settings.ioPressureFloor ?? DEFAULT_IO_PRESSURE_FLOOR;
+  }
+
+  /** Records the hold; a change of what sets the rate is logged and published. */
+  private setHold(hold: PressureHold | null): PressureHold | null {
+    const was = this.hold;
+    this.hold = hold;
+    if ((hold?.by ?? null) !== (was?.by ?? null)) {
+      const line = holdText(hold, this.floor());
+      if (line) log('info', line);
+      else log('info', 'io pressure back under the limit: reading at the intensity\'s pace');
+      this.publish();
+      this.sendStatus(true);
+    }
+    return hold;
   }
 
   private setThrottled(why: string | null): void {
     if (why === this.throttled) return;
     this.throttled = why;
-    if (why) log('info', `holding back: ${why}`);
+    if (why === 'deadline') log('info', 'holding back: deadline');
     this.publish();
     this.sendStatus(true);
   }
@@ -408,11 +463,19 @@ export class ScrubDaemon {
       nextLightAt: lightAt === null ? null : new Date(Math.max(lightAt, Date.parse(this.startedAt))).toISOString(),
       resilver: resilverView(this.pool, deep, light ? held?.startedAt : cur?.startedAt),
       deadline: this.settings.deadlineSeconds ? { seconds: this.settings.deadlineSeconds, achievable: this.achievable } : null,
+      ioPressure: this.ioPressureView() ?? null,
       // Live from the pass; between passes from the state read once after the last one (no disk read per STATUS=).
       counters: { ...(pass?.counters() ?? this.saved.counters) },
       lastPass: lastPassView(this.saved.lastPass),
       lastLight: lastPassView(this.saved.lastLight),
     };
+  }
+
+  /** The back-off as status shows it; undefined when it is off. */
+  private ioPressureView(): IoPressureView | undefined {
+    const limit = this.settings.ioPressureLimit ?? 0;
+    if (!(limit > 0)) return undefined;
+    return { limit, floorBytesPerSecond: this.floor(), pressure: this.pressure, holding: this.hold };
   }
 
   /** daemon.json: what the metrics and a socket-less status read. */
@@ -424,6 +487,7 @@ export class ScrubDaemon {
       updatedAt: new Date().toISOString(),
       throttled: this.throttled,
       deadlineAchievable: this.settings.deadlineSeconds ? this.achievable : undefined,
+      ioPressure: this.ioPressureView(),
     };
     try {
       writeJsonAtomic(daemonFile(this.pool.root), info);
@@ -474,7 +538,8 @@ export function statusLine(s: DaemonStatus): string {
   // A light pass reads headers only: its byte rate says nothing.
   const rate = s.pass && !light ? `, ${(s.pass.bytesPerSecond / 1048576).toFixed(1)} MiB/s` : '';
   const eta = s.pass?.etaSeconds != null ? `, ETA ${Math.round(s.pass.etaSeconds)}s` : '';
-  const held = s.throttled ? `, throttled: ${s.throttled}` : '';
+  const hold = s.throttled === 'io pressure' && s.ioPressure ? holdText(s.ioPressure.holding, s.ioPressure.floorBytesPerSecond) : undefined;
+  const held = hold ? `, ${hold}` : s.throttled ? `, throttled: ${s.throttled}` : '';
   const deep = s.suspendedPass ? `; deep pass resumes after it at ${s.suspendedPass.percent.toFixed(1)}%` : '';
   return `${light ? 'Light scrub' : 'Scrubbing'} ${pass}${rate}${eta}, ${s.counters.issuesFound} issues found, intensity ${s.intensity}${held}${deep}`;
 }

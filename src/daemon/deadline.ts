@@ -29,3 +29,15 @@ export function deadlineAchievable(deadlineSeconds: number, p: DeadlineProgress)
   const finishMs = p.nowMs + (remaining / p.bytesPerSecond) * 1000;
   return finishMs <= p.startedAtMs + deadlineSeconds * 1000;
 }
+
+/**
+ * The read rate (bytes/s) that finishes the pass's remaining bytes exactly
+ * at the deadline: 0 when nothing is left, Infinity when the deadline has
+ * passed with bytes left (no rate is enough).
+ */
+export function deadlinePace(deadlineSeconds: number, p: DeadlineProgress): number {
+  const remaining = Math.max(0, p.bytesTotal - p.bytesDone);
+  if (remaining === 0) return 0;
+  const secondsLeft = (p.startedAtMs + deadlineSeconds * 1000 - p.nowMs) / 1000;
+  return secondsLeft > 0 ? remaining / secondsLeft : Infinity;
+}

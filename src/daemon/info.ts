@@ -9,6 +9,7 @@ export const DAEMON_FILE = 'daemon.json';
 
 import type { Intensity } from '../scrub/pacing';
 import { pidAlive } from '../core/pid';
+import type { IoPressureView } from './protocol';
 
 export type { Intensity };
 export { pidAlive };
@@ -24,6 +25,8 @@ export interface DaemonSettings {
   /** Seconds between the starts of light passes run between deep ones (--light-interval); absent: none. */
   lightIntervalSeconds?: number;
   ioPressureLimit?: number;
+  /** Bytes/s verified while the I/O pressure exceeds the limit (--io-pressure-floor). */
+  ioPressureFloor?: number;
 }
 
 export interface DaemonInfo extends DaemonSettings {
@@ -34,6 +37,8 @@ export interface DaemonInfo extends DaemonSettings {
   throttled: string | null;
   /** False when the deadline cannot be met even at the allowed intensity. */
   deadlineAchievable?: boolean;
+  /** The back-off as status shows it; absent when it is off. */
+  ioPressure?: IoPressureView;
   /** Set by a clean stop: a daemon that stopped on purpose is not "down". */
   stoppedAt?: string;
 }

@@ -1,4 +1,5 @@
 import type { Intensity } from './info';
+import type { PressureHold } from './back-off';
 
 // The control protocol: one JSON request line, one JSON response line.
 
@@ -27,6 +28,17 @@ export interface PassView {
   percent: number;
 }
 
+export interface IoPressureView {
+  /** "some avg10" percent above which the daemon slows to its floor. */
+  limit: number;
+  /** Bytes/s the daemon keeps verifying at under pressure. */
+  floorBytesPerSecond: number;
+  /** The latest "some avg10" read; null before the first read or where the kernel has no PSI. */
+  pressure: number | null;
+  /** While the pressure exceeds the limit: the read rate held and what sets it (the floor, a deadline that needs more, or --max-rate); else null. */
+  holding: PressureHold | null;
+}
+
 export interface DaemonStatus {
   pool: string;
   pid: number;
@@ -50,6 +62,8 @@ export interface DaemonStatus {
   /** When the next light pass falls due (null when off, or while one runs). */
   nextLightAt: string | null;
   deadline: { seconds: number; achievable: boolean } | null;
+  /** The I/O-pressure back-off; null when it is off (--io-pressure-limit 0). */
+  ioPressure: IoPressureView | null;
   counters: {
     scrubsCompleted: number;
     extentsScanned: number;

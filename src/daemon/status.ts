@@ -2,7 +2,40 @@ import { Pool } from '../core/pool';
 import { CurrentPass, loadState, PassSummary } from '../scrub/state';
 import { PassProgress } from '../scrub/pass';
 import { DaemonStatus, PassView } from './protocol';
-import { DEFAULT_SETTINGS, loadSettings } from './settings';
+import { DEFAULT_IO_PRESSURE_FLOOR, DEFAULT_SETTINGS, loadSettings } from './settings';
+import type { PressureHold } from './back-off';
+
+/** A rate as status lines give it: MiB/s (one decimal below 10), KiB/s below 1 MiB/s. */
+export function rateText(bytesPerSecond: number): string {
+  const mib = bytesPerSecond / 1048576;
+  if (mib < 1) return `${Math.round(bytesPerSecond / 1024)} KiB/s`;
+  return `${mib < 10 ? Number(mib.toFixed(1)) : Math.round(mib)} MiB/s`;
+}
+
+/**
+ * What the I/O-pressure back-off holds the daemon to, as status shows it: the
+ * floor, or the deadline's pace and what it costs beyond the floor; undefined
+ * while the pressure is under the limit.
+ */
+export function holdPhrase(hold: PressureHold | null, floor: number): string | undefined {
+  if (!hold) return undefined;
+  switch (hold.by) {
+    case 'floor':
+      return `io pressure, floor ${rateText(floor)}`;
+    case 'max-rate':
+      return `io pressure, rate cap ${rateText(hold.bytesPerSecond ?? 0)} (under the floor ${rateText(floor)})`;
+    case 'deadline':
+      return hold.bytesPerSecond === null
+        ? `io pressure: the deadline has passed and wins over the back-off (floor ${rateText(floor)})`
+        : `io pressure: deadline pace ${rateText(hold.bytesPerSecond)} wins over the back-off (${rateText(hold.bytesPerSecond - floor)} above the floor ${rateText(floor)})`;
+  }
+}
+
+/** The same for the log and STATUS=: said to hold back unless the deadline wins. */
+export function holdText(hold: PressureHold | null, floor: number): string | undefined {
+  const phrase = holdPhrase(hold, floor);
+  return phrase && hold?.by !== 'deadline' ? `holding back: ${phrase}` : phrase;
+}
 
 /** A pass as status shows it: live progress when running, else what its checkpoint says. */
 export function passView(cur: CurrentPass, live?: PassProgress, depth: PassView['depth'] = 'deep'): PassView {
@@ -64,6 +97,7 @@ export function persistedStatus(pool: Pool): DaemonStatus {
     nextLightAt: null,
     resilver: resilverView(pool, st.current ? passView(st.current) : null, st.current?.startedAt),
     deadline: settings.deadlineSeconds ? { seconds: settings.deadlineSeconds, achievable: true } : null,
+    ioPressure: settings.ioPressureLimit ? { limit: settings.ioPressureLimit, floorBytesPerSecond: settings.ioPressureFloor ?? DEFAULT_IO_PRESSURE_FLOOR, pressure: null, holding: null } : null,
     counters: { ...st.counters },
     lastPass: lastPassView(st.lastPass),
     lastLight: lastPassView(st.lastLight),

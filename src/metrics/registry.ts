@@ -4,6 +4,7 @@ import { Intensity } from '../scrub/pacing';
 import { DISK_STATES, onlineDisks } from '../core/pool';
 import { DISK_ERROR_KINDS } from '../scrub/disk-errors';
 import { COMPLETED_OUTCOMES, lastCompletedPass, oldestVerification, passProgress, PoolSnapshot, ReadableSnapshot } from './snapshot';
+import { HELD_BY } from '../daemon/back-off';
 
 // The Prometheus view of pool snapshots. A fresh Registry is built for every
 // scrape (never prom-client's global one): the values are copies of persisted
@@ -78,6 +79,9 @@ function declareMetrics(registry: Registry) {
     daemonThrottled: gauge('dynamicfs_daemon_throttled', '1 if the running scrub daemon is holding back (I/O pressure, rate cap or deadline pacing), else 0'),
     daemonIntensity: gauge('dynamicfs_daemon_intensity', 'Intensity of the running scrub daemon: 1 for its level, 0 for the others', ['intensity']),
     daemonDeadline: gauge('dynamicfs_daemon_deadline_achievable', '1 if the running daemon can finish a pass within its --deadline, 0 if not (absent without a deadline)'),
+    pressureFloor: gauge('dynamicfs_daemon_io_pressure_floor_bytes_per_second', 'Read rate the running daemon keeps verifying at while foreground I/O pressure exceeds its limit (absent when its back-off is off)'),
+    pressureHeldRate: gauge('dynamicfs_daemon_io_pressure_held_rate_bytes_per_second', 'Read rate the running daemon holds to while foreground I/O pressure exceeds its limit: its floor, the pace its deadline needs when that is more, or --max-rate when that is less (absent while the pressure is under the limit)'),
+    pressureHeldBy: gauge('dynamicfs_daemon_io_pressure_held_by', 'While foreground I/O pressure exceeds its limit: 1 for what sets the running daemon\'s read rate (floor, deadline, max-rate), 0 for the others (absent otherwise)', ['by']),
     daemonUpdated: gauge('dynamicfs_daemon_updated_timestamp_seconds', 'When a scrub daemon last published its state for the pool, Unix time'),
 
     disks: gauge('dynamicfs_disks', `Disks of the pool by state (${DISK_STATES.join(', ')})`, ['state']),
@@ -172,6 +176,15 @@ function addPool(m: Metrics, snap: ReadableSnapshot, now: number): void {
   }
   if (daemon.running && daemon.deadlineSeconds && daemon.deadlineAchievable !== undefined) {
     set(m.daemonDeadline, bool(daemon.deadlineAchievable));
+  }
+  const pressure = daemon.ioPressure;
+  if (pressure) {
+    set(m.pressureFloor, pressure.floorBytesPerSecond);
+    const hold = pressure.holding;
+    if (hold) {
+      set(m.pressureHeldRate, hold.bytesPerSecond ?? undefined);
+      for (const by of HELD_BY) set(m.pressureHeldBy, bool(hold.by === by), { by });
+    }
   }
   if (daemon.known) set(m.daemonUpdated, seconds(daemon.updatedAt));
 

@@ -2,6 +2,8 @@ import path from 'node:path';
 import { DISK_STATES, DiskState, openPool, Pool } from '../core/pool';
 import { CurrentPass, loadState, PassSummary, ScrubState } from '../scrub/state';
 import { DaemonInfo, daemonRunning, readDaemonInfo } from '../daemon/info';
+import type { IoPressureView } from '../daemon/protocol';
+import { HELD_BY } from '../daemon/back-off';
 import { DiskView, diskViews } from '../scrub/disk-view';
 import { poolSchedules, ScheduledDepth } from './schedule-view';
 
@@ -26,6 +28,8 @@ export interface DaemonView {
   intensity?: DaemonInfo['intensity'];
   deadlineSeconds?: number;
   deadlineAchievable?: boolean;
+  /** The I/O-pressure back-off of a running daemon; absent when it is off or the daemon is not running. */
+  ioPressure?: IoPressureView;
   updatedAt?: string;
 }
 
@@ -108,8 +112,18 @@ function daemonView(root: string): DaemonView {
     intensity: info.intensity,
     deadlineSeconds: info.deadlineSeconds,
     deadlineAchievable: info.deadlineAchievable,
+    ioPressure: running ? ioPressureOf(info.ioPressure) : undefined,
     updatedAt: info.updatedAt,
   };
+}
+
+/** The back-off as published, if it has the shape the daemon writes (daemon.json is a state file anyone in the pool may touch). */
+function ioPressureOf(v: unknown): IoPressureView | undefined {
+  const p = v as IoPressureView | undefined;
+  if (!p || typeof p !== 'object' || typeof p.limit !== 'number' || typeof p.floorBytesPerSecond !== 'number') return undefined;
+  const h = p.holding;
+  const holding = h && typeof h === 'object' && HELD_BY.includes(h.by) && (h.bytesPerSecond === null || typeof h.bytesPerSecond === 'number') ? { by: h.by, bytesPerSecond: h.bytesPerSecond } : null;
+  return { limit: p.limit, floorBytesPerSecond: p.floorBytesPerSecond, pressure: typeof p.pressure === 'number' ? p.pressure : null, holding };
 }
 
 /** Reads one pool's snapshot; never throws (a pool that cannot be read says why). */
