@@ -56,6 +56,9 @@ test('every extent once, in its bucket, with its objects named; totals count a s
       }
     }
     assert.is(seen, OBJECTS + 1);
+    // No bucket reached its flush size: one records file, not a file per bucket.
+    assert.ok(index.packed, 'a small index is packed');
+    assert.equal(fs.readdirSync(index.dir).sort(), ['names', 'records']);
   } finally {
     removeExtentIndex(index);
   }
@@ -73,6 +76,30 @@ test('objects are listed in rounds by leading hex digits past perRound names: sa
   assert.equal(all, [...all].sort(), 'file-name order');
   assert.equal(listed(100), all, '16 rounds');
   assert.equal(listed(3), all, '256 rounds');
+});
+
+test('an index with a full bucket spills to a file per bucket, and reads back the same', () => {
+  const bigRoot = path.join(scratchDir('dfs-extent-index-big-'), 'pool');
+  createPool({ root: bigRoot, diskCount: 2, redundancy: 'mirror:2', extentSize: 4096 });
+  const big = openPool(bigRoot);
+  // 150 extents under one prefix: past the 100 records a bucket holds in memory.
+  const ids = Array.from({ length: 150 }, () => `ab${randomBytes(31).toString('hex')}`);
+  ids.push(randomBytes(32).toString('hex'));
+  ids.forEach((id, i) => {
+    const m: Manifest = { format: MANIFEST_FORMAT, name: `big-${i}`, size: 10, scheme: 'mirror:2', extentSize: 4096, created: new Date().toISOString(), extents: ExtentList.from([{ id, length: 10 }]) };
+    writeManifest(big, m);
+  });
+  const index = buildExtentIndex(big);
+  try {
+    assert.is(index.packed, undefined, 'a bucket filled: spilled');
+    assert.ok(fs.existsSync(path.join(index.dir, 'ab')), 'the full bucket has its own file');
+    assert.is(index.extents, ids.length);
+    const back = PREFIXES.flatMap((prefix) => [...readBucket(index, prefix).keys()]);
+    assert.equal(back.sort(), [...ids].sort());
+    assert.is(readBucket(index, 'ab').size, 150 + (ids[150].startsWith('ab') ? 1 : 0));
+  } finally {
+    removeExtentIndex(index);
+  }
 });
 
 test('a build that fails part-way (here: onObject throws) leaves no index behind', () => {

@@ -7,12 +7,13 @@ import { parseScheme, Scheme, shardCount } from '../core/scheme';
 import { HEADER_SIZE } from '../core/shard-header';
 import { shardPayloadLength } from '../core/erasure';
 import { fsFailure } from '../core/errors';
-import { appendFileSafe, readRegularFile, removeOwnTree } from '../core/safe-fs';
+import { appendFileSafe, openRegularFile, readFully, readRegularFile, removeOwnTree } from '../core/safe-fs';
 
 // The extents the manifests name, spilled to the pool's state directory in 256
 // bucket files by the first byte of the id. A pass then holds one bucket
 // (1/256 of the pool) in memory at a time, and the daemon's memory does not
-// grow with the extent count. The index is work space of whoever holds the
+// grow with the extent count. An index small enough that no bucket ever
+// filled its buffer is written as one file instead. The index is work space of whoever holds the
 // scrub lock: rebuilt by every pass, removed when it ends.
 
 /** id (32 bytes), scheme index (1), extent length (4), object ordinal (4). */
@@ -36,6 +37,11 @@ export interface ExtentIndex {
   /** The same two, per fan-out prefix (PREFIXES order): how a pass cuts its operations. */
   prefixExtents: number[];
   prefixBytes: number[];
+  /**
+   * A small index is one file, every bucket's records in prefix order: where
+   * each bucket starts in it, in records (257 entries, the last the end).
+   */
+  packed?: number[];
 }
 
 /** One extent as the manifests describe it. */
@@ -57,6 +63,7 @@ function expectedBytes(scheme: Scheme, length: number): number {
 /** One bucket file per fan-out prefix, named by it. */
 const bucketFile = (dir: string, prefix: string) => path.join(dir, prefix);
 const namesFile = (dir: string) => path.join(dir, 'names');
+const packedFile = (dir: string) => path.join(dir, 'records');
 
 function append(file: string, data: string | Buffer): void {
   try {
@@ -93,9 +100,11 @@ function fillIndex(pool: Pool, index: ExtentIndex, onObject: (o: ObjectEntry) =>
   const dir = index.dir;
   const pending = PREFIXES.map(() => ({ buf: Buffer.alloc(0), n: 0 }));
   // The bucket is the id's first byte (PREFIXES run 00 to ff).
+  let flushed = false;
   const flush = (bucket: number) => {
     const p = pending[bucket];
     if (p.n === 0) return;
+    flushed = true;
     append(bucketFile(dir, PREFIXES[bucket]), p.buf.subarray(0, p.n * RECORD));
     p.n = 0;
   };
@@ -131,14 +140,20 @@ function fillIndex(pool: Pool, index: ExtentIndex, onObject: (o: ObjectEntry) =>
       if (++p.n === FLUSH_RECORDS) flush(bucket);
     }
   });
-  for (let b = 0; b < PREFIXES.length; b++) flush(b);
+  // No bucket ever filled: every record is in memory, and goes to one file, not 256 (a pass over a small
+  // pool spent more creating and removing them than reading its manifests).
+  if (!flushed) {
+    index.packed = [0];
+    for (const p of pending) index.packed.push(index.packed[index.packed.length - 1] + p.n);
+    append(packedFile(dir), Buffer.concat(pending.map((p) => p.buf.subarray(0, p.n * RECORD))));
+  } else for (let b = 0; b < PREFIXES.length; b++) flush(b);
   flushNames();
   // Totals count an extent named by several objects once; one bucket in memory at a time.
   const schemes = new Map(index.schemes.map((text) => [text, parseScheme(text)]));
-  for (const prefix of PREFIXES) {
+  for (let b = 0; b < PREFIXES.length; b++) {
     let extents = 0;
     let bytes = 0;
-    const data = readBucketFile(index, prefix);
+    const data = index.packed ? pending[b].buf.subarray(0, pending[b].n * RECORD) : readBucketFile(index, PREFIXES[b]);
     // Counted on the raw ids (latin1: one character a byte), not decoded into extents as a pass does.
     const seen = new Set<string>();
     for (let at = 0; at + RECORD <= data.length; at += RECORD) {
@@ -156,7 +171,8 @@ function fillIndex(pool: Pool, index: ExtentIndex, onObject: (o: ObjectEntry) =>
 }
 
 /** One bucket's records; empty when no extent has the prefix. */
-function readBucketFile(index: Pick<ExtentIndex, 'dir'>, prefix: string): Buffer {
+function readBucketFile(index: Pick<ExtentIndex, 'dir' | 'packed'>, prefix: string): Buffer {
+  if (index.packed) return readPackedBucket(index.dir, index.packed, parseInt(prefix, 16));
   const file = bucketFile(index.dir, prefix);
   try {
     // Our own files, but never through a link or a FIFO planted in their place.
@@ -167,8 +183,25 @@ function readBucketFile(index: Pick<ExtentIndex, 'dir'>, prefix: string): Buffer
   }
 }
 
+function readPackedBucket(dir: string, packed: number[], bucket: number): Buffer {
+  const file = packedFile(dir);
+  const buf = Buffer.allocUnsafe((packed[bucket + 1] - packed[bucket]) * RECORD);
+  if (buf.length === 0) return buf;
+  try {
+    // Our own file, but never through a link or a FIFO planted in its place.
+    const { fd } = openRegularFile(file, 256 * 1024 * 1024);
+    try {
+      return buf.subarray(0, readFully(fd, buf, packed[bucket] * RECORD));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    throw fsFailure('cannot read the extent index', file, err);
+  }
+}
+
 /** The extents the manifests name under one fan-out prefix, by id. */
-export function readBucket(index: Pick<ExtentIndex, 'dir' | 'schemes'>, prefix: string): Map<string, IndexedExtent> {
+export function readBucket(index: Pick<ExtentIndex, 'dir' | 'schemes' | 'packed'>, prefix: string): Map<string, IndexedExtent> {
   const out = new Map<string, IndexedExtent>();
   const data = readBucketFile(index, prefix);
   for (let at = 0; at + RECORD <= data.length; at += RECORD) {

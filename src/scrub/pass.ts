@@ -549,7 +549,7 @@ export class ScrubPass {
    * when the thread starts it, by the pacing of the moment.
    */
   private rangeOperations(index: ExtentIndex, strays: StrayFile[], orphans: ExtentPlan[]): NextOperation {
-    const walk: Walk = { disks: listedDisks(this.pool), index: { dir: index.dir, schemes: index.schemes } };
+    const walk: Walk = { disks: listedDisks(this.pool), index: { dir: index.dir, schemes: index.schemes, packed: index.packed } };
     const after = this.current.cursor;
     const verbatim = this.verbatimIds();
     let p = PREFIXES.findIndex((prefix) => prefix >= after.slice(0, 2));

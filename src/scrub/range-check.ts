@@ -15,7 +15,7 @@ import { checkExtent, Depth, ExtentVerdict, verifyExtent } from './verify';
 /** Where the thread finds the pool: its online disks and the pass's extent index. */
 export interface Walk {
   disks: ListedDisk[];
-  index: Pick<ExtentIndex, 'dir' | 'schemes'>;
+  index: Pick<ExtentIndex, 'dir' | 'schemes' | 'packed'>;
 }
 
 export interface RangeRequest {
