@@ -112,6 +112,15 @@ function copyFrame(first: Buffer, last: Buffer, size: number): { bodyEnd: number
 type Proven = { sum: string; parser?: ManifestBodyParser };
 
 /**
+ * The one buffer copies are read through (a proof is synchronous, and the
+ * parser copies what it keeps): a walk over a pool's manifests proves every
+ * copy on every disk, and a fresh megabyte for each was garbage that the
+ * daemon's resident memory grew by.
+ */
+let chunkBuffer: Buffer | undefined;
+const readChunk = () => (chunkBuffer ??= Buffer.allocUnsafe(CHUNK_BYTES));
+
+/**
  * Proves one open copy against its checksum, streaming it in chunks; when
  * `parserFor` gives a parser (not for a copy whose checksum was seen on
  * another disk), the body is parsed on the way.
@@ -125,7 +134,7 @@ function proveOpenCopy(fd: number, size: number, parserFor: (sum: string, bodyBy
   if (typeof frame === 'string') return frame;
   const parser = parserFor(frame.sum, frame.bodyEnd - HEAD_BYTES.length);
   const hash = blake3Pieces();
-  const chunk = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, frame.bodyEnd - HEAD_BYTES.length));
+  const chunk = readChunk().subarray(0, Math.min(CHUNK_BYTES, frame.bodyEnd - HEAD_BYTES.length));
   for (let at = HEAD_BYTES.length; at < frame.bodyEnd; ) {
     const want = chunk.subarray(0, Math.min(chunk.length, frame.bodyEnd - at));
     const got = readFully(fd, want, at);
