@@ -167,6 +167,17 @@ function readBucketFile(index: Pick<ExtentIndex, 'dir'>, prefix: string): Buffer
   }
 }
 
+/** One extent as a record of the index names it; an extent several objects name has a record for each. */
+export type NamedRecord = (id: string, scheme: string, length: number, object: number) => void;
+
+/** Every record under one fan-out prefix, as read (no map, no object per extent: a verify thread lists with it). */
+export function eachBucketRecord(index: Pick<ExtentIndex, 'dir' | 'schemes'>, prefix: string, fn: NamedRecord): void {
+  const data = readBucketFile(index, prefix);
+  for (let at = 0; at + RECORD <= data.length; at += RECORD) {
+    fn(data.toString('hex', at, at + 32), index.schemes[data.readUInt8(at + 32)], data.readUInt32LE(at + 33), data.readUInt32LE(at + 37));
+  }
+}
+
 /** The extents the manifests name under one fan-out prefix, by id. */
 export function readBucket(index: Pick<ExtentIndex, 'dir' | 'schemes'>, prefix: string): Map<string, IndexedExtent> {
   const out = new Map<string, IndexedExtent>();

@@ -5,7 +5,7 @@ import { extentsDir, PREFIXES } from '../core/layout';
 import { TEMP_FILE_RE } from '../core/atomic-file';
 import { onlineDisks, Pool } from '../core/pool';
 import { isRealDirectory } from '../core/safe-fs';
-import { ExtentIndex, IndexedExtent, readBucket } from './extent-index';
+import { ExtentIndex, IndexedExtent, NamedRecord, readBucket } from './extent-index';
 
 // A pass walks the pool one fan-out directory (extents/XX) at a time, in id
 // order, beside the matching bucket of the extent index: memory holds 1/256
@@ -194,7 +194,18 @@ export class PrefixListing {
   }
 
   /** Reads directory entries only, so a FIFO or device is never opened here. */
-  static list(disks: readonly ListedDisk[], named: Map<string, IndexedExtent>, prefix: string, strays: StrayFile[]): PrefixListing {
+  static list(disks: readonly ListedDisk[], eachNamed: (fn: NamedRecord) => void, prefix: string, strays: StrayFile[]): PrefixListing {
+    // What the index names, as its records come (an extent several objects name comes once for each).
+    const namedIds: string[] = [];
+    const namedSchemes: string[] = [];
+    const namedLengths: number[] = [];
+    const namedObjects: number[] = [];
+    eachNamed((id, scheme, length, object) => {
+      namedIds.push(id);
+      namedSchemes.push(scheme);
+      namedLengths.push(length);
+      namedObjects.push(object);
+    });
     // Every shard-like file, in the order listPrefix always gave them: by disk, then as listed.
     const fileIds: string[] = [];
     const fileMeta: number[] = [];
@@ -229,7 +240,7 @@ export class PrefixListing {
         fileMeta.push(index, disk.index, e.isFile() ? 1 : 0);
       }
     }
-    const ids = [...new Set([...named.keys(), ...fileIds])].sort();
+    const ids = [...new Set([...namedIds, ...fileIds])].sort();
     const at = new Map<string, number>();
     ids.forEach((id, i) => at.set(id, i));
     const n = ids.length;
@@ -237,15 +248,25 @@ export class PrefixListing {
     const scheme = new Uint8Array(n).fill(NO_SCHEME);
     const lengths = new Uint32Array(n);
     const objects = new Uint32Array(n * MAX_OBJECTS).fill(NO_OBJECT);
-    for (const e of named.values()) {
-      const i = at.get(e.id)!;
-      let si = schemes.indexOf(e.scheme);
-      if (si < 0) si = schemes.push(e.scheme) - 1;
-      if (si >= NO_SCHEME) throw new Error(`more than ${NO_SCHEME} schemes under one prefix`);
-      scheme[i] = si;
-      lengths[i] = e.length;
-      e.objects.slice(0, MAX_OBJECTS).forEach((o, k) => (objects[i * MAX_OBJECTS + k] = o));
-    }
+    namedIds.forEach((id, r) => {
+      const i = at.get(id)!;
+      if (scheme[i] === NO_SCHEME) {
+        // The first record of an extent says its scheme and length, as readBucket has it.
+        let si = schemes.indexOf(namedSchemes[r]);
+        if (si < 0) si = schemes.push(namedSchemes[r]) - 1;
+        if (si >= NO_SCHEME) throw new Error(`more than ${NO_SCHEME} schemes under one prefix`);
+        scheme[i] = si;
+        lengths[i] = namedLengths[r];
+      }
+      for (let k = 0; k < MAX_OBJECTS; k++) {
+        const o = objects[i * MAX_OBJECTS + k];
+        if (o === namedObjects[r]) break;
+        if (o === NO_OBJECT) {
+          objects[i * MAX_OBJECTS + k] = namedObjects[r];
+          break;
+        }
+      }
+    });
     // Files grouped by extent, each extent's in listing order: a counting sort.
     const fileStarts = new Uint32Array(n + 1);
     const owner = new Uint32Array(fileIds.length);
@@ -274,7 +295,10 @@ const MAX_OBJECTS = 3;
  * entries only, so a FIFO or device is never opened here.
  */
 export function listPrefix(disks: readonly ListedDisk[], named: Map<string, IndexedExtent>, prefix: string, strays: StrayFile[]): ExtentPlan[] {
-  const listing = PrefixListing.list(disks, named, prefix, strays);
+  const eachNamed = (fn: NamedRecord) => {
+    for (const e of named.values()) for (const o of e.objects) fn(e.id, e.scheme, e.length, o);
+  };
+  const listing = PrefixListing.list(disks, eachNamed, prefix, strays);
   return Array.from({ length: listing.count }, (_, i) => listing.plan(i));
 }
 
