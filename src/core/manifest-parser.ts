@@ -1,4 +1,4 @@
-import { ExtentList } from './extent-list';
+import { ExtentList, ExtentStorage } from './extent-list';
 import { EXTENT_ID_RE } from './hash';
 
 // A manifest body, parsed as it streams from disk in chunks: memory holds the
@@ -14,8 +14,6 @@ const MAX_UNIT_BYTES = 256 * 1024;
 const MAX_HEADER_BYTES = 1024 * 1024;
 /** The shortest extent item, {"id":"<64 hex digits>","length":1}: bounds how many a body can hold. */
 const MIN_ITEM_BYTES = 84;
-/** 4.5 MiB of list: a copy of any size (it may be padding, not extents) claims no more before its extents come. */
-const PRESIZED_EXTENTS = 131072;
 const NUMBER_RE = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
 
 export type Scalar = string | number | boolean | null;
@@ -61,11 +59,9 @@ export class ManifestBodyParser {
   private pos = 0;
 
   /** `bodyBytes`: the body's length, which bounds how many extents it can name. */
-  constructor(keepExtents: boolean, bodyBytes: number) {
+  constructor(keepExtents: boolean, bodyBytes: number, storage?: ExtentStorage) {
     const most = Math.floor(bodyBytes / MIN_ITEM_BYTES) + 1;
-    // Sized for all it can hold at once, up to PRESIZED_EXTENTS: growing by doubling left about
-    // as much again as the list in garbage outside the heap, per manifest a walk reads.
-    this.extents = keepExtents ? new ExtentList(Math.min(most, PRESIZED_EXTENTS), most) : undefined;
+    this.extents = keepExtents ? new ExtentList(Math.min(most, 1024), most, storage) : undefined;
   }
 
   feed(chunk: Buffer): void {

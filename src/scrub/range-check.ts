@@ -1,7 +1,7 @@
 import { ReadBuffer, ReadPacing } from '../core/shard-file';
-import { eachBucketRecord, ExtentIndex } from './extent-index';
+import { ExtentIndex, readBucket } from './extent-index';
 import { IdRange } from './id-range';
-import { ExtentPlan, ListedDisk, PrefixListing, StrayFile } from './inventory';
+import { ExtentPlan, ListedDisk, namedRecords, PrefixListing, StrayFile } from './inventory';
 import { checkExtent, Depth, ExtentVerdict, verifyExtent } from './verify';
 
 // A verify thread walks a slice of a fan-out prefix itself: it lists the
@@ -57,7 +57,7 @@ function listing(walk: Walk, prefix: string): Listing {
   if (last?.key !== key) {
     const strays: StrayFile[] = [];
     last = undefined; // a failed listing leaves nothing stale behind, and the old one is garbage before the new is built
-    last = { key, listed: PrefixListing.list(walk.disks, (fn) => eachBucketRecord(walk.index, prefix, fn), prefix, strays), strays };
+    last = { key, listed: PrefixListing.list(walk.disks, namedRecords(readBucket(walk.index, prefix)), prefix, strays), strays };
   }
   return last;
 }
