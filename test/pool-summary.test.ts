@@ -1,5 +1,7 @@
 // `status` counts objects and extents from a summary saved in the state
-// directory, and only while it still holds: after put, dedup put, rm and
+// directory, and only while it still holds: create saves the empty pool's, a
+// put adds its object when it can prove the extents new (not a dedup put, a
+// replace, a disk away, shards on other disks), and after put, dedup put, rm and
 // damage to a manifest copy its numbers are those of a full count; a summary
 // that lies, is corrupt, stale, a symbolic link or a FIFO is not believed;
 // a count that a put overtook is not saved; and a user who may read the pool
@@ -19,6 +21,9 @@ import { manifestFingerprint } from '../src/core/manifest-fingerprint';
 import { blake3Hex } from '../src/core/hash';
 import { eachObject } from '../src/core/manifest';
 import { SummaryCounter } from '../src/core/pool-summary';
+import { onlyJustWritten } from '../src/core/new-extents';
+import { ExtentList } from '../src/core/extent-list';
+import { parseScheme } from '../src/core/scheme';
 
 const EXTENT = 64 * 1024;
 
@@ -78,10 +83,137 @@ function forgedSummary(pool: string, summary: Counts): string {
   return JSON.stringify({ schema: 1, poolId: p.config.id, fingerprint, summary, checksum });
 }
 
+/** The summary file's bytes, or undefined. */
+const savedBytes = (pool: string) => (fs.existsSync(summaryPath(pool)) ? fs.readFileSync(summaryPath(pool)) : undefined);
+
+/** Whether the saved summary holds for the manifests as they are, saying `want`: status will answer from it, counting nothing. */
+function summaryIsCurrent(pool: string, want: Counts): boolean {
+  const saved = JSON.parse(fs.readFileSync(summaryPath(pool), 'utf8'));
+  assert.equal(saved.summary, want, 'the saved summary says what a full count says');
+  return saved.fingerprint === manifestFingerprint(openPool(pool)).hash;
+}
+
+/** One byte flipped in place: same inode, same size. */
+function flip(file: string): void {
+  const fd = fs.openSync(file, 'r+');
+  const at = Math.floor(fs.fstatSync(fd).size / 2);
+  const byte = Buffer.alloc(1);
+  fs.readSync(fd, byte, 0, 1, at);
+  byte[0] ^= 0x20;
+  fs.writeSync(fd, byte, 0, 1, at);
+  fs.closeSync(fd);
+}
+
+/** Every shard file of the pool: disk index, extent id, shard index, path. */
+function shardFiles(disks: string[]): { disk: number; id: string; shard: number; path: string }[] {
+  const out: { disk: number; id: string; shard: number; path: string }[] = [];
+  disks.forEach((d, disk) => {
+    const ext = path.join(d, 'extents');
+    for (const prefix of fs.readdirSync(ext)) {
+      for (const name of fs.readdirSync(path.join(ext, prefix))) {
+        const m = /^([0-9a-f]{64})\.(\d+)$/.exec(name);
+        if (m) out.push({ disk, id: m[1], shard: Number(m[2]), path: path.join(ext, prefix, name) });
+      }
+    }
+  });
+  return out;
+}
+
 // ---------------------------------------------------------------------------
 
 const x = [0, 1, 2].map(() => randomBytes(EXTENT));
 const y = randomBytes(EXTENT - 99);
+const rs = (objects: number, extents: number, bytes: number) => ({ objects, extents, bytes });
+
+test('put keeps the summary current: status after it counts no manifest, and says what a full count says', () => {
+  const P = makePool('put-grows');
+  assert.ok(summaryIsCurrent(P.pool, { objects: 0, extents: 0, bytes: 0, unreadableObjects: 0, schemes: {} }), 'create saved the empty summary');
+  const a = Buffer.concat(x);
+  P.put('a', a);
+  const one = { objects: 1, extents: 3, bytes: a.length, unreadableObjects: 0, schemes: { 'rs:2+1': rs(1, 3, a.length) } };
+  assert.ok(summaryIsCurrent(P.pool, one), 'after put: the summary holds for the manifests');
+  const before = savedBytes(P.pool)!;
+  assert.equal(counts(P.pool), one);
+  assert.ok(savedBytes(P.pool)!.equals(before), 'status answered from it and left it as it was');
+
+  // Extents repeated within the object are no extent new to the pool, and no sign of another manifest.
+  const z = randomBytes(EXTENT);
+  const withRepeats = Buffer.concat([z, z, randomBytes(EXTENT), z]);
+  P.put('r', withRepeats);
+  const two = { objects: 2, extents: 5, bytes: a.length + withRepeats.length, unreadableObjects: 0, schemes: { 'rs:2+1': rs(2, 5, a.length + withRepeats.length) } };
+  assert.ok(summaryIsCurrent(P.pool, two), 'after a put with repeats within the object');
+
+  P.put('m', y, '--redundancy', 'mirror:2');
+  const three = { ...two, objects: 3, extents: 6, bytes: two.bytes + y.length, schemes: { ...two.schemes, 'mirror:2': rs(1, 1, y.length) } };
+  assert.ok(summaryIsCurrent(P.pool, three), 'after a put of another scheme');
+  assertCounts(P.pool, three, 'after three puts');
+
+  // Extents another object names: the summary is left to a full count, which is exact.
+  P.put('a-again', a);
+  assert.ok(!summaryIsCurrent(P.pool, three), 'a dedup put leaves the summary stale');
+  const four = { ...three, objects: 4, bytes: three.bytes + a.length, schemes: { ...three.schemes, 'rs:2+1': rs(3, 5, two.bytes + a.length) } };
+  assertCounts(P.pool, four, 'after a dedup put');
+
+  // A replace may drop extents: left to a full count.
+  P.put('a-again', x[0], '--replace');
+  assert.ok(!summaryIsCurrent(P.pool, four), 'a replace leaves the summary stale');
+  assertCounts(P.pool, { ...four, bytes: four.bytes - a.length + x[0].length, schemes: { ...four.schemes, 'rs:2+1': rs(3, 5, two.bytes + x[0].length) } }, 'after a replace');
+});
+
+test('after a put, a manifest edited or removed by hand still forces a count', () => {
+  const P = makePool('put-then-edit');
+  const a = Buffer.concat(x);
+  P.put('a', a);
+  P.put('b', y);
+  const both = { objects: 2, extents: 4, bytes: a.length + y.length, unreadableObjects: 0, schemes: { 'rs:2+1': rs(2, 4, a.length + y.length) } };
+  assert.ok(summaryIsCurrent(P.pool, both));
+  const copies = (name: string) => P.disks.map((d) => path.join(d, 'objects', manifestFileName(name)));
+  for (const c of copies('a')) flip(c);
+  const unreadable = { objects: 1, extents: 1, bytes: y.length, unreadableObjects: 1, schemes: { 'rs:2+1': rs(1, 1, y.length) } };
+  assert.equal(counts(P.pool), unreadable, 'every copy of a edited: counted afresh');
+  assert.ok(summaryIsCurrent(P.pool, unreadable), 'and that count saved');
+  P.put('c', x[0]);
+  for (const c of copies('b')) fs.rmSync(c);
+  assert.equal(counts(P.pool), { objects: 1, extents: 1, bytes: x[0].length, unreadableObjects: 1, schemes: { 'rs:2+1': rs(1, 1, x[0].length) } }, 'b removed by hand after a put: counted afresh');
+});
+
+test('a put whose extents have shards on other disks than their ranked ones, or with a disk away, leaves the summary to a count', () => {
+  const P = makePool('elsewhere');
+  P.put('m', y, '--redundancy', 'mirror:2');
+  const one = { objects: 1, extents: 1, bytes: y.length, unreadableObjects: 0, schemes: { 'mirror:2': rs(1, 1, y.length) } };
+  assert.ok(summaryIsCurrent(P.pool, one));
+  // Both shards moved to the two disks that hold none (where an earlier disk set ranked them): still healthy.
+  const shards = shardFiles(P.disks);
+  assert.is(shards.length, 2);
+  const free = [0, 1, 2, 3].filter((d) => !shards.some((s) => s.disk === d));
+  shards.forEach((s, i) => {
+    const to = path.join(P.disks[free[i]], path.relative(P.disks[s.disk], s.path));
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.renameSync(s.path, to);
+  });
+  P.put('m2', y, '--redundancy', 'mirror:2'); // writes both shards to their ranked disks again
+  // Both means of looking, as a put would after writing them.
+  const pool = openPool(P.pool);
+  const list = ExtentList.from([{ id: shards[0].id, length: y.length }]);
+  const mirror = parseScheme('mirror:2');
+  assert.is(onlyJustWritten(pool, mirror, list, new Set(), 0), false, 'listing: the moved shards are seen');
+  assert.is(onlyJustWritten(pool, mirror, list, new Set(), 1e12), false, 'lstat of other disks: the moved shards are seen');
+  const two = { objects: 2, extents: 1, bytes: 2 * y.length, unreadableObjects: 0, schemes: { 'mirror:2': rs(2, 1, 2 * y.length) } };
+  assert.ok(!summaryIsCurrent(P.pool, one), 'the put did not add an extent the other manifest names');
+  assertCounts(P.pool, two, 'the same extent, found on other disks');
+
+  const fresh = ExtentList.from([{ id: 'ab'.repeat(32), length: 1 }]);
+  assert.is(onlyJustWritten(pool, mirror, fresh, new Set(), 0), false, 'listing: an extent with none of its shards written is no extent just written');
+  assert.is(onlyJustWritten(pool, mirror, fresh, new Set(), 1e12), true, 'lstat: no shard on any disk but its ranked ones');
+
+  // A disk away: its shards are out of sight, so nothing is added.
+  const r = cli('dfs-inject', ['detach-disk', '--pool', P.pool, '--disk', '3'], { timeout: TOOL_TIMEOUT });
+  assert.is(r.status, 0, r.stderr);
+  const stale = savedBytes(P.pool)!;
+  P.put('x', x[1]);
+  assert.ok(savedBytes(P.pool)!.equals(stale), 'a put with a disk away leaves the summary as it was');
+  assert.is(counts(P.pool).extents, 2);
+});
 
 test('status is exact after put, dedup put, another scheme and rm; rm leaves the summary current', () => {
   const P = makePool('put-rm');
@@ -192,6 +324,7 @@ test('a summary that lies, is corrupt, stale, a symbolic link or a FIFO is not b
 test('a count that a put overtook is shown but not saved: the next status counts again', () => {
   const P = makePool('race');
   P.put('a', x[0]);
+  fs.rmSync(summaryPath(P.pool)); // no summary for the put below to add to
   const pool = openPool(P.pool);
   // A walk that began before a put landed: the put's manifest copies change the fingerprint under it.
   const counter = new SummaryCounter(pool);

@@ -3,6 +3,7 @@ import kleur from 'kleur';
 import { createPool, openPool, parseExtentSize } from '../core/pool';
 import type { ShardFinding } from '../core/objects';
 import { poolStatus } from '../core/pool-status';
+import { poolSummary } from '../core/pool-summary';
 import { loadState } from '../scrub/state';
 import { acquireScrubLock, readLock } from '../scrub/lock';
 import { pidAlive } from '../core/pid';
@@ -66,6 +67,8 @@ export const poolProgram: ProgramSpec = {
           redundancy: String(opts.redundancy),
           extentSize: parseExtentSize(String(opts['extent-size'])),
         });
+        // The empty pool's summary, saved now: puts add to it, so a status after them counts no manifest.
+        poolSummary(pool);
         if (opts.json) printJson({ pool: pool.root, id: pool.config.id, redundancy: pool.config.redundancy, disks: pool.disks.map((d) => d.path) });
         else console.log(`created pool ${printable(pool.root)} (${printable(pool.config.id)}): ${pool.disks.length} disks, ${printable(pool.config.redundancy)}`);
       },

@@ -32,15 +32,33 @@ function statLine(file: string): string {
 
 /** The fingerprint of the manifests on the online disks, leaving out file name `except` (an object being removed). */
 export function manifestFingerprint(pool: Pool, except?: string): ManifestFingerprint {
-  const hash = blake3Pieces();
+  return fingerprintWith(pool, except).without;
+}
+
+/**
+ * The fingerprint without file name `except` and, from the same listing and
+ * lstats, with it: a put compares the first with the one taken before it
+ * wrote (did anything else change a manifest?) and saves the summary under
+ * the second. `seen`: some online disk holds a file of that name.
+ */
+export function fingerprintWith(pool: Pool, except?: string): { without: ManifestFingerprint; with: ManifestFingerprint; seen: boolean } {
+  // One piecewise digest at a time (hash.ts): the second is fed after the first is taken.
+  const without = blake3Pieces();
+  const withTexts: string[] = [];
   const names = new Set<string>();
+  let seen = false;
   for (const d of onlineDisks(pool)) {
     const dir = objectsDir(d.path);
     const lines: string[] = [];
+    let exceptLine: string | undefined;
     eachManifestName(dir, (name) => {
-      if (name !== except) {
+      const line = `${name} ${statLine(`${dir}/${name}`)}`;
+      if (name === except) {
+        seen = true;
+        exceptLine = line;
+      } else {
         names.add(name);
-        lines.push(`${name} ${statLine(`${dir}/${name}`)}`);
+        lines.push(line);
       }
       return true;
     });
@@ -53,7 +71,18 @@ export function manifestFingerprint(pool: Pool, except?: string): ManifestFinger
     } catch (err) {
       dirLine = errnoCode(err) ?? 'unreadable';
     }
-    hash.update(Buffer.from(`disk ${d.index} ${d.id} ${d.state} ${d.path}\0${dirLine}\n${lines.join('\n')}\n`));
+    const head = `disk ${d.index} ${d.id} ${d.state} ${d.path}\0${dirLine}\n`;
+    without.update(Buffer.from(`${head}${lines.join('\n')}\n`));
+    if (except === undefined) continue;
+    if (exceptLine !== undefined) {
+      lines.push(exceptLine);
+      lines.sort();
+    }
+    withTexts.push(`${head}${lines.join('\n')}\n`);
   }
-  return { hash: hash.hex(), names: names.size };
+  const fp = { hash: without.hex(), names: names.size };
+  if (except === undefined) return { without: fp, with: fp, seen };
+  const withIt = blake3Pieces();
+  for (const text of withTexts) withIt.update(Buffer.from(text));
+  return { without: fp, with: { hash: withIt.hex(), names: names.size + (seen ? 1 : 0) }, seen };
 }

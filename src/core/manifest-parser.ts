@@ -1,4 +1,4 @@
-import { ExtentList } from './extent-list';
+import { ExtentList, ExtentStorage } from './extent-list';
 import { EXTENT_ID_RE } from './hash';
 
 // A manifest body, parsed as it streams from disk in chunks: memory holds the
@@ -59,9 +59,9 @@ export class ManifestBodyParser {
   private pos = 0;
 
   /** `bodyBytes`: the body's length, which bounds how many extents it can name. */
-  constructor(keepExtents: boolean, bodyBytes: number) {
+  constructor(keepExtents: boolean, bodyBytes: number, storage?: ExtentStorage) {
     const most = Math.floor(bodyBytes / MIN_ITEM_BYTES) + 1;
-    this.extents = keepExtents ? new ExtentList(Math.min(most, 1024), most) : undefined;
+    this.extents = keepExtents ? new ExtentList(Math.min(most, 1024), most, storage) : undefined;
   }
 
   feed(chunk: Buffer): void {

@@ -10,7 +10,8 @@ import { assembleExtent, encodeExtent, rebuildShards } from './erasure';
 import { checkShardFile, shardHeaderFor, writeShardFile } from './shard-file';
 import { rankDisks } from './placement';
 import { AtomicWriter, fsyncDir } from './atomic-file';
-import { SummaryCounter } from './pool-summary';
+import { SummaryCounter, SummaryGrowth } from './pool-summary';
+import { onlyJustWritten } from './new-extents';
 
 export interface PutResult {
   name: string;
@@ -22,6 +23,8 @@ export interface PutResult {
 }
 
 export const OBJECT_NAME_MAX = 1024;
+/** Past this many extents found stored already (a dedup put), the summary is left to a full count. */
+const MAX_FOUND_FOR_GROWTH = 65536;
 
 export function validateObjectName(name: string): void {
   if (!name || name.length > OBJECT_NAME_MAX || /[\0\n]/.test(name)) {
@@ -29,22 +32,56 @@ export function validateObjectName(name: string): void {
   }
 }
 
-/** Stores one extent's shards on distinct disks; returns false when it was already stored. */
-export async function storeExtent(pool: Pool, scheme: Scheme, data: Buffer, id = computeExtentId(scheme, data)): Promise<{ id: string; stored: boolean }> {
+/**
+ * Stores one extent's shards on distinct disks; `stored` is false when it was
+ * already stored, `absent` true when none of its shards was on its ranked disks.
+ */
+export async function storeExtent(pool: Pool, scheme: Scheme, data: Buffer, id = computeExtentId(scheme, data)): Promise<{ id: string; stored: boolean; absent: boolean }> {
   const targets = rankDisks(id, writableDisks(pool)).slice(0, shardCount(scheme));
   if (targets.length < shardCount(scheme)) {
     throw operationalError(`${formatScheme(scheme)} needs ${shardCount(scheme)} writable disks, ${targets.length} are online`);
   }
   const payloads = await encodeExtent(scheme, data);
   let stored = false;
+  let absent = true;
   payloads.forEach((payload, i) => {
     const file = shardPath(targets[i].path, id, i);
     // The same bytes under the same scheme are stored once; a damaged copy is rewritten.
-    if (checkShardFile(file, id, i).ok) return;
+    const check = checkShardFile(file, id, i);
+    if (check.ok || check.problem !== 'missing') absent = false;
+    if (check.ok) return;
     writeShardFile(file, shardHeaderFor(id, i, scheme, data.length, payload), payload);
     stored = true;
   });
-  return { id, stored };
+  return { id, stored, absent };
+}
+
+/**
+ * Whether the put's object adds exactly its extents but those `found` stored
+ * already to the pool's distinct extents: every found one repeats an earlier
+ * one of the object, and no disk holds a shard of the others but those the
+ * put wrote. Any doubt, or failure to look, is a no: status then counts.
+ */
+function grewBy(pool: Pool, scheme: Scheme, list: ExtentList, found: number[], poolExtents: number): boolean {
+  try {
+    return repeatsWithin(list, found) && onlyJustWritten(pool, scheme, list, new Set(found), poolExtents);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether extent `i` of a list occurs earlier in it, for the few extents a
+ * put found stored already: a repeat within the object is no extent new to
+ * the pool, and no sign that another manifest names it either.
+ */
+function repeatsWithin(list: ExtentList, indices: number[]): boolean {
+  const first = new Map<string, number>(indices.map((i) => [list.key(i), i]));
+  for (let i = 0; i < list.count; i++) {
+    const key = list.key(i);
+    if (first.get(key)! > i) first.set(key, i);
+  }
+  return indices.every((i) => first.get(list.key(i))! < i);
 }
 
 /** Reads a file into the pool as a new object; the manifest is written last, so a failed put leaves no object. */
@@ -80,6 +117,9 @@ export async function putObject(pool: Pool, file: string, name: string, schemeTe
   };
   let stored = 0;
   let deduped = 0;
+  // Extents found stored already: each must repeat one earlier in this object for the summary to grow.
+  const found: number[] = [];
+  let growth = SummaryGrowth.begin(pool, manifestFileName(name));
   try {
     const buf = Buffer.allocUnsafe(extentSize + 64).subarray(64);
     for (;;) {
@@ -94,6 +134,10 @@ export async function putObject(pool: Pool, file: string, name: string, schemeTe
       const r = await storeExtent(pool, scheme, data);
       if (r.stored) stored++;
       else deduped++;
+      if (growth && !r.absent) {
+        found.push(manifest.extents.count);
+        if (found.length > MAX_FOUND_FOR_GROWTH) growth = undefined;
+      }
       manifest.extents.push(r.id, got);
       manifest.size += got;
       if (got < extentSize) break;
@@ -105,6 +149,7 @@ export async function putObject(pool: Pool, file: string, name: string, schemeTe
     fs.closeSync(fd);
   }
   writeManifest(pool, manifest);
+  if (growth && grewBy(pool, scheme, manifest.extents, found, growth.extents)) growth.save(manifest.scheme, manifest.size, manifest.extents.count - found.length);
   return { name, size: manifest.size, scheme: manifest.scheme, extents: manifest.extents.count, extentsStored: stored, extentsDeduplicated: deduped };
 }
 

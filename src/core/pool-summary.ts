@@ -3,7 +3,7 @@ import { writeJsonAtomic } from './atomic-file';
 import { blake3Hex } from './hash';
 import { stateDir } from './layout';
 import { eachObject, ObjectEntry } from './manifest';
-import { manifestFingerprint, ManifestFingerprint } from './manifest-fingerprint';
+import { fingerprintWith, manifestFingerprint, ManifestFingerprint } from './manifest-fingerprint';
 import { Pool } from './pool';
 import { readStateText } from './safe-fs';
 import { parseScheme } from './scheme';
@@ -107,6 +107,78 @@ export class SummaryCounter {
       if (stateDirProblem(this.pool.root) !== undefined) return false;
       const id = this.pool.config.id;
       const file: SummaryFile = { schema: SUMMARY_SCHEMA, poolId: id, fingerprint: after.hash, summary: this.summary, checksum: checksumOf(id, after.hash, this.summary) };
+      writeJsonAtomic(summaryFile(this.pool.root), file);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * A put's object added to the saved summary, so the next status need not
+ * count every manifest again. Begun before the put writes anything, and only
+ * where the saved summary holds for the manifests as they are, no copy of the
+ * object's manifest file exists yet (not a replace, nor damaged copies counted
+ * as unreadable) and every disk of the pool is online (an extent whose shards
+ * are all on an absent disk looks new). Saved after the manifest copies land,
+ * and only if the manifests but this object's are as they were when it began:
+ * a put, rm or edit meanwhile leaves the summary stale, and the next status
+ * counts afresh, as it does whenever this gives up.
+ *
+ * The put says how many distinct extents the object adds; it may say so only
+ * of extents no other manifest names, which it knows from no shard of them
+ * being on any disk before it wrote them. What it cannot see: a manifest that
+ * names an extent whose every shard is gone from every disk (unrecoverable),
+ * put again byte for byte, is counted once more until the next full count.
+ */
+export class SummaryGrowth {
+  private constructor(
+    private readonly pool: Pool,
+    private readonly fileName: string,
+    private readonly before: ManifestFingerprint,
+    private readonly summary: PoolSummary,
+  ) {}
+
+  /** The pool's distinct extents before the put. */
+  get extents(): number {
+    return this.summary.extents;
+  }
+
+  /** Undefined when the summary cannot be kept current by addition (see above): the put then just puts. */
+  static begin(pool: Pool, fileName: string): SummaryGrowth | undefined {
+    try {
+      if (pool.disks.some((d) => d.state !== 'online')) return undefined;
+      const fp = fingerprintWith(pool, fileName);
+      if (fp.seen) return undefined;
+      const summary = loadSummary(pool, fp.without);
+      return summary && new SummaryGrowth(pool, fileName, fp.without, summary);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Adds the object whose manifest was just written: `extents` distinct
+   * extents that no other manifest names. Best effort, like SummaryCounter.save.
+   */
+  save(scheme: string, bytes: number, extents: number): boolean {
+    try {
+      const fp = fingerprintWith(this.pool, this.fileName);
+      if (!fp.seen || fp.without.hash !== this.before.hash || fp.without.names !== this.before.names) return false;
+      if (stateDirProblem(this.pool.root) !== undefined) return false;
+      const old = this.summary;
+      const was = old.schemes[scheme] ?? { objects: 0, extents: 0, bytes: 0 };
+      const summary: PoolSummary = {
+        objects: old.objects + 1,
+        extents: old.extents + extents,
+        bytes: old.bytes + bytes,
+        unreadableObjects: old.unreadableObjects,
+        schemes: { ...old.schemes, [scheme]: { objects: was.objects + 1, extents: was.extents + extents, bytes: was.bytes + bytes } },
+      };
+      const id = this.pool.config.id;
+      const hash = fp.with.hash;
+      const file: SummaryFile = { schema: SUMMARY_SCHEMA, poolId: id, fingerprint: hash, summary, checksum: checksumOf(id, hash, summary) };
       writeJsonAtomic(summaryFile(this.pool.root), file);
       return true;
     } catch {

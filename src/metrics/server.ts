@@ -75,9 +75,26 @@ function listenError(err: unknown, address: string) {
   return operationalError(`cannot listen on ${address}: ${why}`);
 }
 
+/**
+ * Renders /metrics once, unsent, before the first scrape comes: that one
+ * otherwise pays for compiling the code of the snapshot, the registry and
+ * prom-client and for walking the schedules' calendars, on a machine where a
+ * scrub at max leaves it little CPU (138 ms where later scrapes took 11 ms,
+ * beside a daemon at max on a million extents). Never fails the start: an
+ * unreadable pool is the scrape's to report.
+ */
+async function warmUp(pools: readonly string[]): Promise<void> {
+  try {
+    await renderMetrics(readSnapshots(pools));
+  } catch {
+    // The scrape will meet the same and say so.
+  }
+}
+
 /** Starts listening; rejects with an operational error (exit 8) naming the address. */
-export function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
+export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  await warmUp(opts.pools);
   const server = http.createServer((req, res) => {
     // Drain any request body: it is never read, but must not stall the socket.
     req.resume();

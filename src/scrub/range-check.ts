@@ -1,7 +1,7 @@
 import { ReadBuffer, ReadPacing } from '../core/shard-file';
 import { ExtentIndex, readBucket } from './extent-index';
 import { IdRange } from './id-range';
-import { ExtentPlan, ListedDisk, listPrefix, StrayFile } from './inventory';
+import { ExtentPlan, ListedDisk, namedRecords, PrefixListing, StrayFile } from './inventory';
 import { checkExtent, Depth, ExtentVerdict, verifyExtent } from './verify';
 
 // A verify thread walks a slice of a fan-out prefix itself: it lists the
@@ -45,33 +45,21 @@ export interface RangeResult {
 
 interface Listing {
   key: string;
-  plans: ExtentPlan[];
+  listed: PrefixListing;
   strays: StrayFile[];
 }
 
 let last: Listing | undefined;
 
-/** The plans of one prefix in id order, listed once for the slices of it this thread gets. */
+/** One prefix in id order, listed once for the slices of it this thread gets. */
 function listing(walk: Walk, prefix: string): Listing {
   const key = `${walk.index.dir}\0${prefix}`;
   if (last?.key !== key) {
     const strays: StrayFile[] = [];
-    last = undefined; // a failed listing leaves nothing stale behind
-    last = { key, plans: listPrefix(walk.disks, readBucket(walk.index, prefix), prefix, strays), strays };
+    last = undefined; // a failed listing leaves nothing stale behind, and the old one is garbage before the new is built
+    last = { key, listed: PrefixListing.list(walk.disks, namedRecords(readBucket(walk.index, prefix)), prefix, strays), strays };
   }
   return last;
-}
-
-/** The first plan with an id at or after `id`. */
-function firstAtOrAfter(plans: ExtentPlan[], id: string): number {
-  let lo = 0;
-  let hi = plans.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (plans[mid].id < id) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**
@@ -80,17 +68,22 @@ function firstAtOrAfter(plans: ExtentPlan[], id: string): number {
  * is read (see prefetch.ts).
  */
 export function checkRange(req: RangeRequest, buf: ReadBuffer, pacing: ReadPacing | undefined, depth: Depth, stopped: () => boolean, ahead?: (files: string[]) => void): RangeResult | null {
-  const { plans, strays } = listing(req.walk, req.range.prefix);
+  const { listed, strays } = listing(req.walk, req.range.prefix);
   const verbatim = new Set(req.verbatim);
   const out: RangeResult = { plans: [], verdicts: [], healthy: 0, healthyBytes: 0, lastId: '', orphans: [], strays: req.strays ? strays : [] };
   const { lo, hi } = req.range;
-  const first = firstAtOrAfter(plans, lo > req.after ? lo : req.after);
+  const first = listed.firstAtOrAfter(lo > req.after ? lo : req.after);
   let end = first;
-  while (end < plans.length && (hi === '' || plans[end].id < hi)) end++;
-  if (ahead) ahead(plans.slice(first, end).flatMap((p) => p.files.map((f) => f.path)));
+  while (end < listed.count && (hi === '' || listed.ids[end] < hi)) end++;
+  if (ahead) {
+    const files: string[] = [];
+    for (let i = first; i < end; i++) for (const f of listed.plan(i).files) files.push(f.path);
+    ahead(files);
+  }
   for (let i = first; i < end; i++) {
-    const plan = plans[i];
-    if (plan.id <= req.after) continue;
+    const id = listed.ids[i];
+    if (id <= req.after) continue;
+    const plan = listed.plan(i);
     if (!plan.scheme) {
       out.orphans.push(plan);
       continue;
