@@ -250,16 +250,6 @@ test('a damaged manifest copy: one copy damaged changes nothing, every copy dama
   P.put('b', y);
   const rs = { objects: 2, extents: 4, bytes: a.length + y.length, unreadableObjects: 0, schemes: { 'rs:2+1': { objects: 2, extents: 4, bytes: a.length + y.length } } };
   assert.equal(counts(P.pool), rs);
-  // One byte flipped in place: same inode, same size.
-  const flip = (file: string) => {
-    const fd = fs.openSync(file, 'r+');
-    const at = Math.floor(fs.fstatSync(fd).size / 2);
-    const byte = Buffer.alloc(1);
-    fs.readSync(fd, byte, 0, 1, at);
-    byte[0] ^= 0x20;
-    fs.writeSync(fd, byte, 0, 1, at);
-    fs.closeSync(fd);
-  };
   const copies = P.disks.map((d) => path.join(d, 'objects', manifestFileName('a')));
   flip(copies[0]);
   assert.equal(counts(P.pool), rs, 'one damaged copy of four: the object still reads');
