@@ -61,29 +61,47 @@ export async function encodeExtent(scheme: Scheme, data: Buffer): Promise<Buffer
  * every shard's payload. Needs at least minShards(scheme) valid ones.
  */
 export async function rebuildShards(scheme: Scheme, extentLength: number, shards: (Buffer | undefined)[]): Promise<Buffer[]> {
-  const n = shardCount(scheme);
-  const have = shards.filter((s) => s !== undefined).length;
-  if (have < minShards(scheme)) throw new Error(`only ${have} of ${n} shards valid, need ${minShards(scheme)}`);
   if (scheme.kind === 'mirror') {
-    const good = shards.find((s) => s !== undefined)!;
+    const n = shardCount(scheme);
+    const good = shards.find((s) => s !== undefined);
+    if (!good) throw new Error(`only 0 of ${n} shards valid, need ${minShards(scheme)}`);
     return Array.from({ length: n }, (_, i) => shards[i] ?? good);
   }
-  const { k, m } = scheme;
-  const len = shardPayloadLength(scheme, extentLength);
   if (shards.every((s) => s !== undefined)) return shards as Buffer[];
-  const dataBuf = Buffer.alloc(len * k);
+  return rebuildInto(scheme, extentLength, (i, dest) => {
+    const s = shards[i];
+    if (s) s.copy(dest);
+    return s !== undefined;
+  });
+}
+
+/**
+ * rebuildShards for an erasure-coded extent, with the valid payloads put in
+ * place by `fill(index, dest)` (true when it filled dest): a caller reading
+ * shard files copies each straight into the codec's buffers, with no buffer
+ * of its own per shard.
+ */
+export async function rebuildInto(scheme: Scheme, extentLength: number, fill: (index: number, dest: Buffer) => boolean): Promise<Buffer[]> {
+  if (scheme.kind !== 'rs') throw new Error('rebuildInto: a mirror is rebuilt by copying a valid shard');
+  const { k, m } = scheme;
+  const n = k + m;
+  const len = shardPayloadLength(scheme, extentLength);
+  // Every data shard is filled or rebuilt, and the extent id proves them: no zeroing. Parity is zeroed,
+  // as it is proven only by the codec that writes it.
+  const dataBuf = Buffer.allocUnsafe(len * k);
   const parity = Buffer.alloc(len * m);
   let sources = 0;
   let targets = 0;
+  let have = 0;
   for (let i = 0; i < n; i++) {
-    const s = shards[i];
     const dest = i < k ? dataBuf.subarray(i * len, (i + 1) * len) : parity.subarray((i - k) * len, (i - k + 1) * len);
-    if (s) {
-      s.copy(dest);
+    if (fill(i, dest)) {
       sources |= 1 << i;
+      have++;
     } else targets |= 1 << i;
   }
-  await rsEncode(k, m, sources, targets, dataBuf, parity);
+  if (have < minShards(scheme)) throw new Error(`only ${have} of ${n} shards valid, need ${minShards(scheme)}`);
+  if (targets !== 0) await rsEncode(k, m, sources, targets, dataBuf, parity);
   const out: Buffer[] = [];
   for (let i = 0; i < k; i++) out.push(dataBuf.subarray(i * len, (i + 1) * len));
   for (let i = 0; i < m; i++) out.push(parity.subarray(i * len, (i + 1) * len));

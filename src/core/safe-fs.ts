@@ -100,6 +100,17 @@ export function appendFileSafe(file: string, data: string | Buffer, sync = false
   }
 }
 
+/** appendFileSafe with the fsync on the thread pool: the caller's thread goes on while it waits on the disk. */
+export async function appendFileSafeSynced(file: string, data: string | Buffer): Promise<void> {
+  const fd = openAppend(file);
+  try {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** A small state file's text, or undefined when it does not exist (see readRegularFile for the rest). */
 export function readStateText(file: string, maxBytes: number): string | undefined {
   try {

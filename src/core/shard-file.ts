@@ -70,6 +70,42 @@ export function checkShardFile(file: string, extentId: string, index: number, in
 }
 
 /**
+ * Reads a shard's payload straight into `dest` (the codec's buffer, for a
+ * rebuild): true when the file is a regular one of exactly the header and
+ * dest's length, its header names this extent and index, and the whole payload
+ * was read. The payload's checksum is not proven here: the caller proves what
+ * it rebuilds from it against the extent id (which a bad source fails).
+ */
+export function readPayloadInto(file: string, extentId: string, index: number, dest: Buffer): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, OPEN_FLAGS);
+  } catch {
+    return false;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size !== HEADER_SIZE + dest.length) return false;
+    const head = payloadHeader;
+    if (fs.readSync(fd, head, 0, HEADER_SIZE, 0) !== HEADER_SIZE) return false;
+    const header = decodeShardHeader(head);
+    if (typeof header === 'string' || header.extentId !== extentId || header.index !== index || header.payloadLength !== dest.length) return false;
+    let got = 0;
+    while (got < dest.length) {
+      const n = fs.readSync(fd, dest, got, dest.length - got, HEADER_SIZE + got);
+      if (n === 0) return false;
+      got += n;
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+const payloadHeader = Buffer.alloc(HEADER_SIZE);
+
+/**
  * The light check: everything checkShardFile proves but the payload's
  * checksum. One read of the 128-byte header; finds missing, truncated,
  * oversized, misplaced, non-regular and header-damaged shards, never rot
@@ -344,23 +380,43 @@ export async function writeShardFiles(writes: ShardWrite[]): Promise<(Error | un
   return errors;
 }
 
-/** Temp file, write, fsync, rename: the directory's fsync is the batch's (see writeShardFiles). */
+/**
+ * Temp file, write, fsync, rename: the directory's fsync is the batch's (see
+ * writeShardFiles). Only the fsync goes to the thread pool: the other steps
+ * are quick from the page cache, and each trip through the pool cost the
+ * main thread more than the call itself (profile: 6 trips a shard, 0.5 ms).
+ */
 async function writeAndRename(w: ShardWrite): Promise<Error | undefined> {
   const tmp = tempPathFor(w.file);
-  let fh: fs.promises.FileHandle | undefined;
+  let fd: number | undefined;
   try {
     prepareShardDir(w.file);
-    fh = await fs.promises.open(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
-    await fh.chmod(0o644);
-    await fh.writev([w.header, w.payload]);
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await fs.promises.rename(tmp, w.file);
+    fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
+    // The mode is the file's, whatever the umask of the service that writes it.
+    fs.fchmodSync(fd, 0o644);
+    writeAll(fd, [w.header, w.payload]);
+    const synced = fd;
+    await new Promise<void>((resolve, reject) => fs.fsync(synced, (err) => (err ? reject(err) : resolve())));
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, w.file);
     return undefined;
   } catch (err) {
-    await fh?.close().catch(() => undefined);
+    if (fd !== undefined) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
     return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/** Writes the chunks whole, one after the other (a write may be short). */
+function writeAll(fd: number, chunks: Buffer[]): void {
+  let n = fs.writevSync(fd, chunks);
+  for (const c of chunks) {
+    if (n >= c.length) {
+      n -= c.length;
+      continue;
+    }
+    for (let off = n; off < c.length; ) off += fs.writeSync(fd, c, off, c.length - off);
+    n = 0;
   }
 }

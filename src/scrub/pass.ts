@@ -142,7 +142,7 @@ interface RepairBatch {
 const REPAIR_BATCHES_IN_FLIGHT = 2;
 
 /** Extents a repair pass rebuilds in one batch hold this many bytes at most (their shards are in memory together). */
-const MAX_REPAIR_BATCH_BYTES = 64 * 2 ** 20;
+const MAX_REPAIR_BATCH_BYTES = 32 * 2 ** 20;
 
 /** Bytes of the extents a batch of operations would rebuild. */
 function repairBytes(ops: Operation[]): number {

@@ -1,7 +1,7 @@
 import { extentId } from '../core/hash';
 import { parseScheme, shardCount } from '../core/scheme';
-import { assembleExtent, rebuildShards } from '../core/erasure';
-import { checkShardFile } from '../core/shard-file';
+import { assembleExtent, rebuildInto, rebuildShards } from '../core/erasure';
+import { checkShardFile, readPayloadInto } from '../core/shard-file';
 import type { ExtentVerdict, ShardResult } from './verify';
 
 /** Every verdict on a file but a valid shard or a spare valid copy of one needs repair. */
@@ -16,14 +16,20 @@ export type Rebuilt = Buffer[] | string;
 /** Re-reads the valid shards and rebuilds every payload, proven against the extent id. */
 export async function rebuildExtent(v: ExtentVerdict): Promise<Buffer[]> {
   const scheme = parseScheme(v.scheme!);
-  const n = shardCount(scheme);
-  const payloads: (Buffer | undefined)[] = new Array(n).fill(undefined);
-  for (const s of v.shards) {
-    if (s.status !== 'ok' || payloads[s.index]) continue;
-    const r = checkShardFile(s.path, v.id, s.index);
-    if (r.ok) payloads[s.index] = r.payload;
+  const valid = (index: number) => v.shards.filter((s) => s.status === 'ok' && s.index === index);
+  let full: Buffer[];
+  if (scheme.kind === 'rs') {
+    // Each valid payload is read straight into the codec's buffer; what is rebuilt from them is proven below.
+    full = await rebuildInto(scheme, v.length!, (index, dest) => valid(index).some((s) => readPayloadInto(s.path, v.id, index, dest)));
+  } else {
+    const payloads: (Buffer | undefined)[] = new Array(shardCount(scheme)).fill(undefined);
+    for (const s of v.shards) {
+      if (s.status !== 'ok' || payloads[s.index]) continue;
+      const r = checkShardFile(s.path, v.id, s.index);
+      if (r.ok) payloads[s.index] = r.payload;
+    }
+    full = await rebuildShards(scheme, v.length!, payloads);
   }
-  const full = await rebuildShards(scheme, v.length!, payloads);
   const data = assembleExtent(scheme, v.length!, full);
   if (extentId(scheme, data) !== v.id) throw new Error('rebuilt extent does not match its id');
   return full;

@@ -2,12 +2,13 @@ import { shardPath } from '../core/layout';
 import { checkWrittenCopy, Manifest, ManifestCopy, writeManifestCopy } from '../core/manifest';
 import { Pool, writableDisks } from '../core/pool';
 import { parseScheme } from '../core/scheme';
-import { checkShardFile, shardHeaderFor, ShardWrite, writeShardFiles } from '../core/shard-file';
+import { checkShardFile, ReadBuffer, shardHeaderFor, ShardWrite, writeShardFiles } from '../core/shard-file';
+import { PAYLOAD_CHECKSUM_AT } from '../core/shard-header';
 import { rankDisks } from '../core/placement';
 import { ExtentVerdict, ShardResult } from './verify';
 import { quarantine } from './quarantine';
 import { isBroken, Rebuilt, rebuildOrExplain } from './rebuild';
-import { appendAudit } from './audit';
+import { appendAudit, appendAuditSynced } from './audit';
 
 /** What one repair of one shard (or manifest copy) came to. */
 export interface RepairOutcome {
@@ -28,8 +29,13 @@ interface ShardJob {
   disk: number;
   kept?: string;
   payload: Buffer;
+  /** The payload's checksum, as its header has it. */
+  checksum: bigint;
   write: ShardWrite;
 }
+
+/** Written shards are read back through one buffer, one at a time. */
+const readBack = new ReadBuffer();
 
 /**
  * Repairs every broken shard of degraded extents: rebuild each from its valid
@@ -69,16 +75,17 @@ export async function repairExtents(pool: Pool, verdicts: ExtentVerdict[], passI
       let detail: string;
       if (err) detail = err.message;
       else {
-        // Counted as repaired only once the written shard reads back intact.
-        const check = checkShardFile(j.target, v.id, j.s.index);
-        ok = check.ok && check.payload.equals(j.payload);
+        // Counted as repaired only once the written shard reads back intact: its payload proven against
+        // its header's checksum, and that checksum the one of the payload written.
+        const check = checkShardFile(j.target, v.id, j.s.index, readBack);
+        ok = check.ok && check.header.payloadChecksum === j.checksum && check.payload.length === j.payload.length;
         detail = ok ? `rebuilt shard ${j.s.index}` : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}`;
       }
       audit.push({ pass: passId, action: 'rebuild-shard', extent: v.id, shard: j.s.index, disk: j.disk, path: j.target, problem: j.s.status, quarantine: j.kept, result: ok ? 'repaired' : 'failed', ...(ok ? {} : { error: detail }) });
       outs[i].set(j.s, { ok, action: 'rebuilt', path: j.target, disk: j.disk, detail, quarantine: j.kept, writeFailed: !ok });
     }
   });
-  appendAudit(pool.root, audit);
+  await appendAuditSynced(pool.root, audit);
   return outs;
 }
 
@@ -118,7 +125,8 @@ function placeShards(pool: Pool, v: ExtentVerdict, broken: ShardResult[], full: 
     try {
       const kept = s.status === 'missing' ? undefined : quarantine(pool.disks[s.disk], s.path, { original: s.path, disk: s.disk, extent: v.id, shard: s.index, problem: s.status, detail: s.detail }, 'link');
       const payload = full[s.index];
-      jobs.push({ s, target, disk, kept, payload, write: { file: target, header: shardHeaderFor(v.id, s.index, scheme, v.length!, payload), payload } });
+      const header = shardHeaderFor(v.id, s.index, scheme, v.length!, payload);
+      jobs.push({ s, target, disk, kept, payload, checksum: header.readBigUInt64LE(PAYLOAD_CHECKSUM_AT), write: { file: target, header, payload } });
     } catch (err) {
       out.set(s, { ok: false, action: 'rebuilt', path: target, disk, detail: err instanceof Error ? err.message : String(err), writeFailed: true });
     }

@@ -61,7 +61,7 @@ function answer(req: VerifyRequest): unknown {
  * holds each until its batch is written. Broken extents past it are rebuilt
  * there instead.
  */
-const REBUILT_BYTES_PER_ANSWER = 16 * 2 ** 20;
+const REBUILT_BYTES_PER_ANSWER = 8 * 2 ** 20;
 
 /** The verdicts of an answer that a repair pass will rebuild, within the byte budget. */
 function toRebuild(req: VerifyRequest, result: unknown): ExtentVerdict[] {
