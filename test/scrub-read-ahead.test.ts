@@ -10,7 +10,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { requireTool, scratchDir } from './helpers';
 import { canUseLoopDevices, cleanupDrives, dropCaches, makeDrive } from './loop-drives';
-import { fetchAhead, ReadSpeed } from '../src/scrub/prefetch';
+import { fetchAhead, readAheadDir, ReadSpeed } from '../src/scrub/prefetch';
 
 const MiB = 2 ** 20;
 
@@ -51,7 +51,7 @@ function resident(file: string): number {
   return Number(r.stdout.trim());
 }
 
-test('fetchAhead brings cold files into the page cache, all of each; a missing file or a directory is passed over', async () => {
+test('fetchAhead brings cold files into the page cache, all of each; a missing file or a directory is passed over; readAheadDir a directory\'s files', async () => {
   if (!canUseLoopDevices('read-ahead on a real drive', ['ext4']) || !requireTool('fincore')) return;
   const dir = scratchDir('dfs-read-ahead-');
   try {
@@ -74,6 +74,20 @@ test('fetchAhead brings cold files into the page cache, all of each; a missing f
     }
     // fincore counts whole pages: a file is in memory when its pages cover its size.
     got.forEach((n, i) => assert.ok(n >= want[i], `${files[i]}: ${n} of ${want[i]} bytes in the page cache after fetchAhead`));
+
+    // A directory read ahead: its files, not the temp files a writer leaves (names starting with a dot).
+    const sub = path.join(drive.mountPoint, 'ab');
+    fs.mkdirSync(sub);
+    const inSub = [0, 1, 2].map((i) => path.join(sub, `s${i}`));
+    inSub.forEach((f, i) => fs.writeFileSync(f, Buffer.alloc(MiB + i, 9)));
+    const temp = path.join(sub, '.tmp-1-1-x-s9');
+    fs.writeFileSync(temp, Buffer.alloc(MiB, 1));
+    dropCaches();
+    readAheadDir(sub);
+    const until = Date.now() + 15_000;
+    while (Date.now() < until && inSub.some((f) => resident(f) < fs.statSync(f).size)) await new Promise((r) => setTimeout(r, 50));
+    inSub.forEach((f) => assert.ok(resident(f) >= fs.statSync(f).size, `${f} in the page cache after readAheadDir`));
+    assert.is(resident(temp), 0, 'a temp file is not read ahead');
   } finally {
     cleanupDrives();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -141,6 +141,9 @@ interface RepairBatch {
 /** Unpaced, this many batches' repairs go to disk at once: one's fsyncs wait while the next's writes start. */
 const REPAIR_BATCHES_IN_FLIGHT = 2;
 
+/** Cold, an unpaced deep pass has the files of the prefixes after the one it starts read ahead, this many bytes' worth. */
+const READ_AHEAD_BYTES = 128 * 2 ** 20;
+
 /** Extents a repair pass rebuilds in one batch hold this many bytes at most (their shards are in memory together). */
 const MAX_REPAIR_BATCH_BYTES = 32 * 2 ** 20;
 
@@ -555,12 +558,23 @@ export class ScrubPass {
     let p = PREFIXES.findIndex((prefix) => prefix >= after.slice(0, 2));
     let queue: IdRange[] = [];
     let firstOfPrefix = false;
+    // Cold and unpaced, the files of the prefixes ahead are read ahead, up to READ_AHEAD_BYTES (see prefetch.ts).
+    let fetchedTo = p;
     return (pacing, bytesPerSecond) => {
       while (queue.length === 0) {
         if (p < 0 || p >= PREFIXES.length) return undefined;
         queue = splitPrefix(PREFIXES[p], rangeParts(index.prefixExtents[p], index.prefixBytes[p], pacing, this.depth)).filter((r) => r.hi === '' || r.hi > after);
         firstOfPrefix = true;
         p++;
+        if (this.depth === 'deep' && pacing.pauseMs === 0 && pacing.tranquility === 0 && bytesPerSecond <= 0 && this.workers!.cold) {
+          fetchedTo = Math.max(fetchedTo, p);
+          let ahead = 0;
+          for (let q = p; q < fetchedTo; q++) ahead += index.prefixBytes[q];
+          while (fetchedTo < PREFIXES.length && ahead < READ_AHEAD_BYTES) {
+            this.workers!.readAhead(PREFIXES[fetchedTo]);
+            ahead += index.prefixBytes[fetchedTo++];
+          }
+        }
       }
       const range = queue.shift()!;
       const ask: RangeRequest = { walk, range, after, strays: firstOfPrefix, verbatim: verbatim.get(range.prefix) ?? [] };

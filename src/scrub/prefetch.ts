@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import path from 'node:path';
+import { PREFIXES } from '../core/layout';
 
 // A verify thread reads one file at a time, synchronously (PERF-NOTES: the
 // fastest way from the page cache). From a cold disk that leaves one read in
@@ -60,4 +62,30 @@ export function fetchAhead(files: string[]): void {
       fs.read(fd, into, 0, into.length, null, more);
     });
   }
+}
+
+/** Directories listed ahead at once: a few dozen names each... or thousands, in a big pool. */
+const LISTS_IN_FLIGHT = 16;
+
+/**
+ * Lists every fan-out directory of the disks, prefix by prefix, in the
+ * background: cold, a thread's listing of a prefix waited on the device for
+ * each of its directories in turn (a quarter of a cold pass over a 1 GiB
+ * pool). The names are dropped: what is kept is the kernel's cache of them.
+ */
+export function listAhead(extentDirs: string[]): void {
+  const dirs = PREFIXES.flatMap((p) => extentDirs.map((d) => path.join(d, p)));
+  let next = 0;
+  const one = (): void => {
+    if (next >= dirs.length) return;
+    fs.readdir(dirs[next++], () => one());
+  };
+  for (let i = 0; i < LISTS_IN_FLIGHT; i++) one();
+}
+
+/** The files of one directory, read ahead (see fetchAhead); names a reader never takes (temp files) are left. */
+export function readAheadDir(dir: string): void {
+  fs.readdir(dir, (err, names) => {
+    if (!err) fetchAhead(names.filter((n) => !n.startsWith('.')).map((n) => path.join(dir, n)));
+  });
 }

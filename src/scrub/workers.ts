@@ -6,7 +6,7 @@ import { Depth, ExtentVerdict, unpackVerdict, VerdictMessage } from './verify';
 import type { VerifyAsk, VerifyRequest } from './verify-worker';
 import type { RangeRequest, RangeResult } from './range-check';
 import type { Rebuilt } from './rebuild';
-import { fetchAhead } from './prefetch';
+import { fetchAhead, listAhead, readAheadDir } from './prefetch';
 
 type Reply =
   | { seq: number; result: unknown; rebuilt?: [string, Rebuilt][]; failure?: undefined; fetch?: undefined }
@@ -40,6 +40,7 @@ export class VerifyWorkers {
   private all: Worker[] = [];
   private load: number[] = [];
   private seq = 0;
+  private listedAhead = false;
 
   /** Set to 1 to make every worker drop its batch and stop sleeping. */
   private readonly abortFlag = new Int32Array(new SharedArrayBuffer(4));
@@ -52,6 +53,25 @@ export class VerifyWorkers {
       this.all.push(w);
       this.load.push(0);
     }
+  }
+
+  /** Cold: the files a thread is about to read, and at the first of them every directory it will list. */
+  private fetch(files: string[]): void {
+    if (!this.listedAhead) {
+      this.listedAhead = true;
+      listAhead(this.dirs.filter((d) => d !== undefined));
+    }
+    fetchAhead(files);
+  }
+
+  /** A thread has found its reads coming from the device. */
+  get cold(): boolean {
+    return this.listedAhead;
+  }
+
+  /** Reads the files under one fan-out prefix of every disk ahead, into the page cache. */
+  readAhead(prefix: string): void {
+    for (const dir of this.dirs) if (dir !== undefined) readAheadDir(path.join(dir, prefix));
   }
 
   get size(): number {
@@ -83,7 +103,7 @@ export class VerifyWorkers {
     return new Promise<Answer<unknown>>((resolve, reject) => {
       const onMessage = (m: Reply) => {
         if (m.seq !== seq) return;
-        if (m.fetch) return fetchAhead(m.fetch);
+        if (m.fetch) return this.fetch(m.fetch);
         w.off('error', onError);
         w.off('message', onMessage);
         if (m.failure) reject(new DfsError(m.failure.code, m.failure.message));
