@@ -137,7 +137,9 @@ function debianHost(): string | undefined {
     return undefined;
   }
   const sources = must('sh', ['-c', 'cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true']);
-  const mirror = /(https?:\/\/[^\s]*debian\.[^\s]*\/debian)\b(?!-security)/.exec(sources)?.[1] ?? 'http://deb.debian.org/debian';
+  // Comment lines are left out: a sources file may name in a comment a mirror this machine cannot reach (a snapshot).
+  const live = sources.split('\n').filter((line) => !line.trimStart().startsWith('#')).join('\n');
+  const mirror = /(https?:\/\/[^\s]*debian\.[^\s]*\/debian)\b(?!-security)/.exec(live)?.[1] ?? 'http://deb.debian.org/debian';
   const work = `${HOST_CACHE}.tmp-${process.pid}`;
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(HOST_CACHE), { recursive: true });
