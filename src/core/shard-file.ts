@@ -356,10 +356,12 @@ export interface ShardWrite {
  * place, and then each directory that took a rename is fsynced once for the
  * whole batch, not once per file. Nothing counts as written before its
  * directory's fsync returned. Returns, per write, undefined or the error that
- * stopped it.
+ * stopped it. `onPlaced(i)` is called as write i is renamed into place, in the
+ * same tick: a record made there cannot be cut off from the rename by a kill
+ * while other writes are awaited.
  */
-export async function writeShardFiles(writes: ShardWrite[]): Promise<(Error | undefined)[]> {
-  const errors = await Promise.all(writes.map(writeAndRename));
+export async function writeShardFiles(writes: ShardWrite[], onPlaced?: (i: number) => void): Promise<(Error | undefined)[]> {
+  const errors = await Promise.all(writes.map((w, i) => writeAndRename(w, () => onPlaced?.(i))));
   const renamedIn = new Map<string, number[]>();
   errors.forEach((err, i) => {
     if (err) return;
@@ -386,7 +388,7 @@ export async function writeShardFiles(writes: ShardWrite[]): Promise<(Error | un
  * are quick from the page cache, and each trip through the pool cost the
  * main thread more than the call itself (profile: 6 trips a shard, 0.5 ms).
  */
-async function writeAndRename(w: ShardWrite): Promise<Error | undefined> {
+async function writeAndRename(w: ShardWrite, onPlaced: () => void): Promise<Error | undefined> {
   const tmp = tempPathFor(w.file);
   let fd: number | undefined;
   try {
@@ -400,12 +402,14 @@ async function writeAndRename(w: ShardWrite): Promise<Error | undefined> {
     fs.closeSync(fd);
     fd = undefined;
     fs.renameSync(tmp, w.file);
-    return undefined;
   } catch (err) {
     if (fd !== undefined) fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
     return err instanceof Error ? err : new Error(String(err));
   }
+  // In place: the caller's record of it follows at once, before anything else is awaited.
+  onPlaced();
+  return undefined;
 }
 
 /** Writes the chunks whole, one after the other (a write may be short). */

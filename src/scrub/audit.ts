@@ -26,9 +26,18 @@ export function appendAudit(root: string, entries: Record<string, unknown> | Rec
   }
 }
 
-/** appendAudit with its fsync on the thread pool (a repair batch's, whose writes are in flight beside it). */
+/** appendAudit without the fsync: appendAuditSynced after it makes it durable (with whatever it appends). */
+export function appendAuditUnsynced(root: string, entries: Record<string, unknown>[]): void {
+  const { file, text } = auditLines(root, entries);
+  try {
+    appendFileSafe(file, text, false);
+  } catch (err) {
+    throw appendFailed(file, err);
+  }
+}
+
+/** appendAudit with its fsync on the thread pool, also of lines appended unsynced before (an empty list only syncs). */
 export async function appendAuditSynced(root: string, entries: Record<string, unknown>[]): Promise<void> {
-  if (entries.length === 0) return;
   const { file, text } = auditLines(root, entries);
   try {
     await appendFileSafeSynced(file, text);

@@ -8,7 +8,7 @@ import { rankDisks } from '../core/placement';
 import { ExtentVerdict, ShardResult } from './verify';
 import { quarantine } from './quarantine';
 import { isBroken, Rebuilt, rebuildOrExplain } from './rebuild';
-import { appendAudit, appendAuditSynced } from './audit';
+import { appendAudit, appendAuditSynced, appendAuditUnsynced } from './audit';
 
 /** What one repair of one shard (or manifest copy) came to. */
 export interface RepairOutcome {
@@ -63,29 +63,36 @@ export async function repairExtents(pool: Pool, verdicts: ExtentVerdict[], passI
     }
     return placeShards(pool, v, broken, full, writable, outs[i], passId);
   });
-  const flat = jobs.flat();
-  const errors = await writeShardFiles(flat.map((j) => j.write));
-  const audit: Record<string, unknown>[] = [];
-  let n = 0;
-  jobs.forEach((list, i) => {
-    const v = verdicts[i];
-    for (const j of list) {
-      const err = errors[n++];
-      let ok = false;
-      let detail: string;
-      if (err) detail = err.message;
-      else {
-        // Counted as repaired only once the written shard reads back intact: its payload proven against
-        // its header's checksum, and that checksum the one of the payload written.
-        const check = checkShardFile(j.target, v.id, j.s.index, readBack);
-        ok = check.ok && check.header.payloadChecksum === j.checksum && check.payload.length === j.payload.length;
-        detail = ok ? `rebuilt shard ${j.s.index}` : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}`;
-      }
-      audit.push({ pass: passId, action: 'rebuild-shard', extent: v.id, shard: j.s.index, disk: j.disk, path: j.target, problem: j.s.status, quarantine: j.kept, result: ok ? 'repaired' : 'failed', ...(ok ? {} : { error: detail }) });
-      outs[i].set(j.s, { ok, action: 'rebuilt', path: j.target, disk: j.disk, detail, quarantine: j.kept, writeFailed: !ok });
-    }
+  const flat = jobs.flatMap((list, i) => list.map((j) => ({ j, v: verdicts[i], out: outs[i] })));
+  const verdictOf = new Array<{ ok: boolean; detail: string } | undefined>(flat.length);
+  const line = (j: ShardJob, v: ExtentVerdict, ok: boolean, detail: string) =>
+    ({ pass: passId, action: 'rebuild-shard', extent: v.id, shard: j.s.index, disk: j.disk, path: j.target, problem: j.s.status, quarantine: j.kept, result: ok ? 'repaired' : 'failed', ...(ok ? {} : { error: detail }) });
+  // Each shard is read back and its audit line written as it is renamed into place: a kill cannot fall
+  // between a repair and its line while the rest of the batch is awaited (a resumed pass counts the
+  // repairs its pending record names, and every one it counts has its line).
+  const errors = await writeShardFiles(flat.map((f) => f.j.write), (k) => {
+    const { j, v } = flat[k];
+    // Counted as repaired only once the written shard reads back intact: its payload proven against
+    // its header's checksum, and that checksum the one of the payload written.
+    const check = checkShardFile(j.target, v.id, j.s.index, readBack);
+    const ok = check.ok && check.header.payloadChecksum === j.checksum && check.payload.length === j.payload.length;
+    verdictOf[k] = { ok, detail: ok ? `rebuilt shard ${j.s.index}` : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}` };
+    appendAuditUnsynced(pool.root, [line(j, v, ok, verdictOf[k]!.detail)]);
   });
-  await appendAuditSynced(pool.root, audit);
+  const late: Record<string, unknown>[] = [];
+  flat.forEach(({ j, v, out }, k) => {
+    const err = errors[k];
+    let { ok, detail } = verdictOf[k] ?? { ok: false, detail: '' };
+    if (err) {
+      // Failed before its rename, or its directory's fsync failed after it (then a line already said what it read back).
+      late.push(line(j, v, false, err.message));
+      ok = false;
+      detail = err.message;
+    }
+    out.set(j.s, { ok, action: 'rebuilt', path: j.target, disk: j.disk, detail, quarantine: j.kept, writeFailed: !ok });
+  });
+  // The batch's lines go to disk together, after the renames they record.
+  await appendAuditSynced(pool.root, late);
   return outs;
 }
 
