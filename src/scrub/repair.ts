@@ -96,11 +96,6 @@ export async function repairExtents(pool: Pool, verdicts: ExtentVerdict[], passI
   return outs;
 }
 
-/** One extent's repair (see repairExtents). */
-export async function repairExtent(pool: Pool, v: ExtentVerdict, passId: string): Promise<Map<ShardResult, RepairOutcome>> {
-  return (await repairExtents(pool, [v], passId))[0];
-}
-
 /** Where each broken shard of one extent goes; what cannot go anywhere is answered in `out` at once. */
 function placeShards(pool: Pool, v: ExtentVerdict, broken: ShardResult[], full: Buffer[], writable: Set<number>, out: Map<ShardResult, RepairOutcome>, passId: string): ShardJob[] {
   const scheme = parseScheme(v.scheme!);
