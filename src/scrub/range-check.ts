@@ -75,15 +75,13 @@ export function checkRange(req: RangeRequest, buf: ReadBuffer, pacing: ReadPacin
   const first = listed.firstAtOrAfter(lo > req.after ? lo : req.after);
   let end = first;
   while (end < listed.count && (hi === '' || listed.ids[end] < hi)) end++;
-  if (ahead) {
-    const files: string[] = [];
-    for (let i = first; i < end; i++) for (const f of listed.plan(i).files) files.push(f.path);
-    ahead(files);
-  }
+  // Read ahead, the slice's plans are made once, for their files, and kept for the checks.
+  const made = ahead ? Array.from({ length: end - first }, (_, k) => listed.plan(first + k)) : undefined;
+  if (ahead) ahead(made!.flatMap((p) => p.files.map((f) => f.path)));
   for (let i = first; i < end; i++) {
     const id = listed.ids[i];
     if (id <= req.after) continue;
-    const plan = listed.plan(i);
+    const plan = made ? made[i - first] : listed.plan(i);
     if (!plan.scheme) {
       out.orphans.push(plan);
       continue;
