@@ -44,6 +44,25 @@ test('no judgement before enough reads; a judgement stands until the next', () =
   assert.is(s.cold, false, 'a slice read from memory: warm again');
 });
 
+test('warm, a minority of slow reads (a preempted thread, a fresh buffer faulted in) does not make a pass cold; cold, reads fetched ahead keep it cold until the total is fast', () => {
+  const s = new ReadSpeed();
+  for (let i = 0; i < 4; i++) s.observe(MiB, i === 0 ? 8 : 0.15);
+  s.settle();
+  assert.is(s.cold, false, 'four warm reads of 1 MiB, the first held up 8 ms: still warm (the total alone would say 0.5 GB/s)');
+  for (let i = 0; i < 16; i++) s.observe(MiB, i % 2 === 0 ? 1.5 : 0.15);
+  s.settle();
+  assert.is(s.cold, false, 'half the reads slow: not yet most');
+  for (let i = 0; i < 16; i++) s.observe(MiB, i < 9 ? 1.5 : 0.15);
+  s.settle();
+  assert.is(s.cold, true, 'nine of sixteen slow: cold');
+  for (let i = 0; i < 16; i++) s.observe(MiB, i < 4 ? 6 : 0.15);
+  s.settle();
+  assert.is(s.cold, true, 'most reads found fetched data, a few waited on the device: the total is still the device\'s');
+  for (let i = 0; i < 16; i++) s.observe(MiB, i < 1 ? 1 : 0.15);
+  s.settle();
+  assert.is(s.cold, false, 'the total is memory\'s: warm again');
+});
+
 /** Bytes of the file in the page cache. */
 function resident(file: string): number {
   const r = spawnSync('fincore', ['--bytes', '--noheadings', '--raw', '--output', 'RES', file], { encoding: 'utf8' });

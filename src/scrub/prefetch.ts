@@ -20,9 +20,18 @@ const COLD_MS_PER_READ = 0.05;
 const SAMPLE_READS = 16;
 const SAMPLE_BYTES = 4 * 2 ** 20;
 
-/** A verify thread's judgement of where its reads come from. */
+/**
+ * A verify thread's judgement of where its reads come from. Warm, it turns
+ * cold only when most reads of a judgement were slow: a few slow ones are a
+ * thread preempted on a busy core or pages of a fresh buffer faulted in (a
+ * warm pass judged cold once in five runs, by the total time of its first 4
+ * MiB, and read ahead from memory). Cold, it turns warm only when the reads'
+ * total time is that of memory: fetched ahead, many reads find their data
+ * already there, while the pass is still bound by the device.
+ */
 export class ReadSpeed {
   private reads = 0;
+  private slowReads = 0;
   private bytes = 0;
   private ms = 0;
   /** The last reads judged came from the device. */
@@ -31,6 +40,7 @@ export class ReadSpeed {
   /** What one read took. */
   observe(bytes: number, ms: number): void {
     this.reads++;
+    if (slow(bytes, ms)) this.slowReads++;
     this.bytes += bytes;
     this.ms += ms;
   }
@@ -38,11 +48,17 @@ export class ReadSpeed {
   /** At the end of a slice: judge by the reads since the last judgement, once there are enough of them. */
   settle(): void {
     if (this.reads < SAMPLE_READS && this.bytes < SAMPLE_BYTES) return;
-    this.cold = this.ms > this.bytes / COLD_BYTES_PER_MS && this.ms > this.reads * COLD_MS_PER_READ;
+    this.cold = this.cold ? slow(this.bytes, this.ms, this.reads) : 2 * this.slowReads > this.reads;
     this.reads = 0;
+    this.slowReads = 0;
     this.bytes = 0;
     this.ms = 0;
   }
+}
+
+/** `reads` reads of `bytes` in all took `ms`: as long as the device takes, not memory. */
+function slow(bytes: number, ms: number, reads = 1): boolean {
+  return ms > bytes / COLD_BYTES_PER_MS && ms > reads * COLD_MS_PER_READ;
 }
 
 /** Each fetch reads into the same scratch bytes: what lands there is never looked at. */
