@@ -1,6 +1,6 @@
 import { extentId } from '../core/hash';
 import { parseScheme, shardCount } from '../core/scheme';
-import { assembleExtent, rebuildInto, rebuildShards } from '../core/erasure';
+import { assembleExtent, rebuildInto, rebuildShards, shardPayloadLength } from '../core/erasure';
 import { checkShardFile, readPayloadInto } from '../core/shard-file';
 import type { ExtentVerdict, ShardResult } from './verify';
 
@@ -10,8 +10,8 @@ export const isBroken = (r: ShardResult) => r.status !== 'ok' && r.status !== 'd
 /** An extent a repair pass rebuilds: some shard is broken, and enough are valid to rebuild it from. */
 export const needsRebuild = (v: ExtentVerdict) => v.health !== 'unrecoverable' && v.scheme !== undefined && v.length !== undefined && v.shards.some(isBroken);
 
-/** Every payload of an extent, or why it could not be rebuilt. */
-export type Rebuilt = Buffer[] | string;
+/** The payloads of an extent by shard index (every one, or at least each broken one's), or why it could not be rebuilt. */
+export type Rebuilt = (Buffer | undefined)[] | string;
 
 /** Re-reads the valid shards and rebuilds every payload, proven against the extent id. */
 export async function rebuildExtent(v: ExtentVerdict): Promise<Buffer[]> {
@@ -36,10 +36,29 @@ export async function rebuildExtent(v: ExtentVerdict): Promise<Buffer[]> {
 }
 
 /** rebuildExtent, with a failure said as its reason. */
-export async function rebuildOrExplain(v: ExtentVerdict): Promise<Rebuilt> {
+export async function rebuildOrExplain(v: ExtentVerdict): Promise<Buffer[] | string> {
   try {
     return await rebuildExtent(v);
   } catch (err) {
     return `cannot rebuild: ${err instanceof Error ? err.message : String(err)}`;
   }
+}
+
+/**
+ * What of a rebuilt extent a repair writes: each broken shard's payload, in
+ * memory of its own. The codec's buffers hold every shard (k + m payloads);
+ * a verify thread sends the main thread only the ones it will write (two of
+ * six when two shards are lost), a third of the bytes held until written.
+ */
+export function brokenPayloads(v: ExtentVerdict, full: Buffer[] | string): Rebuilt {
+  if (typeof full === 'string') return full;
+  const out: (Buffer | undefined)[] = new Array(full.length).fill(undefined);
+  for (const s of v.shards) if (isBroken(s) && full[s.index] && !out[s.index]) out[s.index] = Buffer.from(full[s.index]);
+  return out;
+}
+
+/** Bytes brokenPayloads keeps of an extent. */
+export function brokenBytes(v: ExtentVerdict): number {
+  const indexes = new Set(v.shards.filter(isBroken).map((s) => s.index));
+  return indexes.size * shardPayloadLength(parseScheme(v.scheme!), v.length!);
 }

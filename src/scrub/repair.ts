@@ -97,7 +97,7 @@ export async function repairExtents(pool: Pool, verdicts: ExtentVerdict[], passI
 }
 
 /** Where each broken shard of one extent goes; what cannot go anywhere is answered in `out` at once. */
-function placeShards(pool: Pool, v: ExtentVerdict, broken: ShardResult[], full: Buffer[], writable: Set<number>, out: Map<ShardResult, RepairOutcome>, passId: string): ShardJob[] {
+function placeShards(pool: Pool, v: ExtentVerdict, broken: ShardResult[], full: (Buffer | undefined)[], writable: Set<number>, out: Map<ShardResult, RepairOutcome>, passId: string): ShardJob[] {
   const scheme = parseScheme(v.scheme!);
   const occupied = new Set(v.shards.filter((s) => s.disk >= 0).map((s) => s.disk));
   const jobs: ShardJob[] = [];
@@ -123,10 +123,14 @@ function placeShards(pool: Pool, v: ExtentVerdict, broken: ShardResult[], full: 
       out.set(s, { ok: false, action: 'rebuilt', path: s.path, disk: s.disk, detail: 'disk is not writable' });
       continue;
     }
+    const payload = full[s.index];
+    if (!payload) {
+      out.set(s, { ok: false, action: 'rebuilt', path: target, disk, detail: `cannot rebuild: shard ${s.index} was not rebuilt` });
+      continue;
+    }
     // The damaged file is kept before anything replaces it.
     try {
       const kept = s.status === 'missing' ? undefined : quarantine(pool.disks[s.disk], s.path, { original: s.path, disk: s.disk, extent: v.id, shard: s.index, problem: s.status, detail: s.detail }, 'link');
-      const payload = full[s.index];
       const header = shardHeaderFor(v.id, s.index, scheme, v.length!, payload);
       jobs.push({ s, target, disk, kept, payload, checksum: header.readBigUInt64LE(PAYLOAD_CHECKSUM_AT), write: { file: target, header, payload } });
     } catch (err) {

@@ -57,9 +57,12 @@ function answer(req: VerifyRequest): unknown {
 }
 
 /**
- * Rebuilt payloads this thread sends with one answer at most: the main thread
- * holds each until its batch is written. Broken extents past it are rebuilt
- * there instead.
+ * Rebuilt payloads this thread sends with one answer at most (the broken
+ * shards' only, see brokenPayloads): the main thread holds each until its
+ * batch is written. Broken extents past it are rebuilt there instead, where
+ * they cost the main thread's time (a repair pass over 4 MiB extents with two
+ * shards lost rebuilt half its extents there when the budget counted whole
+ * extents).
  */
 const REBUILT_BYTES_PER_ANSWER = 8 * 2 ** 20;
 
@@ -70,8 +73,10 @@ function toRebuild(req: VerifyRequest, result: unknown): ExtentVerdict[] {
   const out: ExtentVerdict[] = [];
   let bytes = 0;
   for (const v of verdicts) {
-    if (!rebuilding().needsRebuild(v) || bytes + v.length! > REBUILT_BYTES_PER_ANSWER) continue;
-    bytes += v.length!;
+    if (!rebuilding().needsRebuild(v)) continue;
+    const n = rebuilding().brokenBytes(v);
+    if (bytes + n > REBUILT_BYTES_PER_ANSWER) continue;
+    bytes += n;
     out.push(v);
   }
   return out;
@@ -82,7 +87,7 @@ function transferable(rebuilt: [string, Rebuilt][]): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
   for (const [, r] of rebuilt) {
     if (typeof r === 'string') continue;
-    for (const b of r) if (b.buffer.byteLength >= 65536 && b.buffer instanceof ArrayBuffer) out.add(b.buffer);
+    for (const b of r) if (b && b.buffer.byteLength >= 65536 && b.buffer instanceof ArrayBuffer) out.add(b.buffer);
   }
   return [...out];
 }
@@ -94,7 +99,7 @@ parentPort!.on('message', (req: VerifyRequest) => {
     if (broken.length === 0) return parentPort!.postMessage({ seq: req.seq, result });
     // The codec runs on libuv's pool: this thread takes its next request meanwhile.
     Promise.all(broken.map((v) => rebuilding().rebuildOrExplain(v))).then((done) => {
-      const rebuilt = broken.map((v, i): [string, Rebuilt] => [v.id, done[i]]);
+      const rebuilt = broken.map((v, i): [string, Rebuilt] => [v.id, rebuilding().brokenPayloads(v, done[i])]);
       parentPort!.postMessage({ seq: req.seq, result, rebuilt }, transferable(rebuilt));
     });
   } catch (err) {

@@ -23,7 +23,7 @@ export interface Answer<T> {
 /** Payloads cross as plain Uint8Arrays: made Buffers again over the same memory. */
 function rebuiltMap(list: [string, Rebuilt][] | undefined): Map<string, Rebuilt> | undefined {
   if (!list) return undefined;
-  return new Map(list.map(([id, r]) => [id, typeof r === 'string' ? r : r.map((u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength))]));
+  return new Map(list.map(([id, r]) => [id, typeof r === 'string' ? r : Array.from(r, (u) => u && Buffer.from(u.buffer, u.byteOffset, u.byteLength))]));
 }
 
 // The thread's own file, unbundled. From dist/src/scrub/ here, or from

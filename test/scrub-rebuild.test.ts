@@ -1,0 +1,95 @@
+// A repair's big shards: what a verify thread hands over of a rebuilt extent
+// (each broken shard's payload, nothing more), shards of 256 KiB written on
+// the thread pool and proven like any other, and a broken shard whose payload
+// never came is reported failed, with nothing written in its place.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import path from 'node:path';
+import { openPool } from '../src/core/pool';
+import { brokenBytes, brokenPayloads, rebuildExtent } from '../src/scrub/rebuild';
+import { repairExtents } from '../src/scrub/repair';
+import type { ExtentVerdict, ShardResult } from '../src/scrub/verify';
+import { assertAudited, assertObjectsIntact, assertRestored, clonePool, Fixture, flipBit, makePool, readManifests, scrubExpect, shardsOfExtent } from './scrub-fixtures.test';
+
+const KiB = 1024;
+
+/** rs:4+2 over 1 MiB extents: shards of 256 KiB, past the size whose writes go to the thread pool. */
+const big = makePool({ extentSize: '1M', objects: [{ name: 'big', size: 3 * 1024 * KiB + 4321 }] });
+
+/** An extent's verdict as a verify pass gives it, with the shards at `broken` missing. */
+function verdictWith(fx: Fixture, id: string, broken: number[]): ExtentVerdict {
+  const length = readManifests(fx.pool).get('big')!.extents.find((e) => e.id === id)!.length;
+  const shards: ShardResult[] = shardsOfExtent(fx, id).map((s) => ({ index: s.index, path: s.path, ...(broken.includes(s.index) ? { disk: -1, status: 'missing' as const } : { disk: s.disk, status: 'ok' as const }) }));
+  return { id, scheme: 'rs:4+2', length, health: 'degraded', valid: shards.filter((s) => s.status === 'ok').map((s) => s.index), shards, bytesRead: 0 };
+}
+
+test('a rebuilt extent crosses as its broken shards\' payloads only, each in memory of its own', async () => {
+  const fx = clonePool(big);
+  const id = fx.objects[0].extents[0];
+  const v = verdictWith(fx, id, [1, 4]);
+  for (const i of [1, 4]) fs.rmSync(shardsOfExtent(fx, id)[i].path);
+  const full = await rebuildExtent(v);
+  assert.is(full.length, 6);
+  const kept = brokenPayloads(v, full);
+  assert.ok(Array.isArray(kept));
+  const payloads = kept as (Buffer | undefined)[];
+  assert.equal(payloads.map((p) => p !== undefined), [false, true, false, false, true, false], 'shards 1 and 4 only');
+  for (const i of [1, 4]) {
+    assert.ok(payloads[i]!.equals(full[i]), `shard ${i}: the rebuilt bytes`);
+    assert.is.not(payloads[i]!.buffer, full[i].buffer, `shard ${i}: not a view of the codec's buffer (which holds all six)`);
+  }
+  assert.is(brokenBytes(v), 2 * 256 * KiB, 'the budget counts what crosses');
+  assert.is(brokenPayloads(v, 'cannot rebuild: x'), 'cannot rebuild: x', 'a reason crosses as it is');
+});
+
+test('--repair over shards of 256 KiB: lost and rotted shards rewritten bit-identical, mode 0644, audited, no temp file left', () => {
+  const fx = clonePool(big);
+  const lost: string[] = [];
+  // Two lost in extents 0 and 2, one rotted in extent 1: each rebuildable (rs:4+2 survives two).
+  for (const id of [fx.objects[0].extents[0], fx.objects[0].extents[2]]) {
+    const shards = shardsOfExtent(fx, id);
+    for (const i of [1, 4]) {
+      fs.rmSync(shards[i].path);
+      lost.push(shards[i].path);
+    }
+  }
+  const rotted = shardsOfExtent(fx, fx.objects[0].extents[1])[2].path;
+  flipBit(rotted, 200 * KiB);
+  const r = scrubExpect(fx.pool, ['--repair', '--intensity', 'max'], 1, 'repair');
+  assert.equal(r.repairs, { attempted: lost.length + 1, successful: lost.length + 1 });
+  for (const f of [...lost, rotted]) {
+    assertRestored(fx, f, 'repair of a big shard');
+    assert.is(fs.statSync(f).mode & 0o777, 0o644, `${f}: mode`);
+    assertAudited(fx.pool, f, 'repair of a big shard');
+  }
+  for (const d of fx.disks) {
+    const temps = fs.readdirSync(path.join(d, 'extents'), { recursive: true }).map(String).filter((n) => path.basename(n).startsWith('.'));
+    assert.equal(temps, [], `temp files left on ${d}`);
+  }
+  scrubExpect(fx.pool, [], 0, 'verify after repair');
+  assertObjectsIntact(fx, 'after repair');
+});
+
+test('a broken shard whose rebuilt payload never came is reported failed; nothing is written in its place', async () => {
+  const fx = clonePool(big);
+  const id = fx.objects[0].extents[0];
+  const v = verdictWith(fx, id, [1, 4]);
+  const files = shardsOfExtent(fx, id);
+  for (const i of [1, 4]) fs.rmSync(files[i].path);
+  const full = await rebuildExtent(v);
+  // Shard 4's payload is absent from what came over.
+  const came = full.map((b, i) => (i === 1 ? b : undefined));
+  const [out] = await repairExtents(openPool(fx.pool), [v], 'test-pass', new Map([[id, came]]));
+  const one = out.get(v.shards[1])!;
+  const four = out.get(v.shards[4])!;
+  assert.ok(one.ok, `shard 1 repaired: ${one.detail}`);
+  assertRestored(fx, files[1].path, 'shard 1');
+  assert.not.ok(four.ok, 'shard 4 not repaired');
+  assert.match(four.detail, /shard 4 was not rebuilt/);
+  assert.not.ok(fs.existsSync(files[4].path), 'nothing written for shard 4');
+  assert.equal(fs.readdirSync(path.dirname(files[4].path)).filter((n) => n.startsWith('.')), [], 'no temp file for shard 4');
+});
+
+test.run();
