@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sendControl } from '../src/daemon/control-client';
-import { DAEMON_NODE_FLAGS } from '../src/cli/node-flags';
+import { DAEMON_NODE_FLAGS, daemonEnv } from '../src/cli/node-flags';
 import { controlSocketPath } from '../src/daemon/socket-path';
 import type { ControlRequest, DaemonStatus } from '../src/daemon/protocol';
 
@@ -44,10 +44,10 @@ export interface Daemon {
 }
 
 export async function startDaemon(root: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
-  // The node flags the installed wrapper and a detaching start give the daemon.
+  // The node flags and environment the installed wrapper and a detaching start give the daemon.
   const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, path.join(CLI, 'dfs-scrubd.js'), 'start', '--pool', root, '--foreground', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, NOTIFY_SOCKET: '', INVOCATION_ID: '', ...env },
+    env: { ...daemonEnv(process.env), NOTIFY_SOCKET: '', INVOCATION_ID: '', ...env },
   });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-4000)));

@@ -12,7 +12,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { diffFingerprints, fingerprintTree, once, repoRoot, requireTool, runMake, scratchDir, which } from './helpers';
-import { DAEMON_NODE_FLAGS } from '../src/cli/node-flags';
+import { DAEMON_NODE_FLAGS, renderWrapper } from '../src/cli/node-flags';
 
 const EXECUTABLES = ['dfs-pool', 'dfs-scrub', 'dfs-scrubd', 'dfs-scrub-schedule', 'dfs-metrics', 'dfs-inject', 'dynamicfs'];
 /** The unit templates DESIGN §4 names (dfs-metrics* aside, which are checked against units/). */
@@ -100,8 +100,24 @@ test('executables: a small /bin/sh wrapper each, exec-ing node on the installed 
   assert.ok(execs('dynamicfs')[0].startsWith('case "$1" in scrub-daemon) case "$2" in start) exec ') && execs('dynamicfs')[0].includes(` ${flags} `), `dynamicfs scrub-daemon start runs node ${flags}`);
   assert.not.ok(execs('dynamicfs')[1].includes(flags), 'other dynamicfs commands run without them');
   assert.not.ok(execs('dfs-pool')[0].includes(flags), 'dfs-pool runs without them');
+  assert.ok(execs('dfs-scrubd')[0].includes(' env MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" '), `dfs-scrubd start: glibc's arenas capped: ${execs('dfs-scrubd')[0]}`);
+  assert.not.ok(execs('dfs-scrubd')[1].includes('MALLOC_ARENA_MAX'), "dfs-scrubd's other verbs: the default arenas");
   const extra = fs.readdirSync(S(BIN)).filter((n) => !EXECUTABLES.includes(n) && n !== 'other-tool');
   assert.equal(extra, [], `unexpected files in ${BIN}`);
+});
+
+test('a wrapper gives the daemon two malloc arenas unless the environment says otherwise, and the other verbs nothing', () => {
+  const dir = scratchDir('dfs-wrapper-');
+  const script = path.join(dir, 'show-env.js');
+  fs.writeFileSync(script, 'process.stdout.write(String(process.env.MALLOC_ARENA_MAX))');
+  const wrapper = path.join(dir, 'dfs-scrubd');
+  fs.writeFileSync(wrapper, renderWrapper('dfs-scrubd', process.execPath, script), { mode: 0o755 });
+  const env = { ...process.env };
+  delete env.MALLOC_ARENA_MAX;
+  const run = (args: string[], extra: NodeJS.ProcessEnv = {}) => spawnSync(wrapper, args, { encoding: 'utf8', env: { ...env, ...extra } }).stdout;
+  assert.is(run(['start', '--pool', '/p']), '2', 'start: two arenas');
+  assert.is(run(['start'], { MALLOC_ARENA_MAX: '8' }), '8', "start: the operator's own setting wins");
+  assert.is(run(['status']), 'undefined', 'status: untouched');
 });
 
 test('library: dist/src, package.json, production node_modules, install-paths.json', () => {

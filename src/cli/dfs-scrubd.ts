@@ -18,7 +18,7 @@ import { underSystemd } from '../daemon/notify';
 import { log } from '../daemon/log';
 import { BOOLEAN_CHOICES, jsonOption, poolOption, ProgramSpec, requirePool, runProgram, VERSION } from './program';
 import { bytes, duration, printable, printJson } from './format';
-import { DAEMON_NODE_FLAGS } from './node-flags';
+import { DAEMON_NODE_FLAGS, daemonEnv } from './node-flags';
 
 interface Opts {
   pool?: string;
@@ -148,7 +148,7 @@ async function detach(root: string): Promise<number> {
   const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, process.argv[1], ...args, '--foreground'], {
     detached: true,
     stdio: ['ignore', out, out],
-    env: { ...process.env, NOTIFY_SOCKET: '', INVOCATION_ID: '' },
+    env: { ...daemonEnv(process.env), NOTIFY_SOCKET: '', INVOCATION_ID: '' },
   });
   fs.closeSync(out);
   let exited: number | null = null;
