@@ -8,6 +8,8 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openPool } from '../src/core/pool';
+import { writeShardFiles } from '../src/core/shard-file';
+import { scratchDir } from './helpers';
 import { brokenBytes, brokenPayloads, rebuildExtent } from '../src/scrub/rebuild';
 import { repairExtents } from '../src/scrub/repair';
 import type { ExtentVerdict, ShardResult } from '../src/scrub/verify';
@@ -90,6 +92,35 @@ test('a broken shard whose rebuilt payload never came is reported failed; nothin
   assert.match(four.detail, /shard 4 was not rebuilt/);
   assert.not.ok(fs.existsSync(files[4].path), 'nothing written for shard 4');
   assert.equal(fs.readdirSync(path.dirname(files[4].path)).filter((n) => n.startsWith('.')), [], 'no temp file for shard 4');
+});
+
+test('a written shard its read-back refuses is never renamed into place: an error, no file, no temp file, no onPlaced', async () => {
+  const dir = path.join(scratchDir('dfs-write-check-'), 'ab');
+  fs.mkdirSync(dir);
+  // One small shard (written on this thread) and one big (on the pool), each with a file already at its name.
+  const sizes = [4 * KiB, 256 * KiB];
+  const writes = sizes.map((n, i) => ({ file: path.join(dir, `ab${i}.0`), header: Buffer.alloc(128, 1), payload: Buffer.alloc(n, 2 + i) }));
+  for (const w of writes) fs.writeFileSync(w.file, 'old');
+  const seen: string[] = [];
+  const placed: number[] = [];
+  const errors = await writeShardFiles(
+    writes,
+    (i) => placed.push(i),
+    (i, written) => {
+      // What the check reads is the written file, complete, not yet under its name.
+      assert.is(fs.statSync(written).size, 128 + sizes[i]);
+      assert.is(fs.readFileSync(writes[i].file, 'utf8'), 'old');
+      seen.push(path.basename(written));
+      return i === 1 ? 'written shard failed verification: checksum-mismatch' : undefined;
+    },
+  );
+  assert.is(seen.length, 2);
+  assert.is(errors[0], undefined);
+  assert.match(String(errors[1]?.message), /failed verification/);
+  assert.equal(placed, [0], 'onPlaced for the accepted write only');
+  assert.is(fs.statSync(writes[0].file).size, 128 + sizes[0], 'the accepted write is in place');
+  assert.is(fs.readFileSync(writes[1].file, 'utf8'), 'old', 'the refused one left the old file');
+  assert.equal(fs.readdirSync(dir).sort(), ['ab0.0', 'ab1.0'], 'no temp file left');
 });
 
 test.run();

@@ -356,12 +356,14 @@ export interface ShardWrite {
  * place, and then each directory that took a rename is fsynced once for the
  * whole batch, not once per file. Nothing counts as written before its
  * directory's fsync returned. Returns, per write, undefined or the error that
- * stopped it. `onPlaced(i)` is called as write i is renamed into place, in the
- * same tick: a record made there cannot be cut off from the rename by a kill
- * while other writes are awaited.
+ * stopped it. `check(i, written)`, given the fsynced temp file, may refuse it
+ * (a problem said, the temp file removed, nothing renamed): a read-back.
+ * `onPlaced(i)` is called right after write i is renamed into place, with no
+ * other work between the two: a record made there can be cut off from the
+ * rename by a kill -9 only in the microseconds between two syscalls.
  */
-export async function writeShardFiles(writes: ShardWrite[], onPlaced?: (i: number) => void): Promise<(Error | undefined)[]> {
-  const errors = await Promise.all(writes.map((w, i) => writeAndRename(w, () => onPlaced?.(i))));
+export async function writeShardFiles(writes: ShardWrite[], onPlaced?: (i: number) => void, check?: (i: number, written: string) => string | undefined): Promise<(Error | undefined)[]> {
+  const errors = await Promise.all(writes.map((w, i) => writeAndRename(w, () => onPlaced?.(i), check && ((written) => check(i, written)))));
   const renamedIn = new Map<string, number[]>();
   errors.forEach((err, i) => {
     if (err) return;
@@ -392,7 +394,7 @@ export async function writeShardFiles(writes: ShardWrite[], onPlaced?: (i: numbe
  * call itself (profile: 6 trips a shard, 0.5 ms). The rename stays on this
  * thread, so the caller's record of it follows in the same tick.
  */
-async function writeAndRename(w: ShardWrite, onPlaced: () => void): Promise<Error | undefined> {
+async function writeAndRename(w: ShardWrite, onPlaced: () => void, check?: (written: string) => string | undefined): Promise<Error | undefined> {
   const tmp = tempPathFor(w.file);
   const big = w.payload.length >= POOLED_WRITE_BYTES;
   let fd: number | undefined;
@@ -407,6 +409,8 @@ async function writeAndRename(w: ShardWrite, onPlaced: () => void): Promise<Erro
     await new Promise<void>((resolve, reject) => fs.fsync(synced, (err) => (err ? reject(err) : resolve())));
     fs.closeSync(fd);
     fd = undefined;
+    const problem = check?.(tmp);
+    if (problem) throw new Error(problem);
     fs.renameSync(tmp, w.file);
   } catch (err) {
     if (fd !== undefined) fs.closeSync(fd);

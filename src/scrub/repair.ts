@@ -64,32 +64,32 @@ export async function repairExtents(pool: Pool, verdicts: ExtentVerdict[], passI
     return placeShards(pool, v, broken, full, writable, outs[i], passId);
   });
   const flat = jobs.flatMap((list, i) => list.map((j) => ({ j, v: verdicts[i], out: outs[i] })));
-  const verdictOf = new Array<{ ok: boolean; detail: string } | undefined>(flat.length);
   const line = (j: ShardJob, v: ExtentVerdict, ok: boolean, detail: string) =>
     ({ pass: passId, action: 'rebuild-shard', extent: v.id, shard: j.s.index, disk: j.disk, path: j.target, problem: j.s.status, quarantine: j.kept, result: ok ? 'repaired' : 'failed', ...(ok ? {} : { error: detail }) });
-  // Each shard is read back and its audit line written as it is renamed into place: a kill cannot fall
-  // between a repair and its line while the rest of the batch is awaited (a resumed pass counts the
-  // repairs its pending record names, and every one it counts has its line).
-  const errors = await writeShardFiles(flat.map((f) => f.j.write), (k) => {
-    const { j, v } = flat[k];
-    // Counted as repaired only once the written shard reads back intact: its payload proven against
-    // its header's checksum, and that checksum the one of the payload written.
-    const check = checkShardFile(j.target, v.id, j.s.index, readBack);
-    const ok = check.ok && check.header.payloadChecksum === j.checksum && check.payload.length === j.payload.length;
-    verdictOf[k] = { ok, detail: ok ? `rebuilt shard ${j.s.index}` : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}` };
-    appendAuditUnsynced(pool.root, [line(j, v, ok, verdictOf[k]!.detail)]);
-  });
+  const rebuiltDetail = (j: ShardJob) => `rebuilt shard ${j.s.index}`;
+  const errors = await writeShardFiles(
+    flat.map((f) => f.j.write),
+    // Each shard's audit line is written as it is renamed into place: a resumed pass counts the repairs its
+    // pending record names and finds done, and a kill -9 between a rename and its line (which would count a
+    // repair the log does not have) has only the gap between two syscalls to land in.
+    (k) => appendAuditUnsynced(pool.root, [line(flat[k].j, flat[k].v, true, rebuiltDetail(flat[k].j))]),
+    // Placed only once the written file reads back intact: its payload proven against its header's checksum,
+    // and that checksum the one of the payload written. (The read-back came after the rename, between it and
+    // the line, until a kill there counted a repair with no line: torture, 53 counted for 52 lines.)
+    (k, written) => {
+      const { j, v } = flat[k];
+      const check = checkShardFile(written, v.id, j.s.index, readBack);
+      const ok = check.ok && check.header.payloadChecksum === j.checksum && check.payload.length === j.payload.length;
+      return ok ? undefined : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}`;
+    },
+  );
   const late: Record<string, unknown>[] = [];
   flat.forEach(({ j, v, out }, k) => {
     const err = errors[k];
-    let { ok, detail } = verdictOf[k] ?? { ok: false, detail: '' };
-    if (err) {
-      // Failed before its rename, or its directory's fsync failed after it (then a line already said what it read back).
-      late.push(line(j, v, false, err.message));
-      ok = false;
-      detail = err.message;
-    }
-    out.set(j.s, { ok, action: 'rebuilt', path: j.target, disk: j.disk, detail, quarantine: j.kept, writeFailed: !ok });
+    // Failed before its rename (a failed read-back included), or its directory's fsync failed after it (then
+    // its line already said repaired, and this one says otherwise).
+    if (err) late.push(line(j, v, false, err.message));
+    out.set(j.s, { ok: !err, action: 'rebuilt', path: j.target, disk: j.disk, detail: err ? err.message : rebuiltDetail(j), quarantine: j.kept, writeFailed: !!err });
   });
   // The batch's lines go to disk together, after the renames they record.
   await appendAuditSynced(pool.root, late);
