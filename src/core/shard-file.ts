@@ -431,7 +431,7 @@ const openAsync = (file: string, flags: number, mode: number) =>
 const writevAsync = (fd: number, chunks: Buffer[]) =>
   new Promise<number>((resolve, reject) => fs.writev(fd, chunks, (err, n) => (err ? reject(err) : resolve(n))));
 
-/** writeAll on the thread pool. */
+/** writeAll on the thread pool: one writev, and after a short one the rest of each chunk. */
 async function writeAllAsync(fd: number, chunks: Buffer[]): Promise<void> {
   let n = await writevAsync(fd, chunks);
   for (const c of chunks) {
@@ -439,9 +439,8 @@ async function writeAllAsync(fd: number, chunks: Buffer[]): Promise<void> {
       n -= c.length;
       continue;
     }
-    // A short write: the rest of this chunk, then the next ones whole.
-    const rest = [c.subarray(n), ...chunks.slice(chunks.indexOf(c) + 1)];
-    return writeAllAsync(fd, rest);
+    for (let off = n; off < c.length; ) off += await writevAsync(fd, [c.subarray(off)]);
+    n = 0;
   }
 }
 
