@@ -1,6 +1,6 @@
 // A repair's big shards: what a verify thread hands over of a rebuilt extent
-// (each broken shard's payload, nothing more), shards of 256 KiB written on
-// the thread pool and proven like any other, and a broken shard whose payload
+// (each broken shard's payload, nothing more), shards of 256 KiB written with
+// O_DIRECT and proven like any other, and a broken shard whose payload
 // never came is reported failed, with nothing written in its place.
 
 import { test } from 'uvu';
@@ -17,7 +17,7 @@ import { assertAudited, assertObjectsIntact, assertRestored, clonePool, Fixture,
 
 const KiB = 1024;
 
-/** rs:4+2 over 1 MiB extents: shards of 256 KiB, past the size whose writes go to the thread pool. */
+/** rs:4+2 over 1 MiB extents: shards of 256 KiB, past the size written with O_DIRECT. */
 const big = makePool({ extentSize: '1M', objects: [{ name: 'big', size: 3 * 1024 * KiB + 4321 }] });
 
 /** An extent's verdict as a verify pass gives it, with the shards at `broken` missing. */
@@ -97,7 +97,7 @@ test('a broken shard whose rebuilt payload never came is reported failed; nothin
 test('a written shard its read-back refuses is never renamed into place: an error, no file, no temp file, no onPlaced', async () => {
   const dir = path.join(scratchDir('dfs-write-check-'), 'ab');
   fs.mkdirSync(dir);
-  // One small shard (written on this thread) and one big (on the pool), each with a file already at its name.
+  // One small shard (through the page cache) and one big (O_DIRECT), each with a file already at its name.
   const sizes = [4 * KiB, 256 * KiB];
   const writes = sizes.map((n, i) => ({ file: path.join(dir, `ab${i}.0`), header: Buffer.alloc(128, 1), payload: Buffer.alloc(n, 2 + i) }));
   for (const w of writes) fs.writeFileSync(w.file, 'old');
@@ -106,11 +106,13 @@ test('a written shard its read-back refuses is never renamed into place: an erro
   const errors = await writeShardFiles(
     writes,
     (i) => placed.push(i),
-    (i, written) => {
-      // What the check reads is the written file, complete, not yet under its name.
-      assert.is(fs.statSync(written).size, 128 + sizes[i]);
+    (i, back) => {
+      // What the check gets is the written file, read back complete, not yet under its name.
+      assert.ok(back.equals(Buffer.concat([writes[i].header, writes[i].payload])), `shard ${i} read back as written`);
       assert.is(fs.readFileSync(writes[i].file, 'utf8'), 'old');
-      seen.push(path.basename(written));
+      const temps = fs.readdirSync(dir).filter((n) => n.startsWith('.tmp-'));
+      assert.ok(temps.some((n) => fs.statSync(path.join(dir, n)).size === 128 + sizes[i]), 'the temp file is complete');
+      seen.push(String(i));
       return i === 1 ? 'written shard failed verification: checksum-mismatch' : undefined;
     },
   );

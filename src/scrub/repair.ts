@@ -2,7 +2,7 @@ import { shardPath } from '../core/layout';
 import { checkWrittenCopy, Manifest, ManifestCopy, writeManifestCopy } from '../core/manifest';
 import { Pool, writableDisks } from '../core/pool';
 import { parseScheme } from '../core/scheme';
-import { checkShardFile, ReadBuffer, shardHeaderFor, ShardWrite, writeShardFiles } from '../core/shard-file';
+import { checkShardBytes, shardHeaderFor, ShardWrite, writeShardFiles } from '../core/shard-file';
 import { PAYLOAD_CHECKSUM_AT } from '../core/shard-header';
 import { rankDisks } from '../core/placement';
 import { ExtentVerdict, ShardResult } from './verify';
@@ -33,9 +33,6 @@ interface ShardJob {
   checksum: bigint;
   write: ShardWrite;
 }
-
-/** Written shards are read back through one buffer, one at a time. */
-const readBack = new ReadBuffer();
 
 /**
  * Repairs every broken shard of degraded extents: rebuild each from its valid
@@ -76,9 +73,9 @@ export async function repairExtents(pool: Pool, verdicts: ExtentVerdict[], passI
     // Placed only once the written file reads back intact: its payload proven against its header's checksum,
     // and that checksum the one of the payload written. (The read-back came after the rename, between it and
     // the line, until a kill there counted a repair with no line: torture, 53 counted for 52 lines.)
-    (k, written) => {
+    (k, back) => {
       const { j, v } = flat[k];
-      const check = checkShardFile(written, v.id, j.s.index, readBack);
+      const check = checkShardBytes(back, v.id, j.s.index);
       const ok = check.ok && check.header.payloadChecksum === j.checksum && check.payload.length === j.payload.length;
       return ok ? undefined : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}`;
     },

@@ -1,0 +1,123 @@
+// How a repair's shards reach the disk: a big one's blocks with O_DIRECT from
+// page-aligned memory (none of it left in the page cache, its read-back from
+// the disk), a small one through the page cache, and a big one through the
+// page cache where the filesystem refuses O_DIRECT (ramfs).
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { AlignedBuffers } from '../src/core/aligned-buffers';
+import { ShardWrite, writeShardFiles } from '../src/core/shard-file';
+import { requireTool, scratchDir } from './helpers';
+
+const KiB = 1024;
+const TMPFS_MAGIC = 0x01021994;
+
+function shardWrites(dir: string, sizes: number[]): ShardWrite[] {
+  return sizes.map((n, i) => {
+    const payload = Buffer.alloc(n);
+    for (let j = 0; j < n; j += 4096) payload.writeUInt32LE((j * 2654435761 + i) >>> 0, j);
+    return { file: path.join(dir, `cd${i}.${i}`), header: Buffer.alloc(128, 9 + i), payload };
+  });
+}
+
+/** Writes them, each read-back compared with what was meant; the bytes each check got. */
+async function writeChecked(writes: ShardWrite[]): Promise<Buffer[]> {
+  const backs: Buffer[] = [];
+  const errors = await writeShardFiles(writes, undefined, (i, back) => {
+    backs[i] = Buffer.from(back);
+    return undefined;
+  });
+  assert.equal(errors, writes.map(() => undefined));
+  return backs;
+}
+
+function assertWritten(writes: ShardWrite[], backs: Buffer[]): void {
+  for (const [i, w] of writes.entries()) {
+    const want = Buffer.concat([w.header, w.payload]);
+    assert.ok(fs.readFileSync(w.file).equals(want), `${path.basename(w.file)} holds header and payload`);
+    assert.ok(backs[i].equals(want), `${path.basename(w.file)} read back whole`);
+    assert.is(fs.statSync(w.file).mode & 0o777, 0o644);
+  }
+  assert.equal(fs.readdirSync(path.dirname(writes[0].file)).filter((n) => n.startsWith('.')), [], 'no temp file left');
+}
+
+/** Bytes of the file in the page cache, as fincore counts them. */
+function resident(file: string): number {
+  const r = spawnSync('fincore', ['--bytes', '--noheadings', '--raw', '--output', 'RES', file], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`fincore ${file}: ${r.stderr}`);
+  return Number(r.stdout.trim());
+}
+
+test('a big shard is written around the page cache and read back from the disk; a small one goes through it', async () => {
+  const dir = path.join(scratchDir('dfs-shard-write-'), 'cd');
+  fs.mkdirSync(dir);
+  const writes = shardWrites(dir, [256 * KiB, 1024 * KiB + 8, 4 * KiB]);
+  assertWritten(writes, await writeChecked(writes));
+  if (!requireTool('fincore')) return;
+  if (fs.statfsSync(dir).type === TMPFS_MAGIC) return void process.stderr.write(`\n*** SKIP: ${dir} is on tmpfs, all page cache: set TMPDIR to a disk to see O_DIRECT\n`);
+  // Fresh names, never read by the test: fincore sees only what the writes left.
+  const again = shardWrites(dir, [256 * KiB, 1024 * KiB + 8, 4 * KiB]).map((w, i) => ({ ...w, file: path.join(dir, `ef${i}.${i}`) }));
+  await writeChecked(again);
+  // The last part block of a big shard goes through the page cache; its whole blocks never do.
+  assert.ok(resident(again[0].file) <= 4096, `256 KiB shard: ${resident(again[0].file)} bytes in the page cache`);
+  assert.ok(resident(again[1].file) <= 4096, `1 MiB shard: ${resident(again[1].file)} bytes in the page cache`);
+  assert.is(resident(again[2].file), 8192, 'the small shard is in the page cache, as written');
+});
+
+test('where the filesystem refuses O_DIRECT (ramfs), big shards go whole through the page cache', async () => {
+  if (process.getuid?.() !== 0) return void process.stderr.write('\n*** SKIP: ramfs: mounting needs root\n');
+  const mnt = scratchDir('dfs-shard-ramfs-');
+  const m = spawnSync('mount', ['-t', 'ramfs', 'ramfs', mnt], { encoding: 'utf8' });
+  assert.is(m.status, 0, `mount ramfs: ${m.stderr}`);
+  try {
+    const dir = path.join(mnt, 'disk', 'extents', 'cd');
+    fs.mkdirSync(dir, { recursive: true });
+    const writes = shardWrites(dir, [256 * KiB, 512 * KiB + 64]);
+    assertWritten(writes, await writeChecked(writes));
+    // The disk is known to refuse it by now: the next big write goes straight through the page cache.
+    const more = shardWrites(dir, [128 * KiB]).map((w) => ({ ...w, file: path.join(dir, 'cd9.0') }));
+    assertWritten(more, await writeChecked(more));
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
+});
+
+test('aligned buffers: page-aligned, reused, and a taker past the budget waits for one to come back', async () => {
+  const dir = scratchDir('dfs-aligned-');
+  const pool = new AlignedBuffers(256 * KiB, 50);
+  const a = (await pool.take(100 * KiB))!;
+  const b = (await pool.take(100 * KiB))!;
+  assert.is(a.length, 128 * KiB, 'whole 64 KiB pages');
+  let third: Buffer | undefined;
+  const waiting = pool.take(100 * KiB).then((c) => (third = c));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.is(third, undefined, 'past the budget: waits');
+  pool.give(a);
+  await waiting;
+  assert.is(third, a, 'the one given back');
+  pool.give(b);
+  pool.give(third!);
+  // Page-aligned: an O_DIRECT read into its first byte is accepted (a misaligned one is refused with EINVAL).
+  const file = path.join(dir, 'f');
+  fs.writeFileSync(file, Buffer.alloc(8192, 3));
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+  } catch {
+    return void process.stderr.write(`\n*** SKIP: ${dir} refuses O_DIRECT: alignment not proven\n`);
+  }
+  try {
+    const c = (await pool.take(8192))!;
+    assert.is(fs.readSync(fd, c, 0, 8192, 0), 8192);
+    assert.is(c[8191], 3);
+    assert.throws(() => fs.readSync(fd, c, 16, 4096, 0), /EINVAL/);
+    pool.give(c);
+  } finally {
+    fs.closeSync(fd);
+  }
+});
+
+test.run();
