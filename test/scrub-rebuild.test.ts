@@ -10,7 +10,7 @@ import path from 'node:path';
 import { openPool } from '../src/core/pool';
 import { writeShardFiles } from '../src/core/shard-file';
 import { scratchDir } from './helpers';
-import { brokenBytes, brokenPayloads, rebuildExtent } from '../src/scrub/rebuild';
+import { brokenBytes, brokenPayloads, rebuildExtent, scratchBytes } from '../src/scrub/rebuild';
 import { repairExtents } from '../src/scrub/repair';
 import type { ExtentVerdict, ShardResult } from '../src/scrub/verify';
 import { assertAudited, assertObjectsIntact, assertRestored, clonePool, Fixture, flipBit, makePool, readManifests, scrubExpect, shardsOfExtent } from './scrub-fixtures.test';
@@ -44,6 +44,30 @@ test('a rebuilt extent crosses as its broken shards\' payloads only, each in mem
   }
   assert.is(brokenBytes(v), 2 * 256 * KiB, 'the budget counts what crosses');
   assert.is(brokenPayloads(v, 'cannot rebuild: x'), 'cannot rebuild: x', 'a reason crosses as it is');
+});
+
+test('rebuilt in a reused scratch: views of it, the same bytes as in fresh buffers, extent after extent; a short scratch refused', async () => {
+  const fx = clonePool(big);
+  const ids = fx.objects[0].extents.slice(0, 3);
+  const fresh = await Promise.all(ids.map((id) => rebuildExtent(verdictWith(fx, id, [0, 5]))));
+  const v0 = verdictWith(fx, ids[0], [0, 5]);
+  const scratch = Buffer.alloc(scratchBytes(v0), 0xee);
+  assert.is(scratch.length, 6 * 256 * KiB);
+  for (const [i, id] of ids.entries()) {
+    const full = await rebuildExtent(verdictWith(fx, id, [0, 5]), scratch);
+    assert.ok(full.every((p) => p.buffer === scratch.buffer), `extent ${i}: every payload a view of the scratch`);
+    full.forEach((p, j) => assert.ok(p.equals(fresh[i][j]), `extent ${i}, shard ${j}: as rebuilt in fresh buffers`));
+    // What crosses to the main thread is copied out: the next extent may overwrite the scratch.
+    const kept = brokenPayloads(verdictWith(fx, id, [0, 5]), full) as Buffer[];
+    assert.is.not(kept[0].buffer, scratch.buffer);
+  }
+  let refused: unknown;
+  try {
+    await rebuildExtent(v0, Buffer.alloc(1024));
+  } catch (err) {
+    refused = err;
+  }
+  assert.match(String(refused), /scratch of 1024 bytes, need 1572864/);
 });
 
 test('--repair over shards of 256 KiB: lost and rotted shards rewritten bit-identical, mode 0644, audited, no temp file left', () => {

@@ -8,7 +8,8 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { AlignedBuffers } from '../src/core/aligned-buffers';
+import { BufferPool } from '../src/core/buffer-pool';
+import { mapAligned } from '../src/core/aligned-memory';
 import { ShardWrite, writeShardFiles } from '../src/core/shard-file';
 import { requireTool, scratchDir } from './helpers';
 
@@ -87,7 +88,7 @@ test('where the filesystem refuses O_DIRECT (ramfs), big shards go whole through
 
 test('aligned buffers: page-aligned, reused, and a taker past the budget waits for one to come back', async () => {
   const dir = scratchDir('dfs-aligned-');
-  const pool = new AlignedBuffers(256 * KiB, 50);
+  const pool = new BufferPool(256 * KiB, mapAligned, 50);
   const a = (await pool.take(100 * KiB))!;
   const b = (await pool.take(100 * KiB))!;
   assert.is(a.length, 128 * KiB, 'whole 64 KiB pages');

@@ -75,21 +75,28 @@ export async function rebuildShards(scheme: Scheme, extentLength: number, shards
   });
 }
 
+/** Bytes of the codec's buffers for one extent: every shard's payload (rebuildInto's `scratch`). */
+export function codecBytes(scheme: Scheme, extentLength: number): number {
+  return shardPayloadLength(scheme, extentLength) * shardCount(scheme);
+}
+
 /**
  * rebuildShards for an erasure-coded extent, with the valid payloads put in
  * place by `fill(index, dest)` (true when it filled dest): a caller reading
  * shard files copies each straight into the codec's buffers, with no buffer
- * of its own per shard.
+ * of its own per shard. The buffers are `scratch` (codecBytes long at least)
+ * when given: the payloads returned are views of it.
  */
-export async function rebuildInto(scheme: Scheme, extentLength: number, fill: (index: number, dest: Buffer) => boolean): Promise<Buffer[]> {
+export async function rebuildInto(scheme: Scheme, extentLength: number, fill: (index: number, dest: Buffer) => boolean, scratch?: Buffer): Promise<Buffer[]> {
   if (scheme.kind !== 'rs') throw new Error('rebuildInto: a mirror is rebuilt by copying a valid shard');
   const { k, m } = scheme;
   const n = k + m;
   const len = shardPayloadLength(scheme, extentLength);
+  if (scratch && scratch.length < len * n) throw new Error(`rebuildInto: scratch of ${scratch.length} bytes, need ${len * n}`);
   // Every data shard is filled or rebuilt, and the extent id proves them: no zeroing. Parity is zeroed,
   // as it is proven only by the codec that writes it.
-  const dataBuf = Buffer.allocUnsafe(len * k);
-  const parity = Buffer.alloc(len * m);
+  const dataBuf = scratch ? scratch.subarray(0, len * k) : Buffer.allocUnsafe(len * k);
+  const parity = scratch ? scratch.subarray(len * k, len * n).fill(0) : Buffer.alloc(len * m);
   let sources = 0;
   let targets = 0;
   let have = 0;

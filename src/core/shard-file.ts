@@ -7,7 +7,8 @@ import { decodeShardHeader, encodeShardHeader, HEADER_SIZE, PAYLOAD_CHECKSUM_AT,
 import { fsyncDir, fsyncDirAsync, tempPathFor, writeFileAtomic } from './atomic-file';
 import { Scheme } from './scheme';
 import { HeaderFile, HeaderReads } from './header-reads';
-import { AlignedBuffers, alignUp, DIRECT_ALIGN } from './aligned-buffers';
+import { BufferPool } from './buffer-pool';
+import { alignUp, DIRECT_ALIGN, mapAligned } from './aligned-memory';
 
 /** What can be wrong with one shard file (DESIGN §2). */
 export type ShardProblem =
@@ -442,7 +443,7 @@ const TEMP_FLAGS = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_E
 /** Shards this big have their blocks written with O_DIRECT, on the thread pool. */
 const DIRECT_WRITE_BYTES = 64 * 1024;
 /** Aligned memory the direct writes in flight hold at most (one always may). */
-const directBuffers = new AlignedBuffers(32 * 2 ** 20);
+const directBuffers = new BufferPool(32 * 2 ** 20, mapAligned);
 /** Disks (extents directories) whose filesystem refused O_DIRECT: written through the page cache. */
 const noDirect = new Set<string>();
 

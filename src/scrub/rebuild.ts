@@ -1,6 +1,6 @@
 import { extentId } from '../core/hash';
 import { parseScheme, shardCount } from '../core/scheme';
-import { assembleExtent, rebuildInto, rebuildShards, shardPayloadLength } from '../core/erasure';
+import { assembleExtent, codecBytes, rebuildInto, rebuildShards, shardPayloadLength } from '../core/erasure';
 import { checkShardFile, readPayloadInto } from '../core/shard-file';
 import type { ExtentVerdict, ShardResult } from './verify';
 
@@ -13,14 +13,17 @@ export const needsRebuild = (v: ExtentVerdict) => v.health !== 'unrecoverable' &
 /** The payloads of an extent by shard index (every one, or at least each broken one's), or why it could not be rebuilt. */
 export type Rebuilt = (Buffer | undefined)[] | string;
 
-/** Re-reads the valid shards and rebuilds every payload, proven against the extent id. */
-export async function rebuildExtent(v: ExtentVerdict): Promise<Buffer[]> {
+/**
+ * Re-reads the valid shards and rebuilds every payload, proven against the
+ * extent id; into `scratch` (see rebuildInto) when given, where it can.
+ */
+export async function rebuildExtent(v: ExtentVerdict, scratch?: Buffer): Promise<Buffer[]> {
   const scheme = parseScheme(v.scheme!);
   const valid = (index: number) => v.shards.filter((s) => s.status === 'ok' && s.index === index);
   const proven = (full: Buffer[]) => extentId(scheme, assembleExtent(scheme, v.length!, full)) === v.id;
   if (scheme.kind === 'rs') {
     // Each valid payload is read straight into the codec's buffer; what is rebuilt from them is proven below.
-    const full = await rebuildInto(scheme, v.length!, (index, dest) => valid(index).some((s) => readPayloadInto(s.path, v.id, index, dest)));
+    const full = await rebuildInto(scheme, v.length!, (index, dest) => valid(index).some((s) => readPayloadInto(s.path, v.id, index, dest)), scratch);
     if (proven(full)) return full;
     // A source whose header is sound but whose payload rotted (a light pass cannot tell): each payload proven by its checksum.
   }
@@ -36,9 +39,9 @@ export async function rebuildExtent(v: ExtentVerdict): Promise<Buffer[]> {
 }
 
 /** rebuildExtent, with a failure said as its reason. */
-export async function rebuildOrExplain(v: ExtentVerdict): Promise<Buffer[] | string> {
+export async function rebuildOrExplain(v: ExtentVerdict, scratch?: Buffer): Promise<Buffer[] | string> {
   try {
-    return await rebuildExtent(v);
+    return await rebuildExtent(v, scratch);
   } catch (err) {
     return `cannot rebuild: ${err instanceof Error ? err.message : String(err)}`;
   }
@@ -61,4 +64,10 @@ export function brokenPayloads(v: ExtentVerdict, full: Buffer[] | string): Rebui
 export function brokenBytes(v: ExtentVerdict): number {
   const indexes = new Set(v.shards.filter(isBroken).map((s) => s.index));
   return indexes.size * shardPayloadLength(parseScheme(v.scheme!), v.length!);
+}
+
+/** Bytes of codec buffers rebuilding an extent takes (rebuildExtent's scratch), or 0 for a mirror, which needs none. */
+export function scratchBytes(v: ExtentVerdict): number {
+  const scheme = parseScheme(v.scheme!);
+  return scheme.kind === 'rs' ? codecBytes(scheme, v.length!) : 0;
 }

@@ -9,6 +9,7 @@ import { checkRange, RangeRequest, RangeResult } from './range-check';
 import type { Rebuilt } from './rebuild';
 import type { ExtentVerdict, VerdictMessage } from './verify';
 import { lazy } from '../core/lazy';
+import { BufferPool } from '../core/buffer-pool';
 
 // Loaded by the first repair: a verify-only pass never encodes.
 const rebuilding = lazy((): typeof import('./rebuild') => require('./rebuild'));
@@ -83,6 +84,20 @@ function toRebuild(req: VerifyRequest, result: unknown): ExtentVerdict[] {
   return out;
 }
 
+/** Codec buffers, reused from extent to extent (see BufferPool): an answer's extents are rebuilt at once. */
+const codecScratch = new BufferPool(32 * 2 ** 20, (size) => Buffer.allocUnsafeSlow(size));
+
+/** An extent's broken payloads, rebuilt in codec buffers lent for the while, copied out of them. */
+async function rebuildBroken(v: ExtentVerdict): Promise<Rebuilt> {
+  const bytes = rebuilding().scratchBytes(v);
+  const scratch = bytes > 0 ? await codecScratch.take(bytes) : undefined;
+  try {
+    return rebuilding().brokenPayloads(v, await rebuilding().rebuildOrExplain(v, scratch));
+  } finally {
+    if (scratch) codecScratch.give(scratch);
+  }
+}
+
 /** Buffers that own their memory cross by transfer, not by copy; a small one may share Node's pool and is copied. */
 function transferable(rebuilt: [string, Rebuilt][]): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
@@ -99,8 +114,8 @@ parentPort!.on('message', (req: VerifyRequest) => {
     const broken = toRebuild(req, result);
     if (broken.length === 0) return parentPort!.postMessage({ seq: req.seq, result });
     // The codec runs on libuv's pool: this thread takes its next request meanwhile.
-    Promise.all(broken.map((v) => rebuilding().rebuildOrExplain(v))).then((done) => {
-      const rebuilt = broken.map((v, i): [string, Rebuilt] => [v.id, rebuilding().brokenPayloads(v, done[i])]);
+    Promise.all(broken.map((v) => rebuildBroken(v))).then((done) => {
+      const rebuilt = broken.map((v, i): [string, Rebuilt] => [v.id, done[i]]);
       parentPort!.postMessage({ seq: req.seq, result, rebuilt }, transferable(rebuilt));
     });
   } catch (err) {
