@@ -470,14 +470,20 @@ async function directWrite(fd: number, w: ShardWrite, check?: (back: Buffer) => 
       // On this thread: no create, nothing for the filesystem to wait on (through the pool it cost more).
       direct = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDWR | fs.constants.O_DIRECT);
     } catch (err) {
-      // EINVAL: a filesystem without O_DIRECT; ENOENT: no /proc.
-      if (errnoCode(err) === 'EINVAL' || errnoCode(err) === 'ENOENT') return 'unsupported';
+      // EINVAL: a filesystem without O_DIRECT; ENOENT: no /proc; EACCES, EPERM: a sandbox that hides it.
+      if (NO_DIRECT_ERRORS.has(errnoCode(err) ?? '')) return 'unsupported';
       throw err;
     }
     w.header.copy(buf, 0);
     w.payload.copy(buf, w.header.length);
     buf.fill(0, size);
-    for (let off = 0; off < whole; ) off += await fsAsync<number>((cb) => fs.write(direct!, buf, off, whole - off, off, cb));
+    try {
+      for (let off = 0; off < whole; ) off += await fsAsync<number>((cb) => fs.write(direct!, buf, off, whole - off, off, cb));
+    } catch (err) {
+      // A device whose blocks are bigger than a page: the page cache writes it all again from the start.
+      if (errnoCode(err) === 'EINVAL') return 'unsupported';
+      throw err;
+    }
     // At its offset: fd's own position is still 0.
     for (let off = whole; off < size; ) off += fs.writeSync(fd, buf, off, size - off, off);
     await fsAsync<void>((cb) => fs.fsync(fd, cb));
@@ -489,6 +495,9 @@ async function directWrite(fd: number, w: ShardWrite, check?: (back: Buffer) => 
     directBuffers.give(buf);
   }
 }
+
+/** How the reopen with O_DIRECT fails where it cannot be had: the page cache will do. */
+const NO_DIRECT_ERRORS = new Set(['EINVAL', 'ENOENT', 'EACCES', 'EPERM', 'EOPNOTSUPP', 'ENOTSUP']);
 
 const fsAsync = <T>(call: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void) =>
   new Promise<T>((resolve, reject) => call((err, value) => (err ? reject(err) : resolve(value))));
