@@ -85,6 +85,36 @@ export function writeFileAtomic(finalPath: string, chunks: Uint8Array | Uint8Arr
   }
 }
 
+/**
+ * writeFileAtomic with its open, writes and fsyncs on the thread pool (the
+ * rename stays on this thread): the caller's thread goes on while the disk
+ * works. Resolves once the file and its directory are on disk.
+ */
+export async function writeFileAtomicAsync(finalPath: string, data: Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = tempPathFor(finalPath);
+  let fd: number | undefined;
+  try {
+    fd = await fsCall<number>((cb) => fs.open(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode, cb));
+    // The mode is the file's, whatever the umask of the service that writes it.
+    fs.fchmodSync(fd, mode);
+    const open = fd;
+    for (let off = 0; off < data.length; ) off += await fsCall<number>((cb) => fs.write(open, data, off, data.length - off, off, cb));
+    await fsCall<void>((cb) => fs.fsync(open, cb));
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, finalPath);
+    await fsyncDirAsync(path.dirname(finalPath));
+  } catch (err) {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw fsFailure('cannot write', finalPath, err);
+  }
+}
+
+/** An fs call with a callback, as a promise: the fs.promises API allocates a FileHandle per open. */
+export const fsCall = <T>(call: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void) =>
+  new Promise<T>((resolve, reject) => call((err, value) => (err ? reject(err) : resolve(value))));
+
 export function writeJsonAtomic(finalPath: string, value: unknown, mode = 0o644): void {
   writeFileAtomic(finalPath, Buffer.from(JSON.stringify(value, null, 2) + '\n'), mode);
 }

@@ -4,7 +4,7 @@ import { errnoCode, fsFailure, operationalError } from './errors';
 import { isRealDirectory } from './safe-fs';
 import { checksum64 } from './hash';
 import { decodeShardHeader, encodeShardHeader, HEADER_SIZE, PAYLOAD_CHECKSUM_AT, ShardHeader, ShardTemplate } from './shard-header';
-import { fsyncDir, fsyncDirAsync, tempPathFor, writeFileAtomic } from './atomic-file';
+import { fsCall, fsyncDir, fsyncDirAsync, tempPathFor, writeFileAtomic } from './atomic-file';
 import { Scheme } from './scheme';
 import { HeaderFile, HeaderReads } from './header-reads';
 import { BufferPool } from './buffer-pool';
@@ -412,7 +412,7 @@ async function writeAndRename(w: ShardWrite, onPlaced: () => void, check?: (back
     const big = w.payload.length >= DIRECT_WRITE_BYTES;
     // A create blocks in the filesystem while other fsyncs are in flight (profile of a repair pass: 340 ms of
     // its main thread's time): a big shard's goes to the thread pool.
-    fd = big ? await fsAsync<number>((cb) => fs.open(tmp, TEMP_FLAGS, 0o644, cb)) : fs.openSync(tmp, TEMP_FLAGS, 0o644);
+    fd = big ? await fsCall<number>((cb) => fs.open(tmp, TEMP_FLAGS, 0o644, cb)) : fs.openSync(tmp, TEMP_FLAGS, 0o644);
     // The mode is the file's, whatever the umask of the service that writes it.
     fs.fchmodSync(fd, 0o644);
     const disk = path.dirname(path.dirname(tmp));
@@ -478,7 +478,7 @@ async function directWrite(fd: number, w: ShardWrite, check?: (back: Buffer) => 
     w.payload.copy(buf, w.header.length);
     buf.fill(0, size);
     try {
-      for (let off = 0; off < whole; ) off += await fsAsync<number>((cb) => fs.write(direct!, buf, off, whole - off, off, cb));
+      for (let off = 0; off < whole; ) off += await fsCall<number>((cb) => fs.write(direct!, buf, off, whole - off, off, cb));
     } catch (err) {
       // A device whose blocks are bigger than a page: the page cache writes it all again from the start.
       if (errnoCode(err) === 'EINVAL') return 'unsupported';
@@ -486,9 +486,9 @@ async function directWrite(fd: number, w: ShardWrite, check?: (back: Buffer) => 
     }
     // At its offset: fd's own position is still 0.
     for (let off = whole; off < size; ) off += fs.writeSync(fd, buf, off, size - off, off);
-    await fsAsync<void>((cb) => fs.fsync(fd, cb));
+    await fsCall<void>((cb) => fs.fsync(fd, cb));
     if (!check) return undefined;
-    const got = await fsAsync<number>((cb) => fs.read(direct!, buf, 0, buf.length, 0, cb));
+    const got = await fsCall<number>((cb) => fs.read(direct!, buf, 0, buf.length, 0, cb));
     return check(buf.subarray(0, got));
   } finally {
     if (direct !== undefined) fs.closeSync(direct);
@@ -498,9 +498,6 @@ async function directWrite(fd: number, w: ShardWrite, check?: (back: Buffer) => 
 
 /** How the reopen with O_DIRECT fails where it cannot be had: the page cache will do. */
 const NO_DIRECT_ERRORS = new Set(['EINVAL', 'ENOENT', 'EACCES', 'EPERM', 'EOPNOTSUPP', 'ENOTSUP']);
-
-const fsAsync = <T>(call: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void) =>
-  new Promise<T>((resolve, reject) => call((err, value) => (err ? reject(err) : resolve(value))));
 
 /** One buffer for the read-backs of shards written through the page cache (each read and checked at once). */
 const readBack = new ReadBuffer();

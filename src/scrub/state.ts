@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { writeJsonAtomic } from '../core/atomic-file';
+import { writeFileAtomicAsync, writeJsonAtomic } from '../core/atomic-file';
 import { fsFailure, operationalError } from '../core/errors';
 import { stateDir } from '../core/layout';
 import { readStateText } from '../core/safe-fs';
@@ -165,4 +165,16 @@ export function loadState(root: string, poolId: string): ScrubState {
 export function saveState(root: string, state: ScrubState): void {
   state.updatedAt = new Date().toISOString();
   writeJsonAtomic(stateFile(root), state);
+}
+
+/**
+ * saveState through the thread pool: the state as it is at the call, written
+ * once `after` (the write before it) has settled, so two never race to the
+ * rename. Resolves once it is on disk.
+ */
+export async function saveStateAfter(root: string, state: ScrubState, after: Promise<unknown>): Promise<void> {
+  state.updatedAt = new Date().toISOString();
+  const bytes = Buffer.from(JSON.stringify(state, null, 2) + '\n');
+  await after;
+  await writeFileAtomicAsync(stateFile(root), bytes);
 }
