@@ -12,6 +12,7 @@ import { BufferPool } from '../src/core/buffer-pool';
 import { mapAligned } from '../src/core/aligned-memory';
 import { ShardWrite, writeShardFiles } from '../src/core/shard-file';
 import { requireTool, scratchDir } from './helpers';
+import { canUseLoopDevices, cleanupDrives, FsType, makeDrive } from './loop-drives';
 
 const KiB = 1024;
 const TMPFS_MAGIC = 0x01021994;
@@ -66,6 +67,26 @@ test('a big shard is written around the page cache and read back from the disk; 
   assert.ok(resident(again[0].file) <= 4096, `256 KiB shard: ${resident(again[0].file)} bytes in the page cache`);
   assert.ok(resident(again[1].file) <= 4096, `1 MiB shard: ${resident(again[1].file)} bytes in the page cache`);
   assert.is(resident(again[2].file), 8192, 'the small shard is in the page cache, as written');
+});
+
+test('on loop-mounted ext4, xfs and btrfs drives, a big shard goes around the page cache, whole and as written', async () => {
+  const kinds: FsType[] = ['ext4', 'xfs', 'btrfs'];
+  if (!canUseLoopDevices('O_DIRECT shard writes on real drives', kinds) || !requireTool('fincore')) return;
+  const dir = scratchDir('dfs-shard-write-drives-');
+  try {
+    for (const kind of kinds) {
+      const drive = makeDrive(dir, kind, kind);
+      const shards = path.join(drive.mountPoint, 'extents', 'cd');
+      fs.mkdirSync(shards, { recursive: true });
+      const writes = shardWrites(shards, [256 * KiB, 1024 * KiB + 8]);
+      assertWritten(writes, await writeChecked(writes));
+      const fresh = shardWrites(shards, [256 * KiB, 1024 * KiB + 8]).map((w, i) => ({ ...w, file: path.join(shards, `ef${i}.${i}`) }));
+      await writeChecked(fresh);
+      for (const w of fresh) assert.ok(resident(w.file) <= 4096, `${kind}: ${path.basename(w.file)} has ${resident(w.file)} bytes in the page cache`);
+    }
+  } finally {
+    cleanupDrives();
+  }
 });
 
 test('where the filesystem refuses O_DIRECT (ramfs), big shards go whole through the page cache', async () => {

@@ -14,6 +14,9 @@ export function tempPathFor(finalPath: string): string {
   return path.join(path.dirname(finalPath), `.tmp-${process.pid}-${tempCounter}-${randomBytes(6).toString('hex')}-${path.basename(finalPath)}`);
 }
 
+/** How a temp file is created: new (O_EXCL), never through a link; the caller adds O_WRONLY or O_RDWR. */
+export const TEMP_CREATE = fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
 export function fsyncDir(dir: string): void {
   const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
   try {
@@ -23,13 +26,17 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** An fs call with a callback, as a promise: the fs.promises API allocates a FileHandle per open. */
+export const fsCall = <T>(call: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void) =>
+  new Promise<T>((resolve, reject) => call((err, value) => (err ? reject(err) : resolve(value))));
+
 /** fsyncDir on the thread pool, so that many directories' fsyncs are in flight together. */
 export async function fsyncDirAsync(dir: string): Promise<void> {
-  const fh = await fs.promises.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+  const fd = await fsCall<number>((cb) => fs.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW, cb));
   try {
-    await fh.sync();
+    await fsCall<void>((cb) => fs.fsync(fd, cb));
   } finally {
-    await fh.close();
+    fs.closeSync(fd);
   }
 }
 
@@ -47,8 +54,7 @@ export class AtomicWriter {
     opts: { mode?: number; tempPath?: string } = {},
   ) {
     this.tempPath = opts.tempPath ?? tempPathFor(finalPath);
-    const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
-    this.fd = fs.openSync(this.tempPath, flags, opts.mode ?? 0o644);
+    this.fd = fs.openSync(this.tempPath, fs.constants.O_WRONLY | TEMP_CREATE, opts.mode ?? 0o644);
     // The mode is the file's, whatever the umask of the service that writes it.
     fs.fchmodSync(this.fd, opts.mode ?? 0o644);
   }
@@ -94,7 +100,7 @@ export async function writeFileAtomicAsync(finalPath: string, data: Uint8Array, 
   const tmp = tempPathFor(finalPath);
   let fd: number | undefined;
   try {
-    fd = await fsCall<number>((cb) => fs.open(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode, cb));
+    fd = await fsCall<number>((cb) => fs.open(tmp, fs.constants.O_WRONLY | TEMP_CREATE, mode, cb));
     // The mode is the file's, whatever the umask of the service that writes it.
     fs.fchmodSync(fd, mode);
     const open = fd;
@@ -110,10 +116,6 @@ export async function writeFileAtomicAsync(finalPath: string, data: Uint8Array, 
     throw fsFailure('cannot write', finalPath, err);
   }
 }
-
-/** An fs call with a callback, as a promise: the fs.promises API allocates a FileHandle per open. */
-export const fsCall = <T>(call: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void) =>
-  new Promise<T>((resolve, reject) => call((err, value) => (err ? reject(err) : resolve(value))));
 
 export function writeJsonAtomic(finalPath: string, value: unknown, mode = 0o644): void {
   writeFileAtomic(finalPath, Buffer.from(JSON.stringify(value, null, 2) + '\n'), mode);

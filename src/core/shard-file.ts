@@ -4,7 +4,7 @@ import { errnoCode, fsFailure, operationalError } from './errors';
 import { isRealDirectory } from './safe-fs';
 import { checksum64 } from './hash';
 import { decodeShardHeader, encodeShardHeader, HEADER_SIZE, PAYLOAD_CHECKSUM_AT, ShardHeader, ShardTemplate } from './shard-header';
-import { fsCall, fsyncDir, fsyncDirAsync, tempPathFor, writeFileAtomic } from './atomic-file';
+import { fsCall, fsyncDir, fsyncDirAsync, TEMP_CREATE, tempPathFor, writeFileAtomic } from './atomic-file';
 import { Scheme } from './scheme';
 import { HeaderFile, HeaderReads } from './header-reads';
 import { BufferPool } from './buffer-pool';
@@ -415,10 +415,8 @@ async function writeAndRename(w: ShardWrite, onPlaced: () => void, check?: (back
     fd = big ? await fsCall<number>((cb) => fs.open(tmp, TEMP_FLAGS, 0o644, cb)) : fs.openSync(tmp, TEMP_FLAGS, 0o644);
     // The mode is the file's, whatever the umask of the service that writes it.
     fs.fchmodSync(fd, 0o644);
-    const disk = path.dirname(path.dirname(tmp));
-    const direct = big && !noDirect.has(disk) ? await directWrite(fd, w, check) : 'unsupported';
+    const direct = big ? await directWrite(fd, tmp, w, check) : 'unsupported';
     if (direct === 'unsupported') {
-      if (big) noDirect.add(disk);
       writeAll(fd, [w.header, w.payload]);
       const synced = fd;
       await new Promise<void>((resolve, reject) => fs.fsync(synced, (err) => (err ? reject(err) : resolve())));
@@ -438,13 +436,13 @@ async function writeAndRename(w: ShardWrite, onPlaced: () => void, check?: (back
   return undefined;
 }
 
-const TEMP_FLAGS = fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+const TEMP_FLAGS = fs.constants.O_RDWR | TEMP_CREATE;
 
 /** Shards this big have their blocks written with O_DIRECT, on the thread pool. */
 const DIRECT_WRITE_BYTES = 64 * 1024;
 /** Aligned memory the direct writes in flight hold at most (one always may). */
 const directBuffers = new BufferPool(32 * 2 ** 20, mapAligned);
-/** Disks (extents directories) whose filesystem refused O_DIRECT: written through the page cache. */
+/** Disks (extents directories) whose filesystem or device refused O_DIRECT: written through the page cache from then on. */
 const noDirect = new Set<string>();
 
 /**
@@ -459,7 +457,9 @@ const noDirect = new Set<string>();
  * filesystem, /proc or the memory is not up to it. The caller closes `fd`
  * and, on a problem, removes the file.
  */
-async function directWrite(fd: number, w: ShardWrite, check?: (back: Buffer) => string | undefined): Promise<string | undefined | 'unsupported'> {
+async function directWrite(fd: number, tmp: string, w: ShardWrite, check?: (back: Buffer) => string | undefined): Promise<string | undefined | 'unsupported'> {
+  const disk = path.dirname(path.dirname(tmp));
+  if (noDirect.has(disk)) return 'unsupported';
   const size = w.header.length + w.payload.length;
   const whole = Math.floor(size / DIRECT_ALIGN) * DIRECT_ALIGN;
   const buf = await directBuffers.take(alignUp(size));
@@ -471,8 +471,9 @@ async function directWrite(fd: number, w: ShardWrite, check?: (back: Buffer) => 
       direct = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDWR | fs.constants.O_DIRECT);
     } catch (err) {
       // EINVAL: a filesystem without O_DIRECT; ENOENT: no /proc; EACCES, EPERM: a sandbox that hides it.
-      if (NO_DIRECT_ERRORS.has(errnoCode(err) ?? '')) return 'unsupported';
-      throw err;
+      if (!NO_DIRECT_ERRORS.has(errnoCode(err) ?? '')) throw err;
+      noDirect.add(disk);
+      return 'unsupported';
     }
     w.header.copy(buf, 0);
     w.payload.copy(buf, w.header.length);
@@ -481,8 +482,9 @@ async function directWrite(fd: number, w: ShardWrite, check?: (back: Buffer) => 
       for (let off = 0; off < whole; ) off += await fsCall<number>((cb) => fs.write(direct!, buf, off, whole - off, off, cb));
     } catch (err) {
       // A device whose blocks are bigger than a page: the page cache writes it all again from the start.
-      if (errnoCode(err) === 'EINVAL') return 'unsupported';
-      throw err;
+      if (errnoCode(err) !== 'EINVAL') throw err;
+      noDirect.add(disk);
+      return 'unsupported';
     }
     // At its offset: fd's own position is still 0.
     for (let off = whole; off < size; ) off += fs.writeSync(fd, buf, off, size - off, off);
