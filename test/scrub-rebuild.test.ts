@@ -10,7 +10,10 @@ import path from 'node:path';
 import { openPool } from '../src/core/pool';
 import { writeShardFiles } from '../src/core/shard-file';
 import { scratchDir } from './helpers';
-import { brokenBytes, brokenPayloads, rebuildExtent, scratchBytes } from '../src/scrub/rebuild';
+import { brokenBytes, brokenShardFiles, rebuildExtent, scratchBytes, SlotRef } from '../src/scrub/rebuild';
+import { SharedSlots } from '../src/core/shared-slots';
+import { alignUp } from '../src/core/aligned-memory';
+import { checkShardBytes } from '../src/core/shard-file';
 import { repairExtents } from '../src/scrub/repair';
 import type { ExtentVerdict, ShardResult } from '../src/scrub/verify';
 import { assertAudited, assertObjectsIntact, assertRestored, clonePool, Fixture, flipBit, makePool, readManifests, scrubExpect, shardsOfExtent } from './scrub-fixtures.test';
@@ -34,7 +37,7 @@ test('a rebuilt extent crosses as its broken shards\' payloads only, each in mem
   for (const i of [1, 4]) fs.rmSync(shardsOfExtent(fx, id)[i].path);
   const full = await rebuildExtent(v);
   assert.is(full.length, 6);
-  const kept = brokenPayloads(v, full);
+  const kept = brokenShardFiles(v, full);
   assert.ok(Array.isArray(kept));
   const payloads = kept as (Buffer | undefined)[];
   assert.equal(payloads.map((p) => p !== undefined), [false, true, false, false, true, false], 'shards 1 and 4 only');
@@ -43,7 +46,62 @@ test('a rebuilt extent crosses as its broken shards\' payloads only, each in mem
     assert.is.not(payloads[i]!.buffer, full[i].buffer, `shard ${i}: not a view of the codec's buffer (which holds all six)`);
   }
   assert.is(brokenBytes(v), 2 * 256 * KiB, 'the budget counts what crosses');
-  assert.is(brokenPayloads(v, 'cannot rebuild: x'), 'cannot rebuild: x', 'a reason crosses as it is');
+  assert.is(brokenShardFiles(v, 'cannot rebuild: x'), 'cannot rebuild: x', 'a reason crosses as it is');
+});
+
+test('with shared slots, a broken shard crosses as its whole file in one (header made of the proven payload), in a buffer of its own once they are all lent', async () => {
+  const fx = clonePool(big);
+  const ids = fx.objects[0].extents.slice(0, 2);
+  const slots = new SharedSlots(3 * (256 + 4) * KiB);
+  const sent = await Promise.all(ids.map(async (id) => {
+    const v = verdictWith(fx, id, [1, 4]);
+    return { v, full: await rebuildExtent(v) };
+  }));
+  const crossed = sent.map(({ v, full }) => brokenShardFiles(v, full, slots) as (Buffer | SlotRef | undefined)[]);
+  const refs = crossed.flatMap((c) => c.filter((x): x is SlotRef => !!x && !Buffer.isBuffer(x)));
+  assert.is(refs.length, 3, 'three fit in the slots');
+  assert.ok(Buffer.isBuffer(crossed[1][4]), 'the fourth is a copy of its payload');
+  assert.ok((crossed[1][4] as Buffer).equals(sent[1].full[4]));
+  for (const [k, { v, full }] of sent.entries()) {
+    for (const i of [1, 4]) {
+      const r = crossed[k][i];
+      if (Buffer.isBuffer(r)) continue;
+      assert.is(r!.at % 4096, 0, 'page-aligned');
+      assert.is(r!.size, 128 + 256 * KiB);
+      const check = checkShardBytes(Buffer.from(slots.memory!, r!.at, r!.size), v.id, i);
+      assert.ok(check.ok, `extent ${k} shard ${i}: a valid shard file`);
+      assert.ok(check.ok && check.payload.equals(full[i]), `extent ${k} shard ${i}: the rebuilt payload`);
+    }
+  }
+  assert.is(crossed[0][0], undefined, 'a valid shard does not cross');
+});
+
+test('two damaged copies of one shard rebuilt into one shared slot: both rewritten whole from it', async () => {
+  const fx = clonePool(big);
+  const id = fx.objects[0].extents[0];
+  const length = readManifests(fx.pool).get('big')!.extents.find((e) => e.id === id)!.length;
+  const files = shardsOfExtent(fx, id);
+  const good = fs.readFileSync(files[2].path);
+  // A second copy of shard 2, on the disk of shard 3; both copies rotted.
+  const twin = path.join(path.dirname(files[3].path), path.basename(files[2].path));
+  fs.copyFileSync(files[2].path, twin);
+  flipBit(files[2].path, 128 + 1000);
+  flipBit(twin, 128 + 2000);
+  const shards: ShardResult[] = files.map((s) => ({ index: s.index, disk: s.disk, path: s.path, status: s.index === 2 ? ('checksum-mismatch' as const) : ('ok' as const) }));
+  shards.push({ index: 2, disk: files[3].disk, path: twin, status: 'checksum-mismatch' });
+  const v: ExtentVerdict = { id, scheme: 'rs:4+2', length, health: 'degraded', valid: [0, 1, 3, 4, 5], shards, bytesRead: 0 };
+  const slots = new SharedSlots(1024 * KiB);
+  const crossed = brokenShardFiles(v, await rebuildExtent(v), slots) as (Buffer | SlotRef | undefined)[];
+  const ref = crossed[2] as SlotRef;
+  assert.ok(ref && !Buffer.isBuffer(ref), 'shard 2 crossed once, in a slot');
+  const released: number[] = [];
+  const image = { slot: Buffer.from(slots.memory!, ref.at, alignUp(ref.size)), size: ref.size, release: () => released.push(ref.at) };
+  const [out] = await repairExtents(openPool(fx.pool), [v], 'test-pass', new Map([[id, crossed.map((x, i) => (i === 2 ? image : (x as Buffer | undefined)))]]));
+  for (const s of shards.filter((r) => r.index === 2)) {
+    assert.ok(out.get(s)!.ok, `${s.path}: ${out.get(s)!.detail}`);
+    assert.ok(fs.readFileSync(s.path).equals(good), `${s.path}: rewritten as the shard was`);
+  }
+  assert.equal(released, [], 'the slot is the caller\'s to give back');
 });
 
 test('rebuilt in a reused scratch: views of it, the same bytes as in fresh buffers, extent after extent; a short scratch refused', async () => {
@@ -58,7 +116,7 @@ test('rebuilt in a reused scratch: views of it, the same bytes as in fresh buffe
     assert.ok(full.every((p) => p.buffer === scratch.buffer), `extent ${i}: every payload a view of the scratch`);
     full.forEach((p, j) => assert.ok(p.equals(fresh[i][j]), `extent ${i}, shard ${j}: as rebuilt in fresh buffers`));
     // What crosses to the main thread is copied out: the next extent may overwrite the scratch.
-    const kept = brokenPayloads(verdictWith(fx, id, [0, 5]), full) as Buffer[];
+    const kept = brokenShardFiles(verdictWith(fx, id, [0, 5]), full) as Buffer[];
     assert.is.not(kept[0].buffer, scratch.buffer);
   }
   let refused: unknown;

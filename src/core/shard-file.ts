@@ -359,6 +359,12 @@ export interface ShardWrite {
   file: string;
   header: Buffer;
   payload: Buffer;
+  /**
+   * Header and payload as one page-aligned buffer (they are views of it),
+   * whole pages long: written from as it is with O_DIRECT and read back into,
+   * where other writes are copied into aligned memory of this module's.
+   */
+  aligned?: Buffer;
 }
 
 /**
@@ -462,7 +468,14 @@ async function directWrite(fd: number, tmp: string, w: ShardWrite, check?: (back
   if (noDirect.has(disk)) return 'unsupported';
   const size = w.header.length + w.payload.length;
   const whole = Math.floor(size / DIRECT_ALIGN) * DIRECT_ALIGN;
-  const buf = await directBuffers.take(alignUp(size));
+  // Buffers of directBuffers' lent to this write, given back at its end.
+  const lent: Buffer[] = [];
+  const take = async () => {
+    const b = await directBuffers.take(alignUp(size));
+    if (b) lent.push(b);
+    return b;
+  };
+  const buf = w.aligned ?? (await take());
   if (!buf) return 'unsupported';
   let direct: number | undefined;
   try {
@@ -475,9 +488,10 @@ async function directWrite(fd: number, tmp: string, w: ShardWrite, check?: (back
       noDirect.add(disk);
       return 'unsupported';
     }
-    w.header.copy(buf, 0);
-    w.payload.copy(buf, w.header.length);
-    buf.fill(0, size);
+    if (!w.aligned) {
+      w.header.copy(buf, 0);
+      w.payload.copy(buf, w.header.length);
+    }
     try {
       for (let off = 0; off < whole; ) off += await fsCall<number>((cb) => fs.write(direct!, buf, off, whole - off, off, cb));
     } catch (err) {
@@ -490,11 +504,14 @@ async function directWrite(fd: number, tmp: string, w: ShardWrite, check?: (back
     for (let off = whole; off < size; ) off += fs.writeSync(fd, buf, off, size - off, off);
     await fsCall<void>((cb) => fs.fsync(fd, cb));
     if (!check) return undefined;
-    const got = await fsCall<number>((cb) => fs.read(direct!, buf, 0, buf.length, 0, cb));
-    return check(buf.subarray(0, got));
+    // What was given in place stays as given (it may be written elsewhere too): it is read back into memory of ours.
+    const back = w.aligned ? await take() : buf;
+    if (!back) return check(readBackSync(fd, size));
+    const got = await fsCall<number>((cb) => fs.read(direct!, back, 0, alignUp(size), 0, cb));
+    return check(back.subarray(0, got));
   } finally {
     if (direct !== undefined) fs.closeSync(direct);
-    directBuffers.give(buf);
+    for (const b of lent) directBuffers.give(b);
   }
 }
 

@@ -14,7 +14,7 @@ import { DEEP_ONLY_KINDS, deepOnlyShards, foldKnownPass, foldLightPass, healthWi
 import { parseScheme } from '../core/scheme';
 import { Finding } from './finding';
 import { repairExtents, repairManifestCopy, RepairOutcome } from './repair';
-import { isBroken, needsRebuild, Rebuilt } from './rebuild';
+import { isBroken, needsRebuild, Rebuilt, releaseRebuilt } from './rebuild';
 import { Intensity, Pacing, pacingFor } from './pacing';
 import { VerifyWorkers } from './workers';
 import { Alarm } from './alarm';
@@ -673,7 +673,12 @@ export class ScrubPass {
     const ops = cut >= 0 ? batch.slice(0, cut) : batch;
     for (const op of ops) op.verdicts!.forEach((v, i) => this.countInterruptedRepairs(v, op.plans[i]));
     const toRepair = this.opts.mode === 'repair' ? ops.flatMap((op) => op.verdicts!.filter(needsRebuild)) : [];
-    if (toRepair.length === 0) return { ops, repaired: Promise.resolve(new Map()), writing: false };
+    // The threads' memory a rebuilt shard holds goes back once the batch is written, or at once when nothing is (cut).
+    const release = () => batch.forEach((op) => op.rebuilt?.forEach(releaseRebuilt));
+    if (toRepair.length === 0) {
+      release();
+      return { ops, repaired: Promise.resolve(new Map()), writing: false };
+    }
     // (Entries an interrupted run left for extents not reached yet stay until those are seen.)
     this.current.pendingRepairs = [...(this.current.pendingRepairs ?? []), ...toRepair.map((v) => ({
       extent: v.id,
@@ -686,6 +691,7 @@ export class ScrubPass {
     const repaired = recorded
       .then(() => repairExtents(this.pool, toRepair, this.current.id, rebuilt))
       .then((results): RepairsOf => new Map(toRepair.map((v, i) => [v.id, results[i]])));
+    repaired.finally(release).catch(() => undefined);
     // A failure surfaces where the batch is folded; until then it is not an unhandled rejection.
     repaired.catch(() => undefined);
     return { ops, repaired, writing: true };

@@ -1,7 +1,9 @@
 import { extentId } from '../core/hash';
 import { parseScheme, shardCount } from '../core/scheme';
 import { assembleExtent, codecBytes, rebuildInto, rebuildShards, shardPayloadLength } from '../core/erasure';
-import { checkShardFile, readPayloadInto } from '../core/shard-file';
+import { checkShardFile, readPayloadInto, shardHeaderFor } from '../core/shard-file';
+import { HEADER_SIZE } from '../core/shard-header';
+import type { SharedSlots } from '../core/shared-slots';
 import type { ExtentVerdict, ShardResult } from './verify';
 
 /** Every verdict on a file but a valid shard or a spare valid copy of one needs repair. */
@@ -10,8 +12,41 @@ export const isBroken = (r: ShardResult) => r.status !== 'ok' && r.status !== 'd
 /** An extent a repair pass rebuilds: some shard is broken, and enough are valid to rebuild it from. */
 export const needsRebuild = (v: ExtentVerdict) => v.health !== 'unrecoverable' && v.scheme !== undefined && v.length !== undefined && v.shards.some(isBroken);
 
+/**
+ * A rebuilt shard's whole file, header then payload (`size` bytes), in a
+ * page-aligned slot another thread lent (see SharedSlots): written from
+ * there with O_DIRECT, no copy. `release` hands the slot back; nothing may
+ * touch `slot` after it.
+ */
+export interface ShardImage {
+  /** Page-aligned, whole pages: room past `size` to the next page boundary. */
+  slot: Buffer;
+  size: number;
+  release(): void;
+}
+
+/** What was rebuilt of one shard: its payload, or its whole file (ShardImage). */
+export type RebuiltShard = Buffer | ShardImage;
+
 /** The payloads of an extent by shard index (every one, or at least each broken one's), or why it could not be rebuilt. */
-export type Rebuilt = (Buffer | undefined)[] | string;
+export type Rebuilt = (RebuiltShard | undefined)[] | string;
+
+/** A ShardImage as it crosses: its offset in the lending thread's SharedSlots. */
+export interface SlotRef {
+  at: number;
+  size: number;
+}
+
+/** Rebuilt, as it crosses from a verify thread. */
+export type CrossingRebuilt = (Buffer | SlotRef | undefined)[] | string;
+
+export const isImage = (r: RebuiltShard): r is ShardImage => !Buffer.isBuffer(r);
+
+/** Gives back every slot a Rebuilt holds (a Rebuilt of payloads holds none). */
+export function releaseRebuilt(r: Rebuilt): void {
+  if (typeof r === 'string') return;
+  for (const x of r) if (x && isImage(x)) x.release();
+}
 
 /**
  * Re-reads the valid shards and rebuilds every payload, proven against the
@@ -48,19 +83,35 @@ export async function rebuildOrExplain(v: ExtentVerdict, scratch?: Buffer): Prom
 }
 
 /**
- * What of a rebuilt extent a repair writes: each broken shard's payload, in
- * memory of its own. The codec's buffers hold every shard (k + m payloads);
- * a verify thread sends the main thread only the ones it will write (two of
- * six when two shards are lost), a third of the bytes held until written.
+ * What of a rebuilt extent a repair writes: each broken shard, in memory of
+ * its own. The codec's buffers hold every shard (k + m payloads); a verify
+ * thread sends the main thread only the ones it will write (two of six when
+ * two shards are lost), a third of the bytes held until written. Each goes
+ * as its whole shard file in a slot of `slots` while one is free (the header
+ * made here, of the payload the extent id proved; the main thread writes the
+ * slot as it is), else as a copy of its payload.
  */
-export function brokenPayloads(v: ExtentVerdict, full: Buffer[] | string): Rebuilt {
+export function brokenShardFiles(v: ExtentVerdict, full: Buffer[] | string, slots?: SharedSlots): CrossingRebuilt {
   if (typeof full === 'string') return full;
-  const out: (Buffer | undefined)[] = new Array(full.length).fill(undefined);
-  for (const s of v.shards) if (isBroken(s) && full[s.index] && !out[s.index]) out[s.index] = Buffer.from(full[s.index]);
+  const out: (Buffer | SlotRef | undefined)[] = new Array(full.length).fill(undefined);
+  for (const s of v.shards) {
+    const payload = full[s.index];
+    if (!isBroken(s) || !payload || out[s.index]) continue;
+    const size = HEADER_SIZE + payload.length;
+    const at = slots ? slots.take(size) : -1;
+    if (at < 0) {
+      out[s.index] = Buffer.from(payload);
+      continue;
+    }
+    const file = Buffer.from(slots!.memory!, at, size);
+    shardHeaderFor(v.id, s.index, parseScheme(v.scheme!), v.length!, payload).copy(file, 0);
+    payload.copy(file, HEADER_SIZE);
+    out[s.index] = { at, size };
+  }
   return out;
 }
 
-/** Bytes brokenPayloads keeps of an extent. */
+/** Bytes brokenShardFiles keeps of an extent (payloads). */
 export function brokenBytes(v: ExtentVerdict): number {
   const indexes = new Set(v.shards.filter(isBroken).map((s) => s.index));
   return indexes.size * shardPayloadLength(parseScheme(v.scheme!), v.length!);

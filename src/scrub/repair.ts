@@ -3,11 +3,11 @@ import { checkWrittenCopy, Manifest, ManifestCopy, writeManifestCopy } from '../
 import { Pool, writableDisks } from '../core/pool';
 import { parseScheme } from '../core/scheme';
 import { checkShardBytes, shardHeaderFor, ShardWrite, writeShardFiles } from '../core/shard-file';
-import { PAYLOAD_CHECKSUM_AT } from '../core/shard-header';
+import { HEADER_SIZE, PAYLOAD_CHECKSUM_AT } from '../core/shard-header';
 import { rankDisks } from '../core/placement';
 import { ExtentVerdict, ShardResult } from './verify';
 import { quarantine } from './quarantine';
-import { isBroken, Rebuilt, rebuildOrExplain } from './rebuild';
+import { isBroken, isImage, Rebuilt, RebuiltShard, rebuildOrExplain } from './rebuild';
 import { appendAudit, appendAuditSynced, appendAuditUnsynced } from './audit';
 
 /** What one repair of one shard (or manifest copy) came to. */
@@ -28,7 +28,6 @@ interface ShardJob {
   target: string;
   disk: number;
   kept?: string;
-  payload: Buffer;
   /** The payload's checksum, as its header has it. */
   checksum: bigint;
   write: ShardWrite;
@@ -76,7 +75,7 @@ export async function repairExtents(pool: Pool, verdicts: ExtentVerdict[], passI
     (k, back) => {
       const { j, v } = flat[k];
       const check = checkShardBytes(back, v.id, j.s.index);
-      const ok = check.ok && check.header.payloadChecksum === j.checksum && check.payload.length === j.payload.length;
+      const ok = check.ok && check.header.payloadChecksum === j.checksum && check.payload.length === j.write.payload.length;
       return ok ? undefined : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}`;
     },
   );
@@ -94,7 +93,7 @@ export async function repairExtents(pool: Pool, verdicts: ExtentVerdict[], passI
 }
 
 /** Where each broken shard of one extent goes; what cannot go anywhere is answered in `out` at once. */
-function placeShards(pool: Pool, v: ExtentVerdict, broken: ShardResult[], full: (Buffer | undefined)[], writable: Set<number>, out: Map<ShardResult, RepairOutcome>, passId: string): ShardJob[] {
+function placeShards(pool: Pool, v: ExtentVerdict, broken: ShardResult[], full: (RebuiltShard | undefined)[], writable: Set<number>, out: Map<ShardResult, RepairOutcome>, passId: string): ShardJob[] {
   const scheme = parseScheme(v.scheme!);
   const occupied = new Set(v.shards.filter((s) => s.disk >= 0).map((s) => s.disk));
   const jobs: ShardJob[] = [];
@@ -120,21 +119,27 @@ function placeShards(pool: Pool, v: ExtentVerdict, broken: ShardResult[], full: 
       out.set(s, { ok: false, action: 'rebuilt', path: s.path, disk: s.disk, detail: 'disk is not writable' });
       continue;
     }
-    const payload = full[s.index];
-    if (!payload) {
+    const rebuilt = full[s.index];
+    if (!rebuilt) {
       out.set(s, { ok: false, action: 'rebuilt', path: target, disk, detail: `cannot rebuild: shard ${s.index} was not rebuilt` });
       continue;
     }
     // The damaged file is kept before anything replaces it.
     try {
       const kept = s.status === 'missing' ? undefined : quarantine(pool.disks[s.disk], s.path, { original: s.path, disk: s.disk, extent: v.id, shard: s.index, problem: s.status, detail: s.detail }, 'link');
-      const header = shardHeaderFor(v.id, s.index, scheme, v.length!, payload);
-      jobs.push({ s, target, disk, kept, payload, checksum: header.readBigUInt64LE(PAYLOAD_CHECKSUM_AT), write: { file: target, header, payload } });
+      const write = shardWrite(target, rebuilt, () => shardHeaderFor(v.id, s.index, scheme, v.length!, rebuilt as Buffer));
+      jobs.push({ s, target, disk, kept, checksum: write.header.readBigUInt64LE(PAYLOAD_CHECKSUM_AT), write });
     } catch (err) {
       out.set(s, { ok: false, action: 'rebuilt', path: target, disk, detail: err instanceof Error ? err.message : String(err), writeFailed: true });
     }
   }
   return jobs;
+}
+
+/** The write of a rebuilt shard: a payload with its header made here, or a whole file as a verify thread made it, written from where it lies. */
+function shardWrite(file: string, r: RebuiltShard, header: () => Buffer): ShardWrite {
+  if (!isImage(r)) return { file, header: header(), payload: r };
+  return { file, header: r.slot.subarray(0, HEADER_SIZE), payload: r.slot.subarray(HEADER_SIZE, r.size), aligned: r.slot };
 }
 
 /** A file named as a shard index the scheme does not have: keep it in quarantine, take it off the disk. */

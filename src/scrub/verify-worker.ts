@@ -6,10 +6,11 @@ import { fromWire, WirePlan } from './inventory';
 import { checkExtent, Depth } from './verify';
 import { ReadPacer } from './read-pacer';
 import { checkRange, RangeRequest, RangeResult } from './range-check';
-import type { Rebuilt } from './rebuild';
+import type { CrossingRebuilt } from './rebuild';
 import type { ExtentVerdict, VerdictMessage } from './verify';
 import { lazy } from '../core/lazy';
 import { BufferPool } from '../core/buffer-pool';
+import { SharedSlots } from '../core/shared-slots';
 
 // Loaded by the first repair: a verify-only pass never encodes.
 const rebuilding = lazy((): typeof import('./rebuild') => require('./rebuild'));
@@ -31,6 +32,9 @@ export type VerifyAsk = {
 
 /** A request as it crosses: numbered, since a thread may hold several. */
 export type VerifyRequest = VerifyAsk & { seq: number };
+
+/** The main thread is done with these slots (see rebuiltFiles). */
+export type SlotsBack = { release: number[] };
 
 const buf = new ReadBuffer();
 const abortFlag: Int32Array = workerData.abortFlag;
@@ -59,7 +63,7 @@ function answer(req: VerifyRequest): unknown {
 
 /**
  * Rebuilt payloads this thread sends with one answer at most (the broken
- * shards' only, see brokenPayloads): the main thread holds each until its
+ * shards' only, see brokenShardFiles): the main thread holds each until its
  * batch is written. Broken extents past it are rebuilt there instead, where
  * they cost the main thread's time (a repair pass over 4 MiB extents with two
  * shards lost rebuilt half its extents there when the budget counted whole
@@ -87,36 +91,50 @@ function toRebuild(req: VerifyRequest, result: unknown): ExtentVerdict[] {
 /** Codec buffers, reused from extent to extent (see BufferPool): an answer's extents are rebuilt at once. */
 const codecScratch = new BufferPool(32 * 2 ** 20, (size) => Buffer.allocUnsafeSlow(size));
 
-/** An extent's broken payloads, rebuilt in codec buffers lent for the while, copied out of them. */
-async function rebuildBroken(v: ExtentVerdict): Promise<Rebuilt> {
+/**
+ * Where rebuilt shard files wait for the main thread to write them, lent by
+ * offset and given back when written: what this thread's answers in flight
+ * and the main thread's repair batches hold together (a repair pass over
+ * 1 MiB shards held up to 76 MiB of one thread's; with 32 MiB, 40% of its
+ * shards crossed in buffers of their own). Past it, a payload does. Mapped
+ * by the first rebuild, touched only as far as used, gone with the thread.
+ */
+const rebuiltFiles = new SharedSlots(128 * 2 ** 20);
+
+/** An extent's broken shards, rebuilt in codec buffers lent for the while, copied out of them. */
+async function rebuildBroken(v: ExtentVerdict): Promise<CrossingRebuilt> {
   const bytes = rebuilding().scratchBytes(v);
   const scratch = bytes > 0 ? await codecScratch.take(bytes) : undefined;
   try {
-    return rebuilding().brokenPayloads(v, await rebuilding().rebuildOrExplain(v, scratch));
+    return rebuilding().brokenShardFiles(v, await rebuilding().rebuildOrExplain(v, scratch), rebuiltFiles);
   } finally {
     if (scratch) codecScratch.give(scratch);
   }
 }
 
 /** Buffers that own their memory cross by transfer, not by copy; a small one may share Node's pool and is copied. */
-function transferable(rebuilt: [string, Rebuilt][]): ArrayBuffer[] {
+function transferable(rebuilt: [string, CrossingRebuilt][]): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
   for (const [, r] of rebuilt) {
     if (typeof r === 'string') continue;
-    for (const b of r) if (b && b.buffer.byteLength >= 65536 && b.buffer instanceof ArrayBuffer) out.add(b.buffer);
+    for (const b of r) if (Buffer.isBuffer(b) && b.buffer.byteLength >= 65536 && b.buffer instanceof ArrayBuffer) out.add(b.buffer);
   }
   return [...out];
 }
 
-parentPort!.on('message', (req: VerifyRequest) => {
+parentPort!.on('message', (req: VerifyRequest | SlotsBack) => {
+  if ('release' in req) {
+    for (const at of req.release) rebuiltFiles.give(at);
+    return;
+  }
   try {
     const result = answer(req);
     const broken = toRebuild(req, result);
     if (broken.length === 0) return parentPort!.postMessage({ seq: req.seq, result });
     // The codec runs on libuv's pool: this thread takes its next request meanwhile.
     Promise.all(broken.map((v) => rebuildBroken(v))).then((done) => {
-      const rebuilt = broken.map((v, i): [string, Rebuilt] => [v.id, done[i]]);
-      parentPort!.postMessage({ seq: req.seq, result, rebuilt }, transferable(rebuilt));
+      const rebuilt = broken.map((v, i): [string, CrossingRebuilt] => [v.id, done[i]]);
+      parentPort!.postMessage({ seq: req.seq, result, rebuilt, slots: rebuiltFiles.memory }, transferable(rebuilt));
     });
   } catch (err) {
     if (err instanceof ReadStopped) return parentPort!.postMessage({ seq: req.seq, result: null });

@@ -3,13 +3,14 @@ import { Worker } from 'node:worker_threads';
 import { DfsError, ExitCode } from '../core/errors';
 import { ExtentPlan, toWire } from './inventory';
 import { Depth, ExtentVerdict, unpackVerdict, VerdictMessage } from './verify';
-import type { VerifyAsk, VerifyRequest } from './verify-worker';
+import type { SlotsBack, VerifyAsk, VerifyRequest } from './verify-worker';
 import type { RangeRequest, RangeResult } from './range-check';
-import type { Rebuilt } from './rebuild';
+import type { CrossingRebuilt, Rebuilt, RebuiltShard } from './rebuild';
+import { alignUp } from '../core/aligned-memory';
 import { fetchAhead, listAhead, readAheadDir } from './prefetch';
 
 type Reply =
-  | { seq: number; result: unknown; rebuilt?: [string, Rebuilt][]; failure?: undefined; fetch?: undefined }
+  | { seq: number; result: unknown; rebuilt?: [string, CrossingRebuilt][]; slots?: SharedArrayBuffer; failure?: undefined; fetch?: undefined }
   | { seq: number; failure: { code: ExitCode; message: string }; fetch?: undefined }
   /** Not an answer: the files the thread is about to read, cold (see prefetch.ts). */
   | { seq: number; fetch: string[] };
@@ -20,10 +21,20 @@ export interface Answer<T> {
   rebuilt?: Map<string, Rebuilt>;
 }
 
-/** Payloads cross as plain Uint8Arrays: made Buffers again over the same memory. */
-function rebuiltMap(list: [string, Rebuilt][] | undefined): Map<string, Rebuilt> | undefined {
+/**
+ * Payloads cross as plain Uint8Arrays, made Buffers again over the same
+ * memory; shard files as offsets in the thread's `slots`, each given back
+ * by `release(at)`.
+ */
+function rebuiltMap(list: [string, CrossingRebuilt][] | undefined, slots: SharedArrayBuffer | undefined, release: (at: number) => void): Map<string, Rebuilt> | undefined {
   if (!list) return undefined;
-  return new Map(list.map(([id, r]) => [id, typeof r === 'string' ? r : Array.from(r, (u) => u && Buffer.from(u.buffer, u.byteOffset, u.byteLength))]));
+  const shard = (u: Uint8Array | { at: number; size: number } | undefined): RebuiltShard | undefined => {
+    if (!u) return undefined;
+    if (u instanceof Uint8Array) return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+    const { at, size } = u;
+    return { slot: Buffer.from(slots!, at, alignUp(size)), size, release: () => release(at) };
+  };
+  return new Map(list.map(([id, r]) => [id, typeof r === 'string' ? r : Array.from(r, shard)]));
 }
 
 // The thread's own file, unbundled. From dist/src/scrub/ here, or from
@@ -39,6 +50,8 @@ const VERIFY_WORKER = path.join(__dirname, '..', 'scrub', 'verify-worker.js');
 export class VerifyWorkers {
   private all: Worker[] = [];
   private load: number[] = [];
+  /** Slot offsets to give back to each thread, sent together at the end of the tick. */
+  private slotsBack: number[][] = [];
   private seq = 0;
   private listedAhead = false;
 
@@ -52,6 +65,7 @@ export class VerifyWorkers {
       w.unref();
       this.all.push(w);
       this.load.push(0);
+      this.slotsBack.push([]);
     }
   }
 
@@ -72,6 +86,12 @@ export class VerifyWorkers {
   /** Reads the files under one fan-out prefix of every disk ahead, into the page cache. */
   readAhead(prefix: string): void {
     for (const dir of this.dirs) if (dir !== undefined) readAheadDir(path.join(dir, prefix));
+  }
+
+  private release(i: number, at: number): void {
+    const back = this.slotsBack[i];
+    back.push(at);
+    if (back.length === 1) queueMicrotask(() => this.all[i].postMessage({ release: back.splice(0) } satisfies SlotsBack));
   }
 
   get size(): number {
@@ -107,7 +127,7 @@ export class VerifyWorkers {
         w.off('error', onError);
         w.off('message', onMessage);
         if (m.failure) reject(new DfsError(m.failure.code, m.failure.message));
-        else resolve({ result: m.result, rebuilt: rebuiltMap(m.rebuilt) });
+        else resolve({ result: m.result, rebuilt: rebuiltMap(m.rebuilt, m.slots, (at) => this.release(i, at)) });
       };
       const onError = (err: Error) => {
         w.off('message', onMessage);
