@@ -8,12 +8,14 @@ import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openPool } from '../src/core/pool';
-import { writeShardFiles } from '../src/core/shard-file';
+import { checkShardBytes, writeShardFiles } from '../src/core/shard-file';
 import { scratchDir } from './helpers';
-import { brokenBytes, brokenShardFiles, rebuildExtent, scratchBytes, SlotRef } from '../src/scrub/rebuild';
+import { brokenBytes, brokenShardFiles, isImage, rebuildExtent, RebuiltShard, scratchBytes, ShardImage, SlotRef } from '../src/scrub/rebuild';
 import { SharedSlots } from '../src/core/shared-slots';
 import { alignUp } from '../src/core/aligned-memory';
-import { checkShardBytes } from '../src/core/shard-file';
+import { extentsDir } from '../src/core/layout';
+import { VerifyWorkers } from '../src/scrub/workers';
+import type { ExtentPlan } from '../src/scrub/inventory';
 import { repairExtents } from '../src/scrub/repair';
 import type { ExtentVerdict, ShardResult } from '../src/scrub/verify';
 import { assertAudited, assertObjectsIntact, assertRestored, clonePool, Fixture, flipBit, makePool, readManifests, scrubExpect, shardsOfExtent } from './scrub-fixtures.test';
@@ -74,6 +76,49 @@ test('with shared slots, a broken shard crosses as its whole file in one (header
     }
   }
   assert.is(crossed[0][0], undefined, 'a valid shard does not cross');
+});
+
+test('a verify thread lends its rebuilt shard files in shared slots, lends new ones while they are held, and the same again once given back', async () => {
+  const fx = clonePool(big);
+  const pool = openPool(fx.pool);
+  const dirs: string[] = [];
+  for (const d of pool.disks) dirs[d.index] = extentsDir(d.path);
+  const extents = readManifests(fx.pool).get('big')!.extents.slice(0, 2);
+  const wanted = new Map<string, Buffer>();
+  for (const e of extents) for (const i of [1, 4]) {
+    const file = shardsOfExtent(fx, e.id)[i].path;
+    wanted.set(`${e.id}.${i}`, fs.readFileSync(file));
+    fs.rmSync(file);
+  }
+  const plans: ExtentPlan[] = extents.map((e) => ({ id: e.id, scheme: 'rs:4+2', length: e.length, files: shardsOfExtent(fx, e.id).filter((s) => s.index !== 1 && s.index !== 4).map((s) => ({ index: s.index, disk: s.disk, path: s.path, regular: true })) }));
+  const workers = new VerifyWorkers(1, dirs);
+  const lent = async (): Promise<ShardImage[]> => {
+    const a = await workers.verify(plans, 0, 0, 'deep', true);
+    const images: ShardImage[] = [];
+    for (const [id, r] of a.rebuilt!) {
+      assert.ok(Array.isArray(r), `${id}: rebuilt`);
+      (r as (RebuiltShard | undefined)[]).forEach((x, i) => {
+        if (!x) return;
+        assert.ok(isImage(x), `${id}.${i}: crossed in a slot`);
+        const image = x as ShardImage;
+        assert.ok(image.slot.subarray(0, image.size).equals(wanted.get(`${id}.${i}`)!), `${id}.${i}: the shard file as it was`);
+        images.push(image);
+      });
+    }
+    return images;
+  };
+  const at = (images: ShardImage[]) => images.map((x) => x.slot.byteOffset).sort((a, b) => a - b);
+  try {
+    const first = await lent();
+    assert.is(first.length, 4, 'two extents, two shards each');
+    assert.ok(first.every((x) => x.slot.byteOffset % 4096 === 0 && x.slot.length % 4096 === 0), 'page-aligned, whole pages');
+    const second = await lent();
+    assert.ok(at(second).every((o) => !at(first).includes(o)), 'held ones are not lent again');
+    for (const x of [...first, ...second]) x.release();
+    assert.equal(at(await lent()), at(first), 'given back: the first slots again');
+  } finally {
+    await workers.close();
+  }
 });
 
 test('two damaged copies of one shard rebuilt into one shared slot: both rewritten whole from it', async () => {
