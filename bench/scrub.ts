@@ -34,17 +34,19 @@ async function overFiles(cmd: string, args: string[], listFile: string, repeat: 
   return median(runs);
 }
 
-/** Bytes the block device under `dir` has read so far (/proc/diskstats, 512-byte sectors); undefined where unknown. */
-function deviceReadBytes(dir: string): number | undefined {
+/** Bytes the block device under `dir` has read and written so far (/proc/diskstats, 512-byte sectors); undefined where unknown. */
+function deviceBytes(dir: string): { read: number; written: number } | undefined {
   const dev = fs.statSync(dir).dev;
   const major = Math.floor(dev / 256) & 0xfff;
   const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
   for (const line of fs.readFileSync('/proc/diskstats', 'utf8').split('\n')) {
     const f = line.trim().split(/\s+/);
-    if (Number(f[0]) === major && Number(f[1]) === minor) return Number(f[5]) * 512;
+    if (Number(f[0]) === major && Number(f[1]) === minor) return { read: Number(f[5]) * 512, written: Number(f[9]) * 512 };
   }
   return undefined;
 }
+
+const deviceReadBytes = (dir: string) => deviceBytes(dir)?.read;
 
 /** A pool of one small object on tmpfs: a pass over it loads node and the program again after the cache is dropped. */
 function tinyPool(dir: string): string {
@@ -61,8 +63,8 @@ function tinyPool(dir: string): string {
  * the verify pass, the cache dropped the same way, follows a pass over a tiny
  * pool that loads node and the program again.
  */
-function coldBench(pool: string, list: string, count: number, shardBytes: number, repeat: number, line: (what: string, s: number) => void): void {
-  if (!dropCaches()) return console.log('cold: not measured (dropping the page cache needs root)');
+function coldBench(pool: string, list: string, count: number, shardBytes: number, repeat: number, line: (what: string, s: number) => void): number | undefined {
+  if (!dropCaches()) return void console.log('cold: not measured (dropping the page cache needs root)');
   const tiny = tinyPool(path.dirname(pool));
   try {
     const cats: number[] = [];
@@ -84,6 +86,7 @@ function coldBench(pool: string, list: string, count: number, shardBytes: number
     line('cold: dfs-scrub --intensity max, whole command', wall);
     line('cold: dfs-scrub --intensity max, the pass itself', pass);
     console.log(`cold verify vs 8 cats: ${(cat8 / wall).toFixed(2)}x whole command, ${(cat8 / pass).toFixed(2)}x pass (target >= 0.9x)`);
+    return cat8;
   } finally {
     fs.rmSync(tiny, { recursive: true, force: true });
   }
@@ -142,7 +145,7 @@ export async function scrubBench(): Promise<void> {
     line('dfs-scrub --intensity max, the pass itself', pass);
     console.log(`verify vs cat:   ${(cat / wall).toFixed(2)}x whole command, ${(cat / pass).toFixed(2)}x pass (target >= 1.0x, whole command)`);
     if (haveB3) console.log(`verify vs b3sum: ${(b3 / wall).toFixed(2)}x whole command, ${(b3 / pass).toFixed(2)}x pass (target >= 2x, whole command)`);
-    coldBench(pool, list, files.length, shardBytes, repeat, line);
+    const cat8 = coldBench(pool, list, files.length, shardBytes, repeat, line);
 
     // Light: headers and sizes only.
     const lights = Array.from({ length: repeat }, () => scrubJson(pool, ['--light']));
@@ -179,7 +182,7 @@ export async function scrubBench(): Promise<void> {
     });
     // The median of `repeat` repairs: this disk's write speed varies from one run to the next by a third.
     const repair = (cold: boolean) => {
-      const runs: { pass: number; seconds: number }[] = [];
+      const runs: { pass: number; seconds: number; moved?: { read: number; written: number } }[] = [];
       for (let i = 0; i < repeat; i++) {
         // Moved out of the pool, as a pulled drive takes them, not unlinked: on an ext4 without a journal (this
         // VM's root) each create skips every inode freed in the last minute, one by one (perf: a tenth of a
@@ -188,15 +191,29 @@ export async function scrubBench(): Promise<void> {
         lost.forEach((f, k) => fs.renameSync(f, path.join(away, String(k))));
         if (cold) dropCaches();
         else spawnSync('sh', ['-c', `xargs -a '${list}' cat > /dev/null 2>&1`]); // the lost files are gone: cat skips them
+        const before = deviceBytes(pool);
         const rep = scrubJson(pool, ['--repair']);
+        const after = deviceBytes(pool);
         if (rep.report.exitCode !== 1) throw new Error(`repair pass exited ${rep.report.exitCode}, expected 1`);
-        runs.push({ pass: rep.report.durationSeconds, seconds: rep.seconds });
+        const moved = before && after ? { read: after.read - before.read, written: after.written - before.written } : undefined;
+        runs.push({ pass: rep.report.durationSeconds, seconds: rep.seconds, moved });
       }
       const pass = median(runs.map((r) => r.pass));
       console.log(
         `repair (${cold ? 'page cache dropped' : 'pool in the page cache'}): ${lost.length} shards rebuilt; ${gbps(bytes, pass).toFixed(2)} GB/s of extent data ` +
           `(median of ${repeat}: pass ${pass.toFixed(2)} s, whole command ${median(runs.map((r) => r.seconds)).toFixed(2)} s; passes ${runs.map((r) => r.pass.toFixed(2)).join(', ')} s; target >= 1.0)`,
       );
+      // What the device did for it (the sources read, the rebuilt shards written and read back from the disk), beside what it reads alone.
+      const moved = runs.map((r) => r.moved).filter((m): m is { read: number; written: number } => m !== undefined);
+      if (cold && moved.length === runs.length) {
+        const read = median(moved.map((m) => m.read));
+        const written = median(moved.map((m) => m.written));
+        const limit = cat8 ? `; 8 parallel cats alone read ${gbps(shardBytes, cat8).toFixed(2)} GB/s` : '';
+        console.log(
+          `repair (page cache dropped), the device: ${(read / 1e9).toFixed(2)} GB read + ${(written / 1e9).toFixed(2)} GB written per pass, ` +
+            `${((read + written) / bytes).toFixed(2)} bytes per byte of extent data, ${((read + written) / 1e9 / pass).toFixed(2)} GB/s${limit}`,
+        );
+      }
     };
     repair(false);
     if (dropCaches()) repair(true);

@@ -361,7 +361,7 @@ export interface ShardWrite {
   payload: Buffer;
   /**
    * Header and payload as one page-aligned buffer (they are views of it),
-   * whole pages long: written from as it is with O_DIRECT and read back into,
+   * whole pages long: written from as it is with O_DIRECT, never changed,
    * where other writes are copied into aligned memory of this module's.
    */
   aligned?: Buffer;

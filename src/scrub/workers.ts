@@ -5,7 +5,7 @@ import { ExtentPlan, toWire } from './inventory';
 import { Depth, ExtentVerdict, unpackVerdict, VerdictMessage } from './verify';
 import type { SlotsBack, VerifyAsk, VerifyRequest } from './verify-worker';
 import type { RangeRequest, RangeResult } from './range-check';
-import type { CrossingRebuilt, Rebuilt, RebuiltShard } from './rebuild';
+import type { CrossingRebuilt, Rebuilt, RebuiltShard, SlotRef } from './rebuild';
 import { alignUp } from '../core/aligned-memory';
 import { fetchAhead, listAhead, readAheadDir } from './prefetch';
 
@@ -28,7 +28,7 @@ export interface Answer<T> {
  */
 function rebuiltMap(list: [string, CrossingRebuilt][] | undefined, slots: SharedArrayBuffer | undefined, release: (at: number) => void): Map<string, Rebuilt> | undefined {
   if (!list) return undefined;
-  const shard = (u: Uint8Array | { at: number; size: number } | undefined): RebuiltShard | undefined => {
+  const shard = (u: Uint8Array | SlotRef | undefined): RebuiltShard | undefined => {
     if (!u) return undefined;
     if (u instanceof Uint8Array) return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
     const { at, size } = u;
