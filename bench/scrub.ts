@@ -6,7 +6,7 @@
 // a deep pass's (as root: the page cache is dropped first); then a repair pass
 // after two shards of every extent are lost (moved out of the pool), in GB/s of extent data (median
 // of DFS_BENCH_REPEAT runs): with the pool in the page cache, and again with
-// the cache dropped (as root).
+// the cache dropped (as root), with what the device read and wrote for it.
 //
 //   node dist/bench/run.js scrub        (DFS_BENCH_BYTES, default 4 GiB; DFS_BENCH_REPEAT; TMPDIR, on a real disk for the cold figures)
 
