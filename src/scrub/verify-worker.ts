@@ -5,6 +5,7 @@ import { ReadSpeed } from './prefetch';
 import { fromWire, WirePlan } from './inventory';
 import { checkExtent, Depth } from './verify';
 import { ReadPacer } from './read-pacer';
+import { applyNice } from './pacing';
 import { checkRange, RangeRequest, RangeResult } from './range-check';
 import type { CrossingRebuilt } from './rebuild';
 import type { ExtentVerdict, VerdictMessage } from './verify';
@@ -30,8 +31,8 @@ export type VerifyAsk = {
   rebuild?: boolean;
 } & ({ kind: 'range'; range: RangeRequest } | { kind: 'plans'; plans: WirePlan[]; /** Extents dir of each disk, by disk index. */ dirs: string[] });
 
-/** A request as it crosses: numbered, since a thread may hold several. */
-export type VerifyRequest = VerifyAsk & { seq: number };
+/** A request as it crosses: numbered, since a thread may hold several; with the nice value the thread is to run at. */
+export type VerifyRequest = VerifyAsk & { seq: number; nice?: number };
 
 /** The main thread is done with these slots (see rebuiltFiles). */
 export type SlotsBack = { release: number[] };
@@ -43,6 +44,8 @@ const pacer = new ReadPacer(abortFlag);
 const stopped = () => Atomics.load(abortFlag, 0) !== 0;
 
 const speed = new ReadSpeed();
+/** The nice value last asked for (the thread starts at its creator's). */
+let nice: number | undefined;
 
 function answer(req: VerifyRequest): unknown {
   const pacing = pacer.pacing(req.bytesPerSecond, req.tranquility);
@@ -126,6 +129,11 @@ parentPort!.on('message', (req: VerifyRequest | SlotsBack) => {
   if ('release' in req) {
     for (const at of req.release) rebuiltFiles.give(at);
     return;
+  }
+  if (req.nice !== undefined && req.nice !== nice) {
+    // Raising it back needs privilege: refused, the thread stays where it is, as the main thread does.
+    applyNice(req.nice);
+    nice = req.nice;
   }
   try {
     const result = answer(req);

@@ -53,6 +53,12 @@ export class VerifyWorkers {
   /** Slot offsets to give back to each thread, sent together at the end of the tick. */
   private slotsBack: number[][] = [];
   private seq = 0;
+  /**
+   * The CPU priority the threads take with their next request: a nice value
+   * is a thread's own on Linux, so the one the pass's intensity sets on the
+   * main thread reaches them only so (a set-intensity during a pass too).
+   */
+  nice: number | undefined;
   private listedAhead = false;
 
   /** Set to 1 to make every worker drop its batch and stop sleeping. */
@@ -135,7 +141,7 @@ export class VerifyWorkers {
       };
       w.on('message', onMessage);
       w.once('error', onError);
-      const req: VerifyRequest = { ...ask, seq };
+      const req: VerifyRequest = { ...ask, seq, nice: this.nice };
       w.postMessage(req);
     }).finally(() => this.load[i]--);
   }

@@ -1,0 +1,53 @@
+// A nice value is a thread's own on Linux: the one a pass's intensity sets
+// on the main thread reaches its verify threads with their next request.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import { openPool } from '../src/core/pool';
+import { extentsDir } from '../src/core/layout';
+import { VerifyWorkers } from '../src/scrub/workers';
+import type { ExtentPlan } from '../src/scrub/inventory';
+import { clonePool, makePool, readManifests, shardsOfExtent } from './scrub-fixtures.test';
+
+const small = makePool({ extentSize: '64K', objects: [{ name: 'obj', size: 300_000 }] });
+
+/** How many of this process's threads run at `nice` (field 19 of /proc/self/task/TID/stat). */
+function threadsAt(nice: number): number {
+  let n = 0;
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[16]) === nice) n++;
+  }
+  return n;
+}
+
+test('verify threads take the nice value asked of them with their next request; the main thread keeps its own', async () => {
+  const fx = clonePool(small);
+  const pool = openPool(fx.pool);
+  const dirs: string[] = [];
+  for (const d of pool.disks) dirs[d.index] = extentsDir(d.path);
+  const e = readManifests(fx.pool).get('obj')!.extents[0];
+  const plan: ExtentPlan = { id: e.id, scheme: 'rs:4+2', length: e.length, files: shardsOfExtent(fx, e.id).map((s) => ({ index: s.index, disk: s.disk, path: s.path, regular: true })) };
+  const workers = new VerifyWorkers(2, dirs);
+  // Two requests in flight at once: one on each thread.
+  const both = () => Promise.all([workers.verify([plan], 0, 0), workers.verify([plan], 0, 0)]);
+  try {
+    await both();
+    assert.is(threadsAt(7), 0, 'none at 7 before it is asked');
+    workers.nice = 7;
+    const [a] = await both();
+    assert.is(a.result![0].health, 'healthy', 'the request itself answered');
+    assert.is(threadsAt(7), 2, 'both verify threads at 7');
+    assert.is(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[16], '0', 'the main thread at its own');
+    if (process.getuid?.() !== 0) return void process.stderr.write('\n*** SKIP: not root: raising the threads back to 0 is not proven\n');
+    workers.nice = 0;
+    await both();
+    assert.is(threadsAt(7), 0, 'back at 0 (root may raise it)');
+  } finally {
+    await workers.close();
+  }
+});
+
+test.run();
