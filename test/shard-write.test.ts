@@ -27,6 +27,17 @@ function shardWrites(dir: string, sizes: number[]): ShardWrite[] {
   });
 }
 
+/** The write as a verify thread hands it over: header and payload in one slot of `slots`, written from there. */
+function inSlot(slots: SharedSlots, w: ShardWrite): ShardWrite {
+  const size = w.header.length + w.payload.length;
+  const at = slots.take(size);
+  assert.ok(at >= 0, 'a free slot');
+  const slot = Buffer.from(slots.memory!, at, alignUp(size));
+  w.header.copy(slot, 0);
+  w.payload.copy(slot, w.header.length);
+  return { file: w.file, header: slot.subarray(0, w.header.length), payload: slot.subarray(w.header.length, size), aligned: slot };
+}
+
 /** Writes them, each read-back compared with what was meant; the bytes each check got. */
 async function writeChecked(writes: ShardWrite[]): Promise<Buffer[]> {
   const backs: Buffer[] = [];
@@ -85,6 +96,14 @@ test('on loop-mounted ext4, xfs and btrfs drives, a big shard goes around the pa
       const fresh = shardWrites(shards, [256 * KiB, 1024 * KiB + 8]).map((w, i) => ({ ...w, file: path.join(shards, `ef${i}.${i}`) }));
       await writeChecked(fresh);
       for (const w of fresh) assert.ok(resident(w.file) <= 4096, `${kind}: ${path.basename(w.file)} has ${resident(w.file)} bytes in the page cache`);
+      // As a repair writes them: from a verify thread's shared slots, as they are.
+      const slots = new SharedSlots(4 * 1024 * KiB);
+      const plain = shardWrites(shards, [256 * KiB + 100, 1024 * KiB]).map((w, i) => ({ ...w, file: path.join(shards, `ab${i}.${i}`) }));
+      const slotted = plain.map((w) => inSlot(slots, w));
+      await writeChecked(slotted);
+      for (const w of slotted) assert.ok(resident(w.file) <= 4096, `${kind}: ${path.basename(w.file)} from a slot has ${resident(w.file)} bytes in the page cache`);
+      assertWritten(plain, plain.map((w) => Buffer.concat([w.header, w.payload])));
+      slotted.forEach((w, i) => assert.ok(w.aligned!.subarray(0, w.header.length + w.payload.length).equals(Buffer.concat([plain[i].header, plain[i].payload])), `${kind}: slot ${i} left as it was`));
     }
   } finally {
     cleanupDrives();
@@ -173,13 +192,11 @@ test('a shard file in a shared slot is written from it as it is, read back from 
   const slots = new SharedSlots(2 * 1024 * KiB);
   const [w] = shardWrites(dir, [256 * KiB + 1000]);
   const size = 128 + w.payload.length;
-  const at = slots.take(size);
-  const slot = Buffer.from(slots.memory!, at, alignUp(size));
-  w.header.copy(slot, 0);
-  w.payload.copy(slot, 128);
+  const inPlace = inSlot(slots, w);
+  const slot = inPlace.aligned!;
   const want = Buffer.concat([w.header, w.payload]);
   let back: Buffer | undefined;
-  const errors = await writeShardFiles([{ file: w.file, header: slot.subarray(0, 128), payload: slot.subarray(128, size), aligned: slot }], undefined, (_i, got) => {
+  const errors = await writeShardFiles([inPlace], undefined, (_i, got) => {
     back = Buffer.from(got);
     assert.is.not(got.buffer, slots.memory, 'read back into memory of its own');
     return undefined;
