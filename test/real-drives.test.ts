@@ -778,6 +778,13 @@ function deviceReadBytes(drive: Drive): number {
   return Number(fs.readFileSync(`/sys/block/${path.basename(drive.loop)}/stat`, 'utf8').trim().split(/\s+/)[2]) * 512;
 }
 
+/** Bytes of the file in the page cache (fincore counts whole pages). */
+function residentBytes(file: string): number {
+  const r = spawnSync('fincore', ['--bytes', '--noheadings', '--raw', '--output', 'RES', file], { encoding: 'utf8' });
+  assert.is(r.status, 0, `fincore ${file}: ${r.stderr}`);
+  return Number(r.stdout.trim());
+}
+
 test('12. a light pass over cold drives reads each header directly: damage found, shard files left out of the page cache', () => {
   if (!canUseLoopDevices('cold light passes on real drives') || !requireTool('fincore')) return;
   const rig = makeRig();
@@ -794,10 +801,7 @@ test('12. a light pass over cold drives reads each header directly: damage found
   // A buffered header read leaves the file's first pages cached (16 KiB of read-ahead); a direct one none.
   // Each verify thread reads its first file, and one in 256 after, through the cache to learn whether the
   // drives are cold, and btrfs caches a few files of its own: a tenth is far from all.
-  const resident = files.filter((f) => {
-    const r = spawnSync('fincore', ['--bytes', '--noheadings', '--raw', '--output', 'RES', f.path], { encoding: 'utf8' });
-    return r.status === 0 && Number(r.stdout.trim()) > 0;
-  });
+  const resident = files.filter((f) => residentBytes(f.path) > 0);
   assert.ok(resident.length <= files.length / 10, `${resident.length} of ${files.length} shard files in the page cache after a cold light pass: ${resident.map((f) => f.path).join(' ')}`);
   const total = read.reduce((a, b) => a + b, 0);
   const shardBytes = files.reduce((a, f) => a + f.size, 0);
@@ -807,15 +811,29 @@ test('12. a light pass over cold drives reads each header directly: damage found
 });
 
 // ---------------------------------------------------------------------------
-// 13: a deep pass over cold drives at max reads ahead (prefetch.ts): what it proves is the same
+// 13: a deep pass over cold drives at max reads directly (direct-reads.ts), a
+// repair pass reads ahead (prefetch.ts): what they prove is the same
 
-test('13. a deep pass at max over cold drives, read ahead: rot beneath ext4 found, the rest healthy; repaired, objects intact', () => {
-  if (!canUseLoopDevices('cold deep passes on real drives')) return;
+test('13. a deep pass at max over cold drives reads directly: rot beneath ext4 found, the rest healthy, shard files on ext4 and xfs left out of the page cache; a cold repair reads ahead; objects intact', () => {
+  if (!canUseLoopDevices('cold deep passes on real drives') || !requireTool('fincore')) return;
   const rig = makeRig();
+  // Enough files for each verify thread to judge the drives cold (16 reads or 4 MiB) and go on directly.
+  const bulk = path.join(rig.dir, 'in', 'bulk');
+  const data = randomBytes(24 * 1024 * 1024);
+  fs.writeFileSync(bulk, data);
+  pool(rig, ['put', bulk, 'bulk'], 0, 'put bulk');
+  rig.objects.push({ name: 'bulk', scheme: 'rs:4+2', size: data.length, sha256: sha256(data), file: bulk });
   const shard = rsShardOn(rig, 0);
   rotBeneath(rig.drives[0], shard.path, ROT_AT, 16);
   dropCaches();
   const v = scrub(rig, ['--intensity', 'max'], 4, 'cold deep pass at max');
+  // Read through the page cache (the first reads of each thread, before it judges; one slice in 16 after, to see
+  // whether the drives are still cold), or read ahead as before, every file would be there. btrfs here serves a
+  // direct read through its page cache.
+  const onDisk = rig.drives.flatMap((d, i) => (d.fs === 'btrfs' ? [] : shardsUnder(d.mountPoint, i)));
+  const cached = onDisk.reduce((a, f) => a + Math.min(f.size, residentBytes(f.path)), 0);
+  const total = onDisk.reduce((a, f) => a + f.size, 0);
+  assert.ok(cached <= total / 3, `${cached} of the ${total} bytes of shard files on ext4 and xfs in the page cache after a cold deep pass`);
   assert.is(findingFor(v, shard.path, 'cold deep pass').kind, 'checksum-mismatch');
   assert.equal(v.issues.map((i) => i.path), [shard.path], summarize(v.issues));
   assert.is(v.extents.healthy + v.extents.degraded, v.extents.total, 'every extent judged');

@@ -2,11 +2,13 @@
 // proof) and judges file by file only what fails it. The two must never
 // disagree: for real shard files, healthy and damaged every way a header, a
 // payload, a size, a name or a file type can be, at both depths, checkExtent
-// answers exactly what the full judgement (verifyExtent, packed) answers.
+// answers exactly what the full judgement (verifyExtent, packed) answers; and
+// so does the deep proof over files read directly, as a cold pass reads them.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { scratchDir } from './helpers';
@@ -16,7 +18,8 @@ import { shardPayloadLength } from '../src/core/erasure';
 import { parseScheme, shardCount } from '../src/core/scheme';
 import { ReadBuffer, shardHeaderFor } from '../src/core/shard-file';
 import { ExtentPlan } from '../src/scrub/inventory';
-import { checkExtent, Depth, packVerdict, verifyExtent } from '../src/scrub/verify';
+import { checkExtent, Depth, packVerdict, ReadAlready, soundFileSize, verifyExtent } from '../src/scrub/verify';
+import { DirectReads } from '../src/core/direct-reads';
 
 const DISKS = 4;
 const buf = new ReadBuffer();
@@ -49,12 +52,32 @@ const relisted = (plan: ExtentPlan): ExtentPlan => ({
 
 const outcomes = { quick: 0, judged: 0 };
 
-function agree(plan: ExtentPlan, what: string): void {
+/** Direct reads of a cold pass (see DirectReads): a slot for every file of any extent here. */
+const direct = new DirectReads(4 * 2 ** 20, 3);
+
+/** The plan's files as a cold deep pass reads them ahead, directly: each its first size + 1 bytes, or undefined. */
+async function readDirectly(plan: ExtentPlan): Promise<{ read: ReadAlready; done: () => Promise<void> }> {
+  const size = soundFileSize(plan);
+  const batch = direct.start(plan.files.map((f) => (size >= 0 && f.regular ? { path: f.path, size } : undefined)));
+  const read: ReadAlready = [];
+  for (let i = 0; i < plan.files.length; i++) read.push(await batch.get(i));
+  return { read, done: () => batch.close() };
+}
+
+async function agree(plan: ExtentPlan, what: string): Promise<void> {
   for (const depth of ['light', 'deep'] as Depth[]) {
     const quick = checkExtent(plan, buf, undefined, depth);
     const full = packVerdict(plan, verifyExtent(plan, buf, undefined, depth));
     assert.equal(quick, full, `${what} (${depth})`);
     outcomes[typeof quick === 'number' ? 'quick' : 'judged']++;
+    if (depth === 'light') continue;
+    // The same proof over the files read directly, as a cold pass makes it: what was not read so is read here.
+    const { read, done } = await readDirectly(plan);
+    try {
+      assert.equal(checkExtent(plan, buf, undefined, depth, read), full, `${what} (deep, read directly)`);
+    } finally {
+      await done();
+    }
   }
 }
 
@@ -66,39 +89,39 @@ function patch(file: string, at: number, bytes: Buffer, fixHeaderChecksum: boole
 }
 
 for (const [schemeText, length] of [['rs:2+1', 10_000], ['mirror:3', 5000], ['rs:3+2', 1]] as const) {
-  test(`${schemeText}, ${length} bytes: the quick proof and the full judgement agree on every damage`, () => {
+  test(`${schemeText}, ${length} bytes: the quick proof and the full judgement agree on every damage, files read directly or not`, async () => {
     const root = scratchDir('dfs-quick-proof-');
     let n = 0;
     const fresh = () => writeExtent(root, schemeText, length, idOf(++n));
     const shards = shardCount(parseScheme(schemeText));
 
-    agree(fresh(), 'healthy');
+    await agree(fresh(), 'healthy');
     for (let at = 0; at < 128; at++) {
       for (const fix of [false, true]) {
         const plan = fresh();
         const f = plan.files[at % shards].path;
         patch(f, at, Buffer.from([fs.readFileSync(f)[at] ^ (1 << (at % 8))]), fix && at < 120);
-        agree(plan, `header byte ${at} flipped${fix ? ', header checksum recomputed' : ''}`);
+        await agree(plan, `header byte ${at} flipped${fix ? ', header checksum recomputed' : ''}`);
       }
     }
     {
       const plan = fresh();
       const f = plan.files[0].path;
       patch(f, 128, Buffer.from([fs.readFileSync(f)[128] ^ 1]), false);
-      agree(plan, 'payload rot');
+      await agree(plan, 'payload rot');
     }
     for (const size of [0, 127, 128, -1, +1]) {
       const plan = fresh();
       const f = plan.files[1].path;
       const full = fs.statSync(f).size;
       fs.truncateSync(f, size === -1 ? full - 1 : size === 1 ? full + 1 : size);
-      agree(plan, `shard 1 cut or grown to ${size}`);
+      await agree(plan, `shard 1 cut or grown to ${size}`);
     }
     {
       const plan = fresh();
       fs.rmSync(plan.files[1].path);
-      agree({ ...plan, files: plan.files.filter((f) => f.index !== 1) }, 'shard 1 missing');
-      agree(plan, 'shard 1 listed but gone');
+      await agree({ ...plan, files: plan.files.filter((f) => f.index !== 1) }, 'shard 1 missing');
+      await agree(plan, 'shard 1 listed but gone');
     }
     {
       const plan = fresh();
@@ -106,50 +129,54 @@ for (const [schemeText, length] of [['rs:2+1', 10_000], ['mirror:3', 5000], ['rs
       fs.mkdirSync(dir, { recursive: true });
       const copy = `${dir}/${plan.id}.0`;
       fs.copyFileSync(plan.files[0].path, copy);
-      agree({ ...plan, files: [...plan.files, { index: 0, disk: DISKS - 1, path: copy, regular: true }] }, 'a second copy of shard 0');
+      await agree({ ...plan, files: [...plan.files, { index: 0, disk: DISKS - 1, path: copy, regular: true }] }, 'a second copy of shard 0');
       // As many files as shards, but shard 0 twice and the last one absent.
-      agree({ ...plan, files: [...plan.files.slice(0, -1), { index: 0, disk: DISKS - 1, path: copy, regular: true }] }, 'shard 0 twice, one missing');
+      await agree({ ...plan, files: [...plan.files.slice(0, -1), { index: 0, disk: DISKS - 1, path: copy, regular: true }] }, 'shard 0 twice, one missing');
     }
     {
       const plan = fresh();
       fs.copyFileSync(plan.files[0].path, plan.files[1].path);
-      agree(plan, "shard 0's file under shard 1's name");
+      await agree(plan, "shard 0's file under shard 1's name");
       const other = fresh();
       fs.copyFileSync(other.files[0].path, plan.files[0].path);
-      agree(plan, "another extent's shard under this one's name");
+      await agree(plan, "another extent's shard under this one's name");
     }
     {
       const plan = fresh();
       const last = plan.files[shards - 1];
       const beyond = last.path.replace(/\.\d+$/, `.${shards}`);
       fs.renameSync(last.path, beyond);
-      agree({ ...plan, files: [...plan.files.slice(0, -1), { ...last, index: shards, path: beyond }] }, 'a shard named beyond the scheme');
+      await agree({ ...plan, files: [...plan.files.slice(0, -1), { ...last, index: shards, path: beyond }] }, 'a shard named beyond the scheme');
     }
     {
       const plan = fresh();
       const f = plan.files[0].path;
       fs.renameSync(f, `${f}.target`);
       fs.symlinkSync(`${f}.target`, f);
-      agree(relisted(plan), 'a symlink in place of shard 0');
-      agree(plan, 'a symlink in place of shard 0, listed as a regular file (a swap after the listing)');
+      await agree(relisted(plan), 'a symlink in place of shard 0');
+      await agree(plan, 'a symlink in place of shard 0, listed as a regular file (a swap after the listing)');
       fs.rmSync(f);
       execFileSync('mkfifo', [f]);
-      agree(relisted(plan), 'a FIFO in place of shard 0');
-      agree(plan, 'a FIFO in place of shard 0, listed as a regular file');
+      await agree(relisted(plan), 'a FIFO in place of shard 0');
+      await agree(plan, 'a FIFO in place of shard 0, listed as a regular file');
       fs.rmSync(f);
       fs.mkdirSync(f);
-      agree(relisted(plan), 'a directory in place of shard 0');
+      await agree(relisted(plan), 'a directory in place of shard 0');
     }
-    agree({ ...fresh(), scheme: undefined, length: undefined }, 'an extent no manifest names');
+    await agree({ ...fresh(), scheme: undefined, length: undefined }, 'an extent no manifest names');
     const manifestSays = fresh();
-    agree({ ...manifestSays, length: length + 1 }, 'a manifest that gives another length');
-    agree({ ...manifestSays, scheme: schemeText.startsWith('rs') ? 'mirror:2' : 'rs:2+1' }, 'a manifest that gives another scheme');
+    await agree({ ...manifestSays, length: length + 1 }, 'a manifest that gives another length');
+    await agree({ ...manifestSays, scheme: schemeText.startsWith('rs') ? 'mirror:2' : 'rs:2+1' }, 'a manifest that gives another scheme');
   });
 }
 
-test('both ways were taken: healthy extents proven quickly, damaged ones judged', () => {
+test('both ways were taken: healthy extents proven quickly, damaged ones judged; files read directly, every slot back', () => {
   assert.ok(outcomes.quick > 50, `quick proofs: ${outcomes.quick}`);
   assert.ok(outcomes.judged > 500, `full judgements: ${outcomes.judged}`);
+  assert.ok(direct.usable || process.env.CI !== 'true', `${os.tmpdir()} refuses O_DIRECT`);
+  if (!direct.usable) return void process.stderr.write(`\n*** SKIP: ${os.tmpdir()} refuses O_DIRECT: the checks over direct reads took the buffered way\n`);
+  assert.ok(direct.filesRead > 500, `files read directly: ${direct.filesRead}`);
+  assert.is(direct.slots.out, 0, 'slots lent out after every batch closed');
 });
 
 test.run();

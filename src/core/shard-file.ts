@@ -243,8 +243,7 @@ export function shardMatches(file: string, expected: ShardTemplate, headerOnly: 
   if (!headerOnly) {
     if (!listedRegular) return -1;
     const data = readExpected(file, expected.fileSize, into, pacing);
-    if (!data || data.length !== expected.fileSize || !expected.matches(data)) return -1;
-    return checksum64(data.subarray(HEADER_SIZE)) === data.readBigUInt64LE(PAYLOAD_CHECKSUM_AT) ? data.length : -1;
+    return data ? readShardMatches(data, expected) : -1;
   }
   if (listedRegular && headerReads.warm) {
     const header = readSizedHeader(file, expected.fileSize, into);
@@ -255,6 +254,15 @@ export function shardMatches(file: string, expected: ShardTemplate, headerOnly: 
   const { data, size } = r;
   if (size !== expected.fileSize || data.length < HEADER_SIZE || !expected.matches(data)) return -1;
   return data.length;
+}
+
+/**
+ * shardMatches' deep proof over a file's first bytes already read, more
+ * than its size asked for (so a longer file shows it): the bytes, or -1.
+ */
+export function readShardMatches(data: Buffer, expected: ShardTemplate): number {
+  if (data.length !== expected.fileSize || !expected.matches(data)) return -1;
+  return checksum64(data.subarray(HEADER_SIZE)) === data.readBigUInt64LE(PAYLOAD_CHECKSUM_AT) ? data.length : -1;
 }
 
 const probe = Buffer.alloc(2);

@@ -2,7 +2,8 @@ import { ReadBuffer, ReadPacing } from '../core/shard-file';
 import { ExtentIndex, readBucket } from './extent-index';
 import { IdRange } from './id-range';
 import { ExtentPlan, ListedDisk, namedRecords, PrefixListing, StrayFile } from './inventory';
-import { checkExtent, Depth, ExtentVerdict, verifyExtent } from './verify';
+import { checkExtent, Depth, ExtentVerdict, ReadAlready, soundFileSize, VerdictMessage, verifyExtent } from './verify';
+import type { DirectReads, SizedFile } from '../core/direct-reads';
 
 // A verify thread walks a slice of a fan-out prefix itself: it lists the
 // prefix (once per prefix, kept for the slices that follow), reads its bucket
@@ -62,19 +63,36 @@ function listing(walk: Walk, prefix: string): Listing {
   return last;
 }
 
+/** A slice's extents, from the listing: where they start and end in it, and the result to fill. */
+function openSlice(req: RangeRequest) {
+  const { listed, strays } = listing(req.walk, req.range.prefix);
+  const out: RangeResult = { plans: [], verdicts: [], healthy: 0, healthyBytes: 0, lastId: '', orphans: [], strays: req.strays ? strays : [] };
+  const { lo, hi } = req.range;
+  const first = listed.firstAtOrAfter(lo > req.after ? lo : req.after);
+  let end = first;
+  while (end < listed.count && (hi === '' || listed.ids[end] < hi)) end++;
+  return { listed, out, first, end, verbatim: new Set(req.verbatim) };
+}
+
+/** An extent's verdict, counted when healthy, kept when not. */
+function tally(out: RangeResult, plan: ExtentPlan, v: VerdictMessage | ExtentVerdict): void {
+  if (typeof v === 'number') {
+    out.healthy++;
+    out.healthyBytes += v;
+  } else {
+    out.plans.push(plan);
+    out.verdicts.push(v);
+  }
+  out.lastId = plan.id;
+}
+
 /**
  * Checks every extent of the slice; `stopped` is asked between extents (a
  * cancelled pass drops the slice). `ahead` hears the slice's files before any
  * is read (see prefetch.ts).
  */
 export function checkRange(req: RangeRequest, buf: ReadBuffer, pacing: ReadPacing | undefined, depth: Depth, stopped: () => boolean, ahead?: (files: string[]) => void): RangeResult | null {
-  const { listed, strays } = listing(req.walk, req.range.prefix);
-  const verbatim = new Set(req.verbatim);
-  const out: RangeResult = { plans: [], verdicts: [], healthy: 0, healthyBytes: 0, lastId: '', orphans: [], strays: req.strays ? strays : [] };
-  const { lo, hi } = req.range;
-  const first = listed.firstAtOrAfter(lo > req.after ? lo : req.after);
-  let end = first;
-  while (end < listed.count && (hi === '' || listed.ids[end] < hi)) end++;
+  const { listed, out, first, end, verbatim } = openSlice(req);
   // Read ahead, the slice's plans are made once, for their files, and kept for the checks.
   const made = ahead ? Array.from({ length: end - first }, (_, k) => listed.plan(first + k)) : undefined;
   if (ahead) ahead(made!.flatMap((p) => p.files.map((f) => f.path)));
@@ -87,15 +105,49 @@ export function checkRange(req: RangeRequest, buf: ReadBuffer, pacing: ReadPacin
       continue;
     }
     if (stopped()) return null;
-    const v = verbatim.has(plan.id) ? verifyExtent(plan, buf, pacing, depth) : checkExtent(plan, buf, pacing, depth);
-    if (typeof v === 'number') {
-      out.healthy++;
-      out.healthyBytes += v;
-    } else {
-      out.plans.push(plan);
-      out.verdicts.push(v);
-    }
-    out.lastId = plan.id;
+    tally(out, plan, verbatim.has(plan.id) ? verifyExtent(plan, buf, pacing, depth) : checkExtent(plan, buf, pacing, depth));
   }
   return out;
+}
+
+/**
+ * checkRange's deep check of a cold slice: its shard files read whole with
+ * O_DIRECT, a few in flight, the extents checked in order as their files
+ * arrive (see DirectReads). A file not read so (too big, not listed as a
+ * regular file, a failed read) and every extent that is not plainly sound is
+ * read and judged the buffered way, as checkRange would. `probe` paces the
+ * first extent's reads, made the buffered way: timed, they show whether the
+ * pool has come back into memory, which a direct read cannot.
+ */
+export async function checkRangeDirect(req: RangeRequest, buf: ReadBuffer, pacing: ReadPacing | undefined, stopped: () => boolean, reads: DirectReads, probe?: ReadPacing): Promise<RangeResult | null> {
+  const { listed, out, first, end, verbatim } = openSlice(req);
+  const plans: ExtentPlan[] = [];
+  for (let i = first; i < end; i++) if (listed.ids[i] > req.after) plans.push(listed.plan(i));
+  const probed = probe ? plans.findIndex((p) => p.scheme !== undefined) : -1;
+  const starts: number[] = [];
+  const files: (SizedFile | undefined)[] = [];
+  plans.forEach((plan, k) => {
+    starts.push(files.length);
+    const size = plan.scheme && !verbatim.has(plan.id) && k !== probed ? soundFileSize(plan) : -1;
+    for (const f of plan.files) files.push(size >= 0 && f.regular ? { path: f.path, size } : undefined);
+  });
+  const batch = reads.start(files);
+  try {
+    for (let k = 0; k < plans.length; k++) {
+      const plan = plans[k];
+      if (!plan.scheme) {
+        out.orphans.push(plan);
+        continue;
+      }
+      const read: ReadAlready = [];
+      for (let j = 0; j < plan.files.length; j++) read.push(await batch.get(starts[k] + j));
+      if (stopped()) return null;
+      const paced = k === probed ? probe : pacing;
+      tally(out, plan, verbatim.has(plan.id) ? verifyExtent(plan, buf, paced, 'deep') : checkExtent(plan, buf, paced, 'deep', read));
+      for (let j = 0; j < plan.files.length; j++) batch.free(starts[k] + j);
+    }
+    return out;
+  } finally {
+    await batch.close();
+  }
 }

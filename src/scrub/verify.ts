@@ -1,4 +1,4 @@
-import { checkShardFile, checkShardHeader, ReadBuffer, ReadPacing, ShardProblem, shardMatches } from '../core/shard-file';
+import { checkShardFile, checkShardHeader, ReadBuffer, ReadPacing, readShardMatches, ShardProblem, shardMatches } from '../core/shard-file';
 import { ShardTemplate } from '../core/shard-header';
 import { shardPayloadLength } from '../core/erasure';
 import { formatScheme, minShards, parseScheme, Scheme, shardCount } from '../core/scheme';
@@ -59,7 +59,7 @@ const MAX_QUICK_SHARDS = 30;
  * verifyExtent would call it healthy with every file ok, and its verdict
  * crosses as a number (packVerdict). Else -1, and nothing is concluded.
  */
-function soundExtentBytes(plan: ExtentPlan, buf: ReadBuffer, pacing: ReadPacing | undefined, depth: Depth): number {
+function soundExtentBytes(plan: ExtentPlan, buf: ReadBuffer, pacing: ReadPacing | undefined, depth: Depth, read?: ReadAlready): number {
   if (plan.scheme === undefined || plan.length === undefined) return -1;
   const scheme = schemeOf(plan.scheme);
   const n = shardCount(scheme);
@@ -67,15 +67,30 @@ function soundExtentBytes(plan: ExtentPlan, buf: ReadBuffer, pacing: ReadPacing 
   const template = templateOf(plan.scheme, scheme, plan.length).extent(plan.id);
   let seen = 0;
   let bytes = 0;
-  for (const f of plan.files) {
+  for (let i = 0; i < plan.files.length; i++) {
+    const f = plan.files[i];
     const bit = 1 << f.index;
     if (f.index >= n || seen & bit) return -1;
     seen |= bit;
-    const got = shardMatches(f.path, template.shard(f.index), depth === 'light', buf, pacing, f.regular);
+    const already = read?.[i];
+    const got = already ? readShardMatches(already, template.shard(f.index)) : shardMatches(f.path, template.shard(f.index), depth === 'light', buf, pacing, f.regular);
     if (got < 0) return -1;
     bytes += got;
   }
   return bytes;
+}
+
+/**
+ * A deep check's files already read whole (see DirectReads), by their place
+ * in plan.files: each the file's first bytes, its size + 1 asked for; an
+ * undefined entry is read here.
+ */
+export type ReadAlready = (Buffer | undefined)[];
+
+/** The size a sound shard file of the plan has, or -1 when the plan does not say (an orphan). */
+export function soundFileSize(plan: ExtentPlan): number {
+  if (plan.scheme === undefined || plan.length === undefined) return -1;
+  return templateOf(plan.scheme, schemeOf(plan.scheme), plan.length).fileSize;
 }
 
 /**
@@ -84,8 +99,8 @@ function soundExtentBytes(plan: ExtentPlan, buf: ReadBuffer, pacing: ReadPacing 
  * extent that fails it. A damaged extent is read twice; a healthy one, once
  * and without building a verdict.
  */
-export function checkExtent(plan: ExtentPlan, buf: ReadBuffer, pacing: ReadPacing | undefined, depth: Depth): VerdictMessage {
-  const bytes = soundExtentBytes(plan, buf, pacing, depth);
+export function checkExtent(plan: ExtentPlan, buf: ReadBuffer, pacing: ReadPacing | undefined, depth: Depth, read?: ReadAlready): VerdictMessage {
+  const bytes = soundExtentBytes(plan, buf, pacing, depth, read);
   return bytes >= 0 ? bytes : packVerdict(plan, verifyExtent(plan, buf, pacing, depth));
 }
 

@@ -10,10 +10,12 @@ import { alignUp } from '../core/aligned-memory';
 import { fetchAhead, listAhead, readAheadDir } from './prefetch';
 
 type Reply =
-  | { seq: number; result: unknown; rebuilt?: [string, CrossingRebuilt][]; slots?: SharedArrayBuffer; failure?: undefined; fetch?: undefined }
-  | { seq: number; failure: { code: ExitCode; message: string }; fetch?: undefined }
+  | { seq: number; result: unknown; rebuilt?: [string, CrossingRebuilt][]; slots?: SharedArrayBuffer; failure?: undefined; fetch?: undefined; direct?: undefined }
+  | { seq: number; failure: { code: ExitCode; message: string }; fetch?: undefined; direct?: undefined }
   /** Not an answer: the files the thread is about to read, cold (see prefetch.ts). */
-  | { seq: number; fetch: string[] };
+  | { seq: number; fetch: string[]; direct?: undefined }
+  /** Not an answer: the thread reads cold files directly (see DirectReads). */
+  | { seq: number; direct: true; fetch?: undefined };
 
 /** What a thread answered, with the extents it rebuilt for a repair pass, by id. */
 export interface Answer<T> {
@@ -60,6 +62,7 @@ export class VerifyWorkers {
    */
   nice: number | undefined;
   private listedAhead = false;
+  private fetching = false;
 
   /** Set to 1 to make every worker drop its batch and stop sleeping. */
   private readonly abortFlag = new Int32Array(new SharedArrayBuffer(4));
@@ -77,16 +80,21 @@ export class VerifyWorkers {
 
   /** Cold: the files a thread is about to read, and at the first of them every directory it will list. */
   private fetch(files: string[]): void {
-    if (!this.listedAhead) {
-      this.listedAhead = true;
-      listAhead(this.dirs.filter((d) => d !== undefined));
-    }
+    this.fetching = true;
+    this.listAhead();
     fetchAhead(files);
   }
 
-  /** A thread has found its reads coming from the device. */
+  /** Once a thread finds its reads coming from the device: every directory the threads will list. */
+  private listAhead(): void {
+    if (this.listedAhead) return;
+    this.listedAhead = true;
+    listAhead(this.dirs.filter((d) => d !== undefined));
+  }
+
+  /** A thread has found its reads coming from the device, and reads them through the page cache (the files ahead of it are worth reading too). */
   get cold(): boolean {
-    return this.listedAhead;
+    return this.fetching;
   }
 
   /** Reads the files under one fan-out prefix of every disk ahead, into the page cache. */
@@ -130,6 +138,7 @@ export class VerifyWorkers {
       const onMessage = (m: Reply) => {
         if (m.seq !== seq) return;
         if (m.fetch) return this.fetch(m.fetch);
+        if (m.direct) return this.listAhead();
         w.off('error', onError);
         w.off('message', onMessage);
         if (m.failure) reject(new DfsError(m.failure.code, m.failure.message));
