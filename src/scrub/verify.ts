@@ -1,4 +1,5 @@
-import { checkShardFile, checkShardHeader, ReadBuffer, ReadPacing, readShardMatches, ShardProblem, shardMatches } from '../core/shard-file';
+import { checkShardBytes, checkShardFile, checkShardHeader, ReadBuffer, ReadPacing, readShardMatches, ShardProblem, shardMatches } from '../core/shard-file';
+import { alignUp } from '../core/aligned-memory';
 import { ShardTemplate } from '../core/shard-header';
 import { shardPayloadLength } from '../core/erasure';
 import { formatScheme, minShards, parseScheme, Scheme, shardCount } from '../core/scheme';
@@ -101,20 +102,33 @@ export function soundFileSize(plan: ExtentPlan): number {
  */
 export function checkExtent(plan: ExtentPlan, buf: ReadBuffer, pacing: ReadPacing | undefined, depth: Depth, read?: ReadAlready): VerdictMessage {
   const bytes = soundExtentBytes(plan, buf, pacing, depth, read);
-  return bytes >= 0 ? bytes : packVerdict(plan, verifyExtent(plan, buf, pacing, depth));
+  return bytes >= 0 ? bytes : packVerdict(plan, verifyExtent(plan, buf, pacing, depth, read && wholeFiles(plan, read)));
+}
+
+/**
+ * Of the files read already, those read to their end: fewer bytes than were
+ * asked for (alignUp(size + 1)), so the count is the file's size. A longer
+ * one is judged the buffered way, which learns its size from fstat.
+ */
+export function wholeFiles(plan: ExtentPlan, read: ReadAlready): ReadAlready {
+  const asked = alignUp(soundFileSize(plan) + 1);
+  return read.map((b) => (b && b.length < asked ? b : undefined));
 }
 
 /**
  * Reads and proves every file of one extent and classifies the extent
  * (DESIGN §2); a light check reads headers only, so a shard it calls valid may
  * still hold rot. Pure reading: never writes, never throws for bad data.
+ * `whole`: files already read to their end (see wholeFiles), judged from
+ * those bytes.
  */
-export function verifyExtent(plan: ExtentPlan, buf: ReadBuffer, pacing?: ReadPacing, depth: Depth = 'deep'): ExtentVerdict {
+export function verifyExtent(plan: ExtentPlan, buf: ReadBuffer, pacing?: ReadPacing, depth: Depth = 'deep', whole?: ReadAlready): ExtentVerdict {
   const results: ShardResult[] = [];
   const valid = new Set<number>();
   let bytesRead = 0;
-  const checks = plan.files.map((f) => {
-    const r = depth === 'light' ? checkShardHeader(f.path, plan.id, f.index, buf, f.regular) : checkShardFile(f.path, plan.id, f.index, buf, pacing);
+  const checks = plan.files.map((f, i) => {
+    const read = depth === 'deep' ? whole?.[i] : undefined;
+    const r = depth === 'light' ? checkShardHeader(f.path, plan.id, f.index, buf, f.regular) : read ? checkShardBytes(read, plan.id, f.index) : checkShardFile(f.path, plan.id, f.index, buf, pacing);
     bytesRead += r.fileSize ?? 0;
     return { f, r };
   });
