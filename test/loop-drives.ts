@@ -409,6 +409,13 @@ export function unfillDrive(drive: Drive): void {
   run('sync', []);
 }
 
+/** Bytes of the file in the page cache, as fincore counts them (whole pages). Needs fincore (util-linux). */
+export function residentBytes(file: string): number {
+  const r = spawnSync('fincore', ['--bytes', '--noheadings', '--raw', '--output', 'RES', file], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`fincore ${file}: ${r.stderr}`);
+  return Number(r.stdout.trim());
+}
+
 /** `sync; echo 3 > /proc/sys/vm/drop_caches`: the next read comes from the device. */
 export function dropCaches(): void {
   run('sync', []);

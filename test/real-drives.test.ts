@@ -17,7 +17,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Finding } from '../src/scrub/finding';
 import { cli, cliAsync, collect, type CliResult, diffFingerprints, fingerprintTree, repoRoot, requireTool, scratchDir } from './helpers';
@@ -35,6 +34,7 @@ import {
   mountDriveAt,
   privateMountNamespace,
   remountDrive,
+  residentBytes,
   rotBeneath,
   unfillDrive,
   unmountDrive,
@@ -776,13 +776,6 @@ test('11. light and known-problem passes on real drives; a copied pool.json is r
 /** Bytes the loop device has read so far (/sys/block/loopN/stat: sectors of 512 bytes). */
 function deviceReadBytes(drive: Drive): number {
   return Number(fs.readFileSync(`/sys/block/${path.basename(drive.loop)}/stat`, 'utf8').trim().split(/\s+/)[2]) * 512;
-}
-
-/** Bytes of the file in the page cache (fincore counts whole pages). */
-function residentBytes(file: string): number {
-  const r = spawnSync('fincore', ['--bytes', '--noheadings', '--raw', '--output', 'RES', file], { encoding: 'utf8' });
-  assert.is(r.status, 0, `fincore ${file}: ${r.stderr}`);
-  return Number(r.stdout.trim());
 }
 
 test('12. a light pass over cold drives reads each header directly: damage found, shard files left out of the page cache', () => {

@@ -7,9 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { requireTool, scratchDir } from './helpers';
-import { canUseLoopDevices, cleanupDrives, dropCaches, makeDrive } from './loop-drives';
+import { canUseLoopDevices, cleanupDrives, dropCaches, makeDrive, residentBytes } from './loop-drives';
 import { fetchAhead, readAheadDir, ReadSpeed } from '../src/scrub/prefetch';
 
 const MiB = 2 ** 20;
@@ -63,13 +62,6 @@ test('warm, a minority of slow reads (a preempted thread, a fresh buffer faulted
   assert.is(s.cold, false, 'the total is memory\'s: warm again');
 });
 
-/** Bytes of the file in the page cache. */
-function resident(file: string): number {
-  const r = spawnSync('fincore', ['--bytes', '--noheadings', '--raw', '--output', 'RES', file], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`fincore ${file}: ${r.stderr}`);
-  return Number(r.stdout.trim());
-}
-
 test('fetchAhead brings cold files into the page cache, all of each; a missing file or a directory is passed over; readAheadDir a directory\'s files', async () => {
   if (!canUseLoopDevices('read-ahead on a real drive', ['ext4']) || !requireTool('fincore')) return;
   const dir = scratchDir('dfs-read-ahead-');
@@ -82,14 +74,14 @@ test('fetchAhead brings cold files into the page cache, all of each; a missing f
       return f;
     });
     dropCaches();
-    assert.equal(files.map(resident), files.map(() => 0), 'cold before');
+    assert.equal(files.map(residentBytes), files.map(() => 0), 'cold before');
     fetchAhead([...files, path.join(drive.mountPoint, 'absent'), drive.mountPoint]);
     const want = files.map((f) => fs.statSync(f).size);
     const deadline = Date.now() + 15_000;
-    let got = files.map(resident);
+    let got = files.map(residentBytes);
     while (Date.now() < deadline && got.some((n, i) => n < want[i])) {
       await new Promise((r) => setTimeout(r, 50));
-      got = files.map(resident);
+      got = files.map(residentBytes);
     }
     // fincore counts whole pages: a file is in memory when its pages cover its size.
     got.forEach((n, i) => assert.ok(n >= want[i], `${files[i]}: ${n} of ${want[i]} bytes in the page cache after fetchAhead`));
@@ -104,9 +96,9 @@ test('fetchAhead brings cold files into the page cache, all of each; a missing f
     dropCaches();
     readAheadDir(sub);
     const until = Date.now() + 15_000;
-    while (Date.now() < until && inSub.some((f) => resident(f) < fs.statSync(f).size)) await new Promise((r) => setTimeout(r, 50));
-    inSub.forEach((f) => assert.ok(resident(f) >= fs.statSync(f).size, `${f} in the page cache after readAheadDir`));
-    assert.is(resident(temp), 0, 'a temp file is not read ahead');
+    while (Date.now() < until && inSub.some((f) => residentBytes(f) < fs.statSync(f).size)) await new Promise((r) => setTimeout(r, 50));
+    inSub.forEach((f) => assert.ok(residentBytes(f) >= fs.statSync(f).size, `${f} in the page cache after readAheadDir`));
+    assert.is(residentBytes(temp), 0, 'a temp file is not read ahead');
   } finally {
     cleanupDrives();
     fs.rmSync(dir, { recursive: true, force: true });

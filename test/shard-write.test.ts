@@ -14,7 +14,7 @@ import { alignUp, mapAligned } from '../src/core/aligned-memory';
 import { ShardWrite, writeShardFiles } from '../src/core/shard-file';
 import { SharedSlots } from '../src/core/shared-slots';
 import { requireTool, scratchDir } from './helpers';
-import { canUseLoopDevices, cleanupDrives, FsType, makeDrive } from './loop-drives';
+import { canUseLoopDevices, cleanupDrives, FsType, makeDrive, residentBytes } from './loop-drives';
 
 const KiB = 1024;
 const TMPFS_MAGIC = 0x01021994;
@@ -59,13 +59,6 @@ function assertWritten(writes: ShardWrite[], backs: Buffer[]): void {
   assert.equal(fs.readdirSync(path.dirname(writes[0].file)).filter((n) => n.startsWith('.')), [], 'no temp file left');
 }
 
-/** Bytes of the file in the page cache, as fincore counts them. */
-function resident(file: string): number {
-  const r = spawnSync('fincore', ['--bytes', '--noheadings', '--raw', '--output', 'RES', file], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`fincore ${file}: ${r.stderr}`);
-  return Number(r.stdout.trim());
-}
-
 test('a big shard is written around the page cache and read back from the disk; a small one goes through it', async () => {
   const dir = path.join(scratchDir('dfs-shard-write-'), 'cd');
   fs.mkdirSync(dir);
@@ -77,9 +70,9 @@ test('a big shard is written around the page cache and read back from the disk; 
   const again = shardWrites(dir, [256 * KiB, 1024 * KiB + 8, 4 * KiB]).map((w, i) => ({ ...w, file: path.join(dir, `ef${i}.${i}`) }));
   await writeChecked(again);
   // The last part block of a big shard goes through the page cache; its whole blocks never do.
-  assert.ok(resident(again[0].file) <= 4096, `256 KiB shard: ${resident(again[0].file)} bytes in the page cache`);
-  assert.ok(resident(again[1].file) <= 4096, `1 MiB shard: ${resident(again[1].file)} bytes in the page cache`);
-  assert.is(resident(again[2].file), 8192, 'the small shard is in the page cache, as written');
+  assert.ok(residentBytes(again[0].file) <= 4096, `256 KiB shard: ${residentBytes(again[0].file)} bytes in the page cache`);
+  assert.ok(residentBytes(again[1].file) <= 4096, `1 MiB shard: ${residentBytes(again[1].file)} bytes in the page cache`);
+  assert.is(residentBytes(again[2].file), 8192, 'the small shard is in the page cache, as written');
 });
 
 test('on loop-mounted ext4, xfs and btrfs drives, a big shard goes around the page cache, whole and as written', async () => {
@@ -95,13 +88,13 @@ test('on loop-mounted ext4, xfs and btrfs drives, a big shard goes around the pa
       assertWritten(writes, await writeChecked(writes));
       const fresh = shardWrites(shards, [256 * KiB, 1024 * KiB + 8]).map((w, i) => ({ ...w, file: path.join(shards, `ef${i}.${i}`) }));
       await writeChecked(fresh);
-      for (const w of fresh) assert.ok(resident(w.file) <= 4096, `${kind}: ${path.basename(w.file)} has ${resident(w.file)} bytes in the page cache`);
+      for (const w of fresh) assert.ok(residentBytes(w.file) <= 4096, `${kind}: ${path.basename(w.file)} has ${residentBytes(w.file)} bytes in the page cache`);
       // As a repair writes them: from a verify thread's shared slots, as they are.
       const slots = new SharedSlots(4 * 1024 * KiB);
       const plain = shardWrites(shards, [256 * KiB + 100, 1024 * KiB]).map((w, i) => ({ ...w, file: path.join(shards, `ab${i}.${i}`) }));
       const slotted = plain.map((w) => inSlot(slots, w));
       await writeChecked(slotted);
-      for (const w of slotted) assert.ok(resident(w.file) <= 4096, `${kind}: ${path.basename(w.file)} from a slot has ${resident(w.file)} bytes in the page cache`);
+      for (const w of slotted) assert.ok(residentBytes(w.file) <= 4096, `${kind}: ${path.basename(w.file)} from a slot has ${residentBytes(w.file)} bytes in the page cache`);
       assertWritten(plain, plain.map((w) => Buffer.concat([w.header, w.payload])));
       slotted.forEach((w, i) => assert.ok(w.aligned!.subarray(0, w.header.length + w.payload.length).equals(Buffer.concat([plain[i].header, plain[i].payload])), `${kind}: slot ${i} left as it was`));
     }
@@ -206,7 +199,7 @@ test('a shard file in a shared slot is written from it as it is, read back from 
   assert.ok(back!.equals(want), 'read back whole');
   // Before anything reads the file into the page cache.
   if (fs.statfsSync(dir).type === TMPFS_MAGIC) process.stderr.write(`\n*** SKIP: ${dir} is on tmpfs: that the slot went around the page cache is not proven\n`);
-  else assert.ok(resident(w.file) <= 4096, `around the page cache but for its last part page: ${resident(w.file)} bytes resident`);
+  else assert.ok(residentBytes(w.file) <= 4096, `around the page cache but for its last part page: ${residentBytes(w.file)} bytes resident`);
   assert.ok(fs.readFileSync(w.file).equals(want), 'the file holds header and payload');
 });
 
