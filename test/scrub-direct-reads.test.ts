@@ -16,7 +16,7 @@ import { cli, requireTool, scratchDir } from './helpers';
 import { canUseLoopDevices, cleanupDrives, dropCaches, FsType, makeDrive, residentBytes } from './loop-drives';
 import { DirectReads, MAX_DIRECT_FILE, SizedFile } from '../src/core/direct-reads';
 import { ReadBuffer } from '../src/core/shard-file';
-import { openPool } from '../src/core/pool';
+import { openPool, type Pool } from '../src/core/pool';
 import { PREFIXES, extentsDir } from '../src/core/layout';
 import { buildExtentIndex, removeExtentIndex } from '../src/scrub/extent-index';
 import { listedDisks } from '../src/scrub/inventory';
@@ -24,6 +24,13 @@ import { checkRange, checkRangeDirect, RangeRequest, Walk } from '../src/scrub/r
 import { splitPrefix } from '../src/scrub/id-range';
 
 const MiB = 2 ** 20;
+
+/** Every shard file of the pool's disks. */
+const shardFiles = (pool: Pool) =>
+  pool.disks.flatMap((d) => {
+    const top = extentsDir(d.path);
+    return fs.readdirSync(top).flatMap((p) => fs.readdirSync(path.join(top, p)).map((n) => path.join(top, p, n)));
+  });
 
 /** Every file's outcome, taken in order and freed at once. */
 async function readAll(reads: DirectReads, files: (SizedFile | undefined)[]): Promise<(Buffer | undefined)[]> {
@@ -155,10 +162,7 @@ test('a slice checked from direct reads answers what checkRange answers: rot, cu
   fs.writeFileSync(src, randomBytes(MiB + 7));
   run('dfs-pool', ['put', src, 'mirrored', '--pool', root, '--redundancy', 'mirror:3']);
   const pool = openPool(root);
-  const shards = pool.disks.flatMap((d) => {
-    const top = extentsDir(d.path);
-    return fs.readdirSync(top).flatMap((p) => fs.readdirSync(path.join(top, p)).map((n) => path.join(top, p, n)));
-  });
+  const shards = shardFiles(pool);
   const [rot, cut, grown, gone, link, fifo] = shards.filter((_, i) => i % 17 === 3);
   const flip = fs.readFileSync(rot);
   flip[1000] ^= 1;
@@ -213,6 +217,38 @@ test('a slice checked from direct reads answers what checkRange answers: rot, cu
   } finally {
     removeExtentIndex(index);
   }
+});
+
+test('files too big to be read directly are named to `ahead` before their slice is checked, and judged the buffered way', async () => {
+  const dir = scratchDir('dfs-direct-big-');
+  const root = path.join(dir, 'pool');
+  for (const args of [
+    ['create', '--pool', root, '--disks', '2', '--redundancy', 'mirror:2', '--extent-size', '32M'],
+    ['put', path.join(dir, 'obj'), 'obj', '--pool', root],
+  ]) {
+    if (args[0] === 'put') fs.writeFileSync(args[1], randomBytes(33 * MiB));
+    const r = cli('dfs-pool', args);
+    assert.is(r.status, 0, `dfs-pool ${args.join(' ')}: ${r.stderr}`);
+  }
+  const pool = openPool(root);
+  const index = buildExtentIndex(pool);
+  const walk: Walk = { disks: listedDisks(pool), index: { dir: index.dir, schemes: index.schemes, packed: index.packed } };
+  const buf = new ReadBuffer();
+  const reads = new DirectReads(16 * MiB, 4);
+  const heard: string[] = [];
+  try {
+    for (const prefix of PREFIXES) {
+      const req: RangeRequest = { walk, range: { prefix, lo: prefix, hi: '' }, after: '', strays: false, verbatim: [] };
+      const got = await checkRangeDirect(req, buf, undefined, () => false, reads, undefined, (files) => heard.push(...files));
+      assert.equal(got, checkRange(req, buf, undefined, 'deep', () => false), prefix);
+    }
+  } finally {
+    removeExtentIndex(index);
+  }
+  const big = shardFiles(pool).filter((f) => fs.statSync(f).size > MAX_DIRECT_FILE);
+  assert.is(big.length, 2, 'two copies of the 32 MiB extent');
+  assert.equal(heard.sort(), big.sort(), 'the big files, and only they, named ahead');
+  if (reads.usable) assert.is(reads.filesRead, 2, 'the two copies of the 1 MiB extent read directly');
 });
 
 test.run();

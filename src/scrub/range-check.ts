@@ -3,7 +3,7 @@ import { ExtentIndex, readBucket } from './extent-index';
 import { IdRange } from './id-range';
 import { ExtentPlan, ListedDisk, namedRecords, PrefixListing, StrayFile } from './inventory';
 import { checkExtent, Depth, ExtentVerdict, ReadAlready, soundFileSize, VerdictMessage, verifyExtent } from './verify';
-import type { DirectReads, SizedFile } from '../core/direct-reads';
+import { MAX_DIRECT_FILE, type DirectReads, type SizedFile } from '../core/direct-reads';
 
 // A verify thread walks a slice of a fan-out prefix itself: it lists the
 // prefix (once per prefix, kept for the slices that follow), reads its bucket
@@ -117,9 +117,20 @@ export function checkRange(req: RangeRequest, buf: ReadBuffer, pacing: ReadPacin
  * regular file, a failed read) and every extent that is not plainly sound is
  * read and judged the buffered way, as checkRange would. `probe` paces the
  * first extent's reads, made the buffered way: timed, they show whether the
- * pool has come back into memory, which a direct read cannot.
+ * pool has come back into memory, which a direct read cannot. `ahead`
+ * hears the files too big to be read so, before any is read (see
+ * prefetch.ts): read the buffered way one at a time, they would keep one
+ * read in flight.
  */
-export async function checkRangeDirect(req: RangeRequest, buf: ReadBuffer, pacing: ReadPacing | undefined, stopped: () => boolean, reads: DirectReads, probe?: ReadPacing): Promise<RangeResult | null> {
+export async function checkRangeDirect(
+  req: RangeRequest,
+  buf: ReadBuffer,
+  pacing: ReadPacing | undefined,
+  stopped: () => boolean,
+  reads: DirectReads,
+  probe?: ReadPacing,
+  ahead?: (files: string[]) => void,
+): Promise<RangeResult | null> {
   const { listed, out, first, end, verbatim } = openSlice(req);
   const plans: ExtentPlan[] = [];
   for (let i = first; i < end; i++) if (listed.ids[i] > req.after) plans.push(listed.plan(i));
@@ -131,6 +142,8 @@ export async function checkRangeDirect(req: RangeRequest, buf: ReadBuffer, pacin
     const size = plan.scheme && !verbatim.has(plan.id) && k !== probed ? soundFileSize(plan) : -1;
     for (const f of plan.files) files.push(size >= 0 && f.regular ? { path: f.path, size } : undefined);
   });
+  const big = files.filter((f): f is SizedFile => f !== undefined && f.size + 1 > MAX_DIRECT_FILE);
+  if (ahead && big.length > 0) ahead(big.map((f) => f.path));
   const batch = reads.start(files);
   try {
     for (let k = 0; k < plans.length; k++) {

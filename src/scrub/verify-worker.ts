@@ -81,7 +81,8 @@ async function answerDirect(req: VerifyRequest, range: RangeRequest, pacing: Rea
   // The main thread lists the directories ahead, and reads no files ahead.
   if (directSlices++ === 0) parentPort!.postMessage({ seq: req.seq, direct: true });
   try {
-    return await checkRangeDirect(range, buf, pacing, stopped, directReads, directSlices % PROBE_EVERY === 0 ? observed : undefined);
+    const ahead = (files: string[]) => parentPort!.postMessage({ seq: req.seq, fetch: files, direct: true });
+    return await checkRangeDirect(range, buf, pacing, stopped, directReads, directSlices % PROBE_EVERY === 0 ? observed : undefined, ahead);
   } finally {
     speed.settle();
   }

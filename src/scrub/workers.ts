@@ -12,9 +12,13 @@ import { fetchAhead, listAhead, readAheadDir } from './prefetch';
 type Reply =
   | { seq: number; result: unknown; rebuilt?: [string, CrossingRebuilt][]; slots?: SharedArrayBuffer; failure?: undefined; fetch?: undefined; direct?: undefined }
   | { seq: number; failure: { code: ExitCode; message: string }; fetch?: undefined; direct?: undefined }
-  /** Not an answer: the files the thread is about to read, cold (see prefetch.ts). */
-  | { seq: number; fetch: string[]; direct?: undefined }
-  /** Not an answer: the thread reads cold files directly (see DirectReads). */
+  /**
+   * Not an answer: the files the thread is about to read, cold (see
+   * prefetch.ts); `direct`: it reads the others directly (see DirectReads),
+   * these are too big for that.
+   */
+  | { seq: number; fetch: string[]; direct?: true }
+  /** Not an answer: the thread reads cold files directly. */
   | { seq: number; direct: true; fetch?: undefined };
 
 /** What a thread answered, with the extents it rebuilt for a repair pass, by id. */
@@ -78,9 +82,13 @@ export class VerifyWorkers {
     }
   }
 
-  /** Cold: the files a thread is about to read, and at the first of them every directory it will list. */
-  private fetch(files: string[]): void {
-    this.fetching = true;
+  /**
+   * Cold: the files a thread is about to read, and at the first of them
+   * every directory it will list. A thread that reads the rest directly
+   * gains nothing from the files of the prefixes ahead in the page cache.
+   */
+  private fetch(files: string[], direct: boolean): void {
+    if (!direct) this.fetching = true;
     this.listAhead();
     fetchAhead(files);
   }
@@ -137,7 +145,7 @@ export class VerifyWorkers {
     return new Promise<Answer<unknown>>((resolve, reject) => {
       const onMessage = (m: Reply) => {
         if (m.seq !== seq) return;
-        if (m.fetch) return this.fetch(m.fetch);
+        if (m.fetch) return this.fetch(m.fetch, m.direct === true);
         if (m.direct) return this.listAhead();
         w.off('error', onError);
         w.off('message', onMessage);
