@@ -91,12 +91,12 @@ function pool(rig: Rig, args: string[], codes: number | number[], what: string):
   return r;
 }
 
-function makeRig(types: FsType[] = MIXED): Rig {
+function makeRig(types: FsType[] = MIXED, extentSize = '256K'): Rig {
   const dir = scratchDir('dfs-real-drives-');
   const mnt = path.join(dir, 'mnt');
   const drives = types.map((t, i) => makeDrive(mnt, `d${i}-${t}`, t));
   const rig: Rig = { dir, pool: path.join(dir, 'pool'), drives, objects: [] };
-  pool(rig, ['create', ...drives.flatMap((d) => ['--disk', d.mountPoint]), '--redundancy', 'rs:4+2', '--extent-size', '256K'], 0, 'create');
+  pool(rig, ['create', ...drives.flatMap((d) => ['--disk', d.mountPoint]), '--redundancy', 'rs:4+2', '--extent-size', extentSize], 0, 'create');
   fs.mkdirSync(path.join(dir, 'in'));
   for (const o of OBJECTS) {
     const data = randomBytes(o.size);
@@ -809,10 +809,11 @@ test('12. a light pass over cold drives reads each header directly: damage found
 
 test('13. a deep pass at max over cold drives reads directly: rot beneath ext4 found, the rest healthy, shard files on ext4 and xfs left out of the page cache; a cold repair reads ahead; objects intact', () => {
   if (!canUseLoopDevices('cold deep passes on real drives') || !requireTool('fincore')) return;
-  const rig = makeRig();
+  // Shards of 1 MiB: smaller ones are read through the page cache, ahead (see MIN_DIRECT_FILE).
+  const rig = makeRig(MIXED, '4M');
   // Enough files for each verify thread to judge the drives cold (16 reads or 4 MiB) and go on directly.
   const bulk = path.join(rig.dir, 'in', 'bulk');
-  const data = randomBytes(24 * 1024 * 1024);
+  const data = randomBytes(64 * 1024 * 1024);
   fs.writeFileSync(bulk, data);
   pool(rig, ['put', bulk, 'bulk'], 0, 'put bulk');
   rig.objects.push({ name: 'bulk', scheme: 'rs:4+2', size: data.length, sha256: sha256(data), file: bulk });
@@ -821,8 +822,8 @@ test('13. a deep pass at max over cold drives reads directly: rot beneath ext4 f
   dropCaches();
   const v = scrub(rig, ['--intensity', 'max'], 4, 'cold deep pass at max');
   // Read through the page cache (the first reads of each thread, before it judges; one slice in 16 after, to see
-  // whether the drives are still cold), or read ahead as before, every file would be there. btrfs here serves a
-  // direct read through its page cache.
+  // whether the drives are still cold; the shards under 1 MiB of the small objects), or read ahead as before, every
+  // file would be there. btrfs here serves a direct read through its page cache.
   const onDisk = rig.drives.flatMap((d, i) => (d.fs === 'btrfs' ? [] : shardsUnder(d.mountPoint, i)));
   const cached = onDisk.reduce((a, f) => a + Math.min(f.size, residentBytes(f.path)), 0);
   const total = onDisk.reduce((a, f) => a + f.size, 0);

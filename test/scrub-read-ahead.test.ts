@@ -62,7 +62,7 @@ test('warm, a minority of slow reads (a preempted thread, a fresh buffer faulted
   assert.is(s.cold, false, 'the total is memory\'s: warm again');
 });
 
-test('fetchAhead brings cold files into the page cache, all of each; a missing file or a directory is passed over; readAheadDir a directory\'s files', async () => {
+test('fetchAhead brings cold files into the page cache, all of each, or those under a size; a missing file or a directory is passed over; readAheadDir a directory\'s files', async () => {
   if (!canUseLoopDevices('read-ahead on a real drive', ['ext4']) || !requireTool('fincore')) return;
   const dir = scratchDir('dfs-read-ahead-');
   try {
@@ -85,6 +85,19 @@ test('fetchAhead brings cold files into the page cache, all of each; a missing f
     }
     // fincore counts whole pages: a file is in memory when its pages cover its size.
     got.forEach((n, i) => assert.ok(n >= want[i], `${files[i]}: ${n} of ${want[i]} bytes in the page cache after fetchAhead`));
+
+    // With a size limit (the threads read the big files directly): the smaller ones only.
+    dropCaches();
+    fetchAhead(files, 4 * MiB);
+    const small = files.filter((f) => fs.statSync(f).size < 4 * MiB);
+    const limit = Date.now() + 15_000;
+    while (Date.now() < limit && small.some((f) => residentBytes(f) < fs.statSync(f).size)) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 200));
+    for (const f of files) {
+      const size = fs.statSync(f).size;
+      if (size < 4 * MiB) assert.ok(residentBytes(f) >= size, `${f}: under the limit, read ahead`);
+      else assert.is(residentBytes(f), 0, `${f}: ${size} bytes, at or over the limit, left alone`);
+    }
 
     // A directory read ahead: its files, not the temp files a writer leaves (names starting with a dot).
     const sub = path.join(drive.mountPoint, 'ab');

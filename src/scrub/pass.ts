@@ -9,6 +9,7 @@ import { ExtentPlan, listedDisks, listPrefixes, StrayFile, topLevelStrays } from
 import { IdRange, splitPrefix } from './id-range';
 import { RangeRequest, Walk } from './range-check';
 import { buildExtentIndex, ExtentIndex, objectNames, removeExtentIndex } from './extent-index';
+import { MIN_DIRECT_FILE } from '../core/direct-reads';
 import { Depth, ExtentVerdict, Health, ShardResult } from './verify';
 import { DEEP_ONLY_KINDS, deepOnlyShards, foldKnownPass, foldLightPass, healthWithout, KnownScope, knownScope } from './known-problems';
 import { parseScheme } from '../core/scheme';
@@ -602,7 +603,10 @@ export class ScrubPass {
           let ahead = 0;
           for (let q = p; q < fetchedTo; q++) ahead += index.prefixBytes[q];
           while (fetchedTo < PREFIXES.length && ahead < READ_AHEAD_BYTES) {
-            this.workers!.readAhead(PREFIXES[fetchedTo]);
+            // Where an extent's files (two at least) may average 1 MiB, the threads read some directly: an fstat
+            // of each file read ahead leaves those out. Elsewhere it would only cost a trip through the pool.
+            const maybeDirect = index.prefixBytes[fetchedTo] / Math.max(1, index.prefixExtents[fetchedTo]) / 2 >= MIN_DIRECT_FILE;
+            this.workers!.readAhead(PREFIXES[fetchedTo], maybeDirect);
             ahead += index.prefixBytes[fetchedTo++];
           }
         }

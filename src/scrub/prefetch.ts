@@ -67,8 +67,12 @@ function slow(bytes: number, ms: number, reads = 1): boolean {
 const SCRATCH_BYTES = 4 * 2 ** 20;
 let scratch: Buffer | undefined;
 
-/** Reads the files into the page cache, all in flight at once; a file that cannot be read is left to the check that follows. */
-export function fetchAhead(files: string[]): void {
+/**
+ * Reads the files into the page cache, all in flight at once; a file that
+ * cannot be read is left to the check that follows, and so is one of `below`
+ * bytes or more (the verify threads read those directly, see DirectReads).
+ */
+export function fetchAhead(files: string[], below = Infinity): void {
   const into = (scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES));
   for (const file of files) {
     fs.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK, (err, fd) => {
@@ -77,7 +81,8 @@ export function fetchAhead(files: string[]): void {
         if (e || n < into.length) return fs.close(fd, () => undefined);
         fs.read(fd, into, 0, into.length, null, more);
       };
-      fs.read(fd, into, 0, into.length, null, more);
+      if (below === Infinity) return fs.read(fd, into, 0, into.length, null, more);
+      fs.fstat(fd, (e, st) => (e || st.size >= below ? fs.close(fd, () => undefined) : fs.read(fd, into, 0, into.length, null, more)));
     });
   }
 }
@@ -102,8 +107,8 @@ export function listAhead(extentDirs: string[]): void {
 }
 
 /** The files of one directory, read ahead (see fetchAhead); names a reader never takes (temp files) are left. */
-export function readAheadDir(dir: string): void {
+export function readAheadDir(dir: string, below = Infinity): void {
   fs.readdir(dir, (err, names) => {
-    if (!err) fetchAhead(names.filter((n) => !n.startsWith('.')).map((n) => path.join(dir, n)));
+    if (!err) fetchAhead(names.filter((n) => !n.startsWith('.')).map((n) => path.join(dir, n)), below);
   });
 }

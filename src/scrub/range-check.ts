@@ -3,7 +3,7 @@ import { ExtentIndex, readBucket } from './extent-index';
 import { IdRange } from './id-range';
 import { ExtentPlan, ListedDisk, namedRecords, PrefixListing, StrayFile } from './inventory';
 import { checkExtent, Depth, ExtentVerdict, ReadAlready, soundFileSize, VerdictMessage, verifyExtent } from './verify';
-import { MAX_DIRECT_FILE, type DirectReads, type SizedFile } from '../core/direct-reads';
+import { MAX_DIRECT_FILE, MIN_DIRECT_FILE, type DirectReads, type SizedFile } from '../core/direct-reads';
 
 // A verify thread walks a slice of a fan-out prefix itself: it lists the
 // prefix (once per prefix, kept for the slices that follow), reads its bucket
@@ -111,16 +111,17 @@ export function checkRange(req: RangeRequest, buf: ReadBuffer, pacing: ReadPacin
 }
 
 /**
- * checkRange's deep check of a cold slice: its shard files read whole with
- * O_DIRECT, a few in flight, the extents checked in order as their files
- * arrive (see DirectReads). A file not read so (too big, not listed as a
- * regular file, a failed read) and every extent that is not plainly sound is
- * read and judged the buffered way, as checkRange would. `probe` paces the
- * first extent's reads, made the buffered way: timed, they show whether the
- * pool has come back into memory, which a direct read cannot. `ahead`
- * hears the files too big to be read so, before any is read (see
+ * checkRange's deep check of a cold slice: its shard files of 1 to 16 MiB
+ * read whole with O_DIRECT, a few in flight, the extents checked in order as
+ * their files arrive (see DirectReads). A file not read so (smaller, bigger,
+ * not listed as a regular file, a failed read) and every extent that is not
+ * plainly sound is read and judged the buffered way, as checkRange would.
+ * `probe` paces the first extent's reads, made the buffered way: timed, they
+ * show whether the pool has come back into memory, which a direct read
+ * cannot. `ahead` hears the slice's other files before any is read (see
  * prefetch.ts): read the buffered way one at a time, they would keep one
- * read in flight.
+ * read in flight. Undefined, having read nothing, when no file of the slice
+ * is for direct reads: checkRange's is the better way there.
  */
 export async function checkRangeDirect(
   req: RangeRequest,
@@ -130,21 +131,25 @@ export async function checkRangeDirect(
   reads: DirectReads,
   probe?: ReadPacing,
   ahead?: (files: string[]) => void,
-): Promise<RangeResult | null> {
+): Promise<RangeResult | null | undefined> {
   const { listed, out, first, end, verbatim } = openSlice(req);
   const plans: ExtentPlan[] = [];
   for (let i = first; i < end; i++) if (listed.ids[i] > req.after) plans.push(listed.plan(i));
   const probed = probe ? plans.findIndex((p) => p.scheme !== undefined) : -1;
   const starts: number[] = [];
   const files: (SizedFile | undefined)[] = [];
-  plans.forEach((plan, k) => {
+  plans.forEach((plan) => {
     starts.push(files.length);
-    const size = plan.scheme && !verbatim.has(plan.id) && k !== probed ? soundFileSize(plan) : -1;
+    const size = plan.scheme && !verbatim.has(plan.id) ? soundFileSize(plan) : -1;
     for (const f of plan.files) files.push(size >= 0 && f.regular ? { path: f.path, size } : undefined);
   });
-  const big = files.filter((f): f is SizedFile => f !== undefined && f.size + 1 > MAX_DIRECT_FILE);
-  if (ahead && big.length > 0) ahead(big.map((f) => f.path));
-  const batch = reads.start(files);
+  const direct = (f: SizedFile | undefined) => f !== undefined && f.size >= MIN_DIRECT_FILE && f.size + 1 <= MAX_DIRECT_FILE;
+  if (!files.some(direct)) return undefined;
+  // The probed extent's files are read the buffered way, as they come, for the timing.
+  if (probed >= 0) files.fill(undefined, starts[probed], starts[probed] + plans[probed].files.length);
+  const others = files.filter((f): f is SizedFile => f !== undefined && !direct(f));
+  if (ahead && others.length > 0) ahead(others.map((f) => f.path));
+  const batch = reads.start(files.map((f) => (direct(f) ? f : undefined)));
   try {
     for (let k = 0; k < plans.length; k++) {
       const plan = plans[k];

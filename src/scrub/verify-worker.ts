@@ -65,7 +65,7 @@ function answer(req: VerifyRequest): unknown {
     if (req.depth !== 'deep' || req.bytesPerSecond > 0 || req.tranquility > 0) return checkRange(req.range, buf, pacing, req.depth, stopped);
     const observed: ReadPacing = { chunk: pacing.chunk, after: (bytes, ms) => (speed.observe(bytes, ms), pacing.after(bytes, ms)) };
     // A repair pass rebuilds from the files it has just read, through the page cache: read directly, they would be read twice.
-    if (speed.cold && directReads.usable && !req.rebuild) return answerDirect(req, req.range, pacing, observed);
+    if (speed.cold && directReads.usable && !req.rebuild) return answerCold(req, req.range, pacing, observed);
     // Cold, the main thread reads the slice's files ahead (see prefetch.ts).
     const ahead = speed.cold ? (files: string[]) => parentPort!.postMessage({ seq: req.seq, fetch: files }) : undefined;
     try {
@@ -77,12 +77,19 @@ function answer(req: VerifyRequest): unknown {
   return req.plans.map((w) => checkExtent(fromWire(w, req.dirs), buf, pacing, req.depth));
 }
 
-async function answerDirect(req: VerifyRequest, range: RangeRequest, pacing: ReadPacing, observed: ReadPacing): Promise<RangeResult | null> {
-  // The main thread lists the directories ahead, and reads no files ahead.
-  if (directSlices++ === 0) parentPort!.postMessage({ seq: req.seq, direct: true });
+let saidDirect = false;
+
+/** A cold slice: its files of 1 MiB and more read directly, if it has any; the others read ahead by the main thread. */
+async function answerCold(req: VerifyRequest, range: RangeRequest, pacing: ReadPacing, observed: ReadPacing): Promise<RangeResult | null> {
+  // Before any fetch: the main thread lists the directories ahead, and leaves the big files out of what it reads ahead.
+  if (!saidDirect) parentPort!.postMessage({ seq: req.seq, direct: (saidDirect = true) });
+  const fetch = (files: string[]) => parentPort!.postMessage({ seq: req.seq, fetch: files });
+  const probe = (directSlices + 1) % PROBE_EVERY === 0 ? observed : undefined;
   try {
-    const ahead = (files: string[]) => parentPort!.postMessage({ seq: req.seq, fetch: files, direct: true });
-    return await checkRangeDirect(range, buf, pacing, stopped, directReads, directSlices % PROBE_EVERY === 0 ? observed : undefined, ahead);
+    const r = await checkRangeDirect(range, buf, pacing, stopped, directReads, probe, fetch);
+    if (r === undefined) return checkRange(range, buf, observed, 'deep', stopped, fetch);
+    directSlices++;
+    return r;
   } finally {
     speed.settle();
   }

@@ -8,17 +8,14 @@ import type { RangeRequest, RangeResult } from './range-check';
 import type { CrossingRebuilt, Rebuilt, RebuiltShard, SlotRef } from './rebuild';
 import { alignUp } from '../core/aligned-memory';
 import { fetchAhead, listAhead, readAheadDir } from './prefetch';
+import { MIN_DIRECT_FILE } from '../core/direct-reads';
 
 type Reply =
   | { seq: number; result: unknown; rebuilt?: [string, CrossingRebuilt][]; slots?: SharedArrayBuffer; failure?: undefined; fetch?: undefined; direct?: undefined }
   | { seq: number; failure: { code: ExitCode; message: string }; fetch?: undefined; direct?: undefined }
-  /**
-   * Not an answer: the files the thread is about to read, cold (see
-   * prefetch.ts); `direct`: it reads the others directly (see DirectReads),
-   * these are too big for that.
-   */
-  | { seq: number; fetch: string[]; direct?: true }
-  /** Not an answer: the thread reads cold files directly. */
+  /** Not an answer: the files the thread is about to read, cold (see prefetch.ts). */
+  | { seq: number; fetch: string[]; direct?: undefined }
+  /** Not an answer: the thread reads cold files of MIN_DIRECT_FILE and more directly (see DirectReads). */
   | { seq: number; direct: true; fetch?: undefined };
 
 /** What a thread answered, with the extents it rebuilt for a repair pass, by id. */
@@ -67,6 +64,8 @@ export class VerifyWorkers {
   nice: number | undefined;
   private listedAhead = false;
   private fetching = false;
+  /** The threads read cold files of MIN_DIRECT_FILE and more directly: read ahead too, they would be read twice. */
+  private direct = false;
 
   /** Set to 1 to make every worker drop its batch and stop sleeping. */
   private readonly abortFlag = new Int32Array(new SharedArrayBuffer(4));
@@ -82,13 +81,9 @@ export class VerifyWorkers {
     }
   }
 
-  /**
-   * Cold: the files a thread is about to read, and at the first of them
-   * every directory it will list. A thread that reads the rest directly
-   * gains nothing from the files of the prefixes ahead in the page cache.
-   */
-  private fetch(files: string[], direct: boolean): void {
-    if (!direct) this.fetching = true;
+  /** Cold: the files a thread is about to read, and at the first of them every directory it will list. */
+  private fetch(files: string[]): void {
+    this.fetching = true;
     this.listAhead();
     fetchAhead(files);
   }
@@ -100,14 +95,19 @@ export class VerifyWorkers {
     listAhead(this.dirs.filter((d) => d !== undefined));
   }
 
-  /** A thread has found its reads coming from the device, and reads them through the page cache (the files ahead of it are worth reading too). */
+  /** A thread has found its reads coming from the device, and reads some through the page cache (those ahead of it are worth reading too). */
   get cold(): boolean {
     return this.fetching;
   }
 
-  /** Reads the files under one fan-out prefix of every disk ahead, into the page cache. */
-  readAhead(prefix: string): void {
-    for (const dir of this.dirs) if (dir !== undefined) readAheadDir(path.join(dir, prefix));
+  /**
+   * Reads the files under one fan-out prefix of every disk ahead, into the
+   * page cache; `maybeDirect`: some may be big enough for the threads to read
+   * directly, and those are left out when they do.
+   */
+  readAhead(prefix: string, maybeDirect = true): void {
+    const below = this.direct && maybeDirect ? MIN_DIRECT_FILE : Infinity;
+    for (const dir of this.dirs) if (dir !== undefined) readAheadDir(path.join(dir, prefix), below);
   }
 
   private release(i: number, at: number): void {
@@ -145,8 +145,11 @@ export class VerifyWorkers {
     return new Promise<Answer<unknown>>((resolve, reject) => {
       const onMessage = (m: Reply) => {
         if (m.seq !== seq) return;
-        if (m.fetch) return this.fetch(m.fetch, m.direct === true);
-        if (m.direct) return this.listAhead();
+        if (m.fetch) return this.fetch(m.fetch);
+        if (m.direct) {
+          this.direct = true;
+          return this.listAhead();
+        }
         w.off('error', onError);
         w.off('message', onMessage);
         if (m.failure) reject(new DfsError(m.failure.code, m.failure.message));
