@@ -23,6 +23,9 @@ export const MAX_DIRECT_FILE = 16 * 2 ** 20;
  */
 export const MIN_DIRECT_FILE = 2 ** 20;
 
+/** Whether a file of `size` bytes is one to read directly when cold. */
+export const readsDirectly = (size: number) => size >= MIN_DIRECT_FILE && size + 1 <= MAX_DIRECT_FILE;
+
 const DIRECT_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK | fs.constants.O_DIRECT;
 
 /** A file to read and the size it should have. */

@@ -3,7 +3,7 @@ import { ExtentIndex, readBucket } from './extent-index';
 import { IdRange } from './id-range';
 import { ExtentPlan, ListedDisk, namedRecords, PrefixListing, StrayFile } from './inventory';
 import { checkExtent, Depth, ExtentVerdict, ReadAlready, soundFileSize, VerdictMessage, verifyExtent } from './verify';
-import { MAX_DIRECT_FILE, MIN_DIRECT_FILE, type DirectReads, type SizedFile } from '../core/direct-reads';
+import { readsDirectly, type DirectReads, type SizedFile } from '../core/direct-reads';
 
 // A verify thread walks a slice of a fan-out prefix itself: it lists the
 // prefix (once per prefix, kept for the slices that follow), reads its bucket
@@ -143,7 +143,7 @@ export async function checkRangeDirect(
     const size = plan.scheme && !verbatim.has(plan.id) ? soundFileSize(plan) : -1;
     for (const f of plan.files) files.push(size >= 0 && f.regular ? { path: f.path, size } : undefined);
   });
-  const direct = (f: SizedFile | undefined) => f !== undefined && f.size >= MIN_DIRECT_FILE && f.size + 1 <= MAX_DIRECT_FILE;
+  const direct = (f: SizedFile | undefined) => f !== undefined && readsDirectly(f.size);
   if (!files.some(direct)) return undefined;
   // The probed extent's files are read the buffered way, as they come, for the timing.
   if (probed >= 0) files.fill(undefined, starts[probed], starts[probed] + plans[probed].files.length);
