@@ -8,6 +8,7 @@ import { HEADER_SIZE } from '../core/shard-header';
 import { shardPayloadLength } from '../core/erasure';
 import { fsFailure } from '../core/errors';
 import { appendFileSafe, openRegularFile, readFully, removeOwnTree } from '../core/safe-fs';
+import { IdTable } from './id-table';
 
 // The extents the manifests name, spilled to the pool's state directory in 256
 // bucket files by the first byte of the id. A pass then holds one bucket
@@ -21,7 +22,7 @@ const RECORD = 41;
 /** Records buffered per bucket before they are appended to its file. */
 const FLUSH_RECORDS = 100;
 /** Objects kept per extent, for findings. */
-const MAX_NAMES = 3;
+export const MAX_NAMES = 3;
 /** Every this many object names, the names file's offset is kept in memory. */
 const NAME_BLOCK = 1024;
 
@@ -151,17 +152,17 @@ function fillIndex(pool: Pool, index: ExtentIndex, onObject: (o: ObjectEntry) =>
   flushNames();
   // Totals count an extent named by several objects once; one bucket in memory at a time.
   const schemes = new Map(index.schemes.map((text) => [text, parseScheme(text)]));
+  // Counted on the raw ids, not decoded into extents as a pass does.
+  const seen = new IdTable();
   for (const prefix of PREFIXES) {
     let extents = 0;
     let bytes = 0;
-    // Counted on the raw ids (latin1: one character a byte), not decoded into extents as a pass does.
-    const seen = new Set<string>();
-    eachRecord(index, prefix, (data, at) => {
-      const id = data.toString('latin1', at, at + 32);
-      if (seen.has(id)) return;
-      seen.add(id);
+    seen.clear();
+    eachIndexRecord(index, prefix, (data, at, scheme, length) => {
+      const known = seen.count;
+      if (seen.add(data, at) < known) return;
       extents++;
-      bytes += expectedBytes(schemes.get(index.schemes[data[at + 32]])!, data.readUInt32LE(at + 33));
+      bytes += expectedBytes(schemes.get(index.schemes[scheme])!, length);
     });
     index.prefixExtents.push(extents);
     index.prefixBytes.push(bytes);
@@ -174,14 +175,18 @@ function fillIndex(pool: Pool, index: ExtentIndex, onObject: (o: ObjectEntry) =>
 const RECORDS_PER_READ = 4096;
 let recordBuffer: Buffer | undefined;
 
+/** One record as read: its id the 32 bytes of `data` at `at` (valid during the call only), its scheme an index in the index's schemes. */
+export type IndexRecord = (data: Buffer, at: number, scheme: number, length: number, object: number) => void;
+
 /**
- * Calls `fn` with each whole record of one bucket (at `at` in `data`, valid
- * during the call only); nothing when no extent has the prefix. Read through
+ * Calls `fn` with each record of one bucket, in the order written; an
+ * extent several objects name has a record for each; nothing when no
+ * extent has the prefix. Read through
  * one buffer: a bucket a read was 160 KB of garbage outside the V8 heap per
  * prefix at a million extents, 41 MB a pass that waited on a collection, and
  * the daemon's resident memory grew by it.
  */
-function eachRecord(index: Pick<ExtentIndex, 'dir' | 'packed'>, prefix: string, fn: (data: Buffer, at: number) => void): void {
+export function eachIndexRecord(index: Pick<ExtentIndex, 'dir' | 'packed'>, prefix: string, fn: IndexRecord): void {
   const packed = index.packed;
   // Packed: the bucket's records are a range of the one records file.
   const bucket = parseInt(prefix, 16);
@@ -207,7 +212,7 @@ function eachRecord(index: Pick<ExtentIndex, 'dir' | 'packed'>, prefix: string, 
       } catch (err) {
         throw fsFailure('cannot read the extent index', file, err);
       }
-      for (let at = 0; at + RECORD <= got; at += RECORD) fn(chunk, at);
+      for (let at = 0; at + RECORD <= got; at += RECORD) fn(chunk, at, chunk[at + 32], chunk.readUInt32LE(at + 33), chunk.readUInt32LE(at + 37));
       if (got < chunk.length) break;
       pos += got;
     }
@@ -216,24 +221,17 @@ function eachRecord(index: Pick<ExtentIndex, 'dir' | 'packed'>, prefix: string, 
   }
 }
 
-/** One extent as a record of the index names it; an extent several objects name has a record for each. */
-export type NamedRecord = (id: string, scheme: string, length: number, object: number) => void;
-
-/** Every record under one fan-out prefix, as read (no map, no object per extent: a verify thread lists with it). */
-export function eachBucketRecord(index: Pick<ExtentIndex, 'dir' | 'schemes' | 'packed'>, prefix: string, fn: NamedRecord): void {
-  eachRecord(index, prefix, (data, at) => fn(data.toString('hex', at, at + 32), index.schemes[data.readUInt8(at + 32)], data.readUInt32LE(at + 33), data.readUInt32LE(at + 37)));
-}
-
 /** The extents the manifests name under one fan-out prefix, by id. */
 export function readBucket(index: Pick<ExtentIndex, 'dir' | 'schemes' | 'packed'>, prefix: string): Map<string, IndexedExtent> {
   const out = new Map<string, IndexedExtent>();
-  eachBucketRecord(index, prefix, (id, scheme, length, object) => {
+  eachIndexRecord(index, prefix, (data, at, scheme, length, object) => {
+    const id = data.toString('hex', at, at + 32);
     const seen = out.get(id);
     if (seen) {
       if (seen.objects.length < MAX_NAMES && !seen.objects.includes(object)) seen.objects.push(object);
       return;
     }
-    out.set(id, { id, scheme, length, objects: [object] });
+    out.set(id, { id, scheme: index.schemes[scheme], length, objects: [object] });
   });
   return out;
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { Pool, writableDisks } from '../core/pool';
-import { listPrefixes, StrayFile, topLevelStrays } from './inventory';
+import { StrayFile, topLevelStrays } from './inventory';
+import { listPrefixes } from './prefix-listing';
 import { buildExtentIndex, removeExtentIndex } from './extent-index';
 import { ObjectEntry } from '../core/manifest';
 import { quarantine } from './quarantine';

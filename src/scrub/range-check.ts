@@ -1,7 +1,8 @@
 import { ReadBuffer, ReadPacing } from '../core/shard-file';
-import { ExtentIndex, readBucket } from './extent-index';
+import { ExtentIndex } from './extent-index';
 import { IdRange } from './id-range';
-import { ExtentPlan, ListedDisk, namedRecords, PrefixListing, StrayFile } from './inventory';
+import { ExtentPlan, ListedDisk, StrayFile } from './inventory';
+import { PrefixListing } from './prefix-listing';
 import { checkExtent, Depth, ExtentVerdict, ReadAlready, soundFileSize, VerdictMessage, verifyExtent } from './verify';
 import { readsDirectly, type DirectReads, type SizedFile } from '../core/direct-reads';
 
@@ -57,8 +58,10 @@ function listing(walk: Walk, prefix: string): Listing {
   const key = `${walk.index.dir}\0${prefix}`;
   if (last?.key !== key) {
     const strays: StrayFile[] = [];
-    last = undefined; // a failed listing leaves nothing stale behind, and the old one is garbage before the new is built
-    last = { key, listed: PrefixListing.list(walk.disks, namedRecords(readBucket(walk.index, prefix)), prefix, strays), strays };
+    // The new listing takes the old one's memory; a failed listing leaves nothing stale behind.
+    const spent = last?.listed;
+    last = undefined;
+    last = { key, listed: PrefixListing.list(walk.disks, walk.index, prefix, strays, spent), strays };
   }
   return last;
 }
@@ -68,9 +71,10 @@ function openSlice(req: RangeRequest) {
   const { listed, strays } = listing(req.walk, req.range.prefix);
   const out: RangeResult = { plans: [], verdicts: [], healthy: 0, healthyBytes: 0, lastId: '', orphans: [], strays: req.strays ? strays : [] };
   const { lo, hi } = req.range;
-  const first = listed.firstAtOrAfter(lo > req.after ? lo : req.after);
-  let end = first;
-  while (end < listed.count && (hi === '' || listed.ids[end] < hi)) end++;
+  // Ids after the cursor only: the cursor's own was checked.
+  let first = listed.firstAtOrAfter(lo > req.after ? lo : req.after);
+  if (first < listed.count && req.after !== '' && listed.id(first) === req.after) first++;
+  const end = hi === '' ? listed.count : Math.max(first, listed.firstAtOrAfter(hi));
   return { listed, out, first, end, verbatim: new Set(req.verbatim) };
 }
 
@@ -97,8 +101,6 @@ export function checkRange(req: RangeRequest, buf: ReadBuffer, pacing: ReadPacin
   const made = ahead ? Array.from({ length: end - first }, (_, k) => listed.plan(first + k)) : undefined;
   if (ahead) ahead(made!.flatMap((p) => p.files.map((f) => f.path)));
   for (let i = first; i < end; i++) {
-    const id = listed.ids[i];
-    if (id <= req.after) continue;
     const plan = made ? made[i - first] : listed.plan(i);
     if (!plan.scheme) {
       out.orphans.push(plan);
@@ -134,7 +136,7 @@ export async function checkRangeDirect(
 ): Promise<RangeResult | null | undefined> {
   const { listed, out, first, end, verbatim } = openSlice(req);
   const plans: ExtentPlan[] = [];
-  for (let i = first; i < end; i++) if (listed.ids[i] > req.after) plans.push(listed.plan(i));
+  for (let i = first; i < end; i++) plans.push(listed.plan(i));
   const probed = probe ? plans.findIndex((p) => p.scheme !== undefined) : -1;
   const starts: number[] = [];
   const files: (SizedFile | undefined)[] = [];
