@@ -39,7 +39,7 @@ import {
   waitReady,
 } from './daemon-fixtures';
 
-import { DAEMON_NODE_FLAGS } from '../src/cli/node-flags';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../src/cli/node-flags';
 
 const sockOf = (p: TestPool) => path.join(p.root, '.dynamicfs', 'scrubd.sock');
 
@@ -70,9 +70,10 @@ test('start detaches: prints the PID of a live daemon in its own session and ret
   // Its node runs with the daemon's memory flags (src/cli/node-flags.ts).
   const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
   for (const f of DAEMON_NODE_FLAGS) assert.ok(argv.indexOf(f) > 0 && argv.indexOf(f) < argv.findIndex((a) => a.endsWith('dfs-scrubd.js')), `node ${f} before the script: ${argv.join(' ')}`);
-  // ...and with glibc's arenas capped, unless this environment set them (it does not here).
+  // ...and with glibc's arenas and mapping threshold set, unless this environment set them (it does not here).
   const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-  assert.ok(environ.includes(process.env.MALLOC_ARENA_MAX ? `MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX}` : 'MALLOC_ARENA_MAX=2'), `MALLOC_ARENA_MAX in the daemon's environment: ${environ.filter((e) => e.startsWith('MALLOC')).join(' ') || 'none'}`);
+  for (const [k, v] of Object.entries(DAEMON_ENV)) assert.ok(environ.includes(`${k}=${process.env[k] ?? v}`), `${k} in the daemon's environment: ${environ.filter((e) => e.startsWith('MALLOC')).join(' ') || 'none'}`);
+  assert.ok(Object.keys(DAEMON_ENV).includes('MALLOC_ARENA_MAX') && Object.keys(DAEMON_ENV).includes('MALLOC_MMAP_THRESHOLD_'));
 });
 
 test('the control socket is a socket of mode 0600', () => {

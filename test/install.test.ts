@@ -100,7 +100,7 @@ test('executables: a small /bin/sh wrapper each, exec-ing node on the installed 
   assert.ok(execs('dynamicfs')[0].startsWith('case "$1" in scrub-daemon) case "$2" in start) exec ') && execs('dynamicfs')[0].includes(` ${flags} `), `dynamicfs scrub-daemon start runs node ${flags}`);
   assert.not.ok(execs('dynamicfs')[1].includes(flags), 'other dynamicfs commands run without them');
   assert.not.ok(execs('dfs-pool')[0].includes(flags), 'dfs-pool runs without them');
-  assert.ok(execs('dfs-scrubd')[0].includes(' env MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" '), `dfs-scrubd start: glibc's arenas capped: ${execs('dfs-scrubd')[0]}`);
+  assert.ok(execs('dfs-scrubd')[0].includes(' env MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}" '), `dfs-scrubd start: glibc's arenas capped, its mapping threshold held: ${execs('dfs-scrubd')[0]}`);
   assert.not.ok(execs('dfs-scrubd')[1].includes('MALLOC_ARENA_MAX'), "dfs-scrubd's other verbs: the default arenas");
   const extra = fs.readdirSync(S(BIN)).filter((n) => !EXECUTABLES.includes(n) && n !== 'other-tool');
   assert.equal(extra, [], `unexpected files in ${BIN}`);
