@@ -221,7 +221,7 @@ export function eachIndexRecord(index: Pick<ExtentIndex, 'dir' | 'packed'>, pref
   }
 }
 
-/** The extents the manifests name under one fan-out prefix, by id. */
+/** The extents the manifests name under one fan-out prefix, by id, as objects: the tests' view of a bucket (a pass reads its records through eachIndexRecord, see PrefixListing). */
 export function readBucket(index: Pick<ExtentIndex, 'dir' | 'schemes' | 'packed'>, prefix: string): Map<string, IndexedExtent> {
   const out = new Map<string, IndexedExtent>();
   eachIndexRecord(index, prefix, (data, at, scheme, length, object) => {
