@@ -10,6 +10,7 @@ import path from 'node:path';
 import { requireTool, scratchDir } from './helpers';
 import { canUseLoopDevices, cleanupDrives, dropCaches, makeDrive, residentBytes } from './loop-drives';
 import { fetchAhead, readAheadDir, ReadSpeed } from '../src/scrub/prefetch';
+import { readsDirectly } from '../src/core/direct-reads';
 
 const MiB = 2 ** 20;
 
@@ -62,7 +63,7 @@ test('warm, a minority of slow reads (a preempted thread, a fresh buffer faulted
   assert.is(s.cold, false, 'the total is memory\'s: warm again');
 });
 
-test('fetchAhead brings cold files into the page cache, all of each, or those under a size; a missing file or a directory is passed over; readAheadDir a directory\'s files', async () => {
+test('fetchAhead brings cold files into the page cache, all of each, or all but those the threads read directly; a missing file or a directory is passed over; readAheadDir a directory\'s files', async () => {
   if (!canUseLoopDevices('read-ahead on a real drive', ['ext4']) || !requireTool('fincore')) return;
   const dir = scratchDir('dfs-read-ahead-');
   try {
@@ -86,17 +87,21 @@ test('fetchAhead brings cold files into the page cache, all of each, or those un
     // fincore counts whole pages: a file is in memory when its pages cover its size.
     got.forEach((n, i) => assert.ok(n >= want[i], `${files[i]}: ${n} of ${want[i]} bytes in the page cache after fetchAhead`));
 
-    // With a size limit (the threads read the big files directly): the smaller ones only.
+    // Leaving out what the threads read directly (1 to 16 MiB): the smaller and the bigger ones only.
+    const big = path.join(drive.mountPoint, 'big');
+    fs.writeFileSync(big, Buffer.alloc(17 * MiB, 9));
+    const all = [...files, big];
     dropCaches();
-    fetchAhead(files, 4 * MiB);
-    const small = files.filter((f) => fs.statSync(f).size < 4 * MiB);
+    fetchAhead(all, readsDirectly);
+    const read = all.filter((f) => !readsDirectly(fs.statSync(f).size));
+    assert.ok(read.length === 3 && read.includes(big), `the 128-byte files and the 17 MiB one are read: ${read}`);
     const limit = Date.now() + 15_000;
-    while (Date.now() < limit && small.some((f) => residentBytes(f) < fs.statSync(f).size)) await new Promise((r) => setTimeout(r, 50));
+    while (Date.now() < limit && read.some((f) => residentBytes(f) < fs.statSync(f).size)) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 200));
-    for (const f of files) {
+    for (const f of all) {
       const size = fs.statSync(f).size;
-      if (size < 4 * MiB) assert.ok(residentBytes(f) >= size, `${f}: under the limit, read ahead`);
-      else assert.is(residentBytes(f), 0, `${f}: ${size} bytes, at or over the limit, left alone`);
+      if (read.includes(f)) assert.ok(residentBytes(f) >= size, `${f}: ${size} bytes, read ahead`);
+      else assert.is(residentBytes(f), 0, `${f}: ${size} bytes, read directly by the threads, left alone`);
     }
 
     // A directory read ahead: its files, not the temp files a writer leaves (names starting with a dot).

@@ -70,10 +70,10 @@ let scratch: Buffer | undefined;
 
 /**
  * Reads the files into the page cache, all in flight at once; a file that
- * cannot be read is left to the check that follows, and so is one of `below`
- * bytes or more (the verify threads read those directly, see DirectReads).
+ * cannot be read is left to the check that follows, and so is one whose size
+ * `leave` picks (the verify threads read those directly, see DirectReads).
  */
-export function fetchAhead(files: string[], below = Infinity): void {
+export function fetchAhead(files: string[], leave?: (size: number) => boolean): void {
   const into = (scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES));
   for (const file of files) {
     fs.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK, (err, fd) => {
@@ -82,8 +82,8 @@ export function fetchAhead(files: string[], below = Infinity): void {
         if (e || n < into.length) return fs.close(fd, () => undefined);
         fs.read(fd, into, 0, into.length, null, more);
       };
-      if (below === Infinity) return fs.read(fd, into, 0, into.length, null, more);
-      fs.fstat(fd, (e, st) => (e || st.size >= below ? fs.close(fd, () => undefined) : fs.read(fd, into, 0, into.length, null, more)));
+      if (!leave) return fs.read(fd, into, 0, into.length, null, more);
+      fs.fstat(fd, (e, st) => (e || leave(st.size) ? fs.close(fd, () => undefined) : fs.read(fd, into, 0, into.length, null, more)));
     });
   }
 }
@@ -108,8 +108,8 @@ export function listAhead(extentDirs: string[]): void {
 }
 
 /** The files of one directory, read ahead (see fetchAhead); names a reader never takes (temp files) are left. */
-export function readAheadDir(dir: string, below = Infinity): void {
+export function readAheadDir(dir: string, leave?: (size: number) => boolean): void {
   fs.readdir(dir, (err, names) => {
-    if (!err) fetchAhead(names.filter((n) => !n.startsWith('.')).map((n) => path.join(dir, n)), below);
+    if (!err) fetchAhead(names.filter((n) => !n.startsWith('.')).map((n) => path.join(dir, n)), leave);
   });
 }

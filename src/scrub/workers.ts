@@ -8,14 +8,14 @@ import type { RangeRequest, RangeResult } from './range-check';
 import type { CrossingRebuilt, Rebuilt, RebuiltShard, SlotRef } from './rebuild';
 import { alignUp } from '../core/aligned-memory';
 import { fetchAhead, listAhead, readAheadDir } from './prefetch';
-import { MIN_DIRECT_FILE } from '../core/direct-reads';
+import { readsDirectly } from '../core/direct-reads';
 
 type Reply =
   | { seq: number; result: unknown; rebuilt?: [string, CrossingRebuilt][]; slots?: SharedArrayBuffer; failure?: undefined; fetch?: undefined; direct?: undefined }
   | { seq: number; failure: { code: ExitCode; message: string }; fetch?: undefined; direct?: undefined }
   /** Not an answer: the files the thread is about to read, cold (see prefetch.ts). */
   | { seq: number; fetch: string[]; direct?: undefined }
-  /** Not an answer: the thread reads cold files of MIN_DIRECT_FILE and more directly (see DirectReads). */
+  /** Not an answer: the thread reads the cold files readsDirectly picks directly (see DirectReads). */
   | { seq: number; direct: true; fetch?: undefined };
 
 /** What a thread answered, with the extents it rebuilt for a repair pass, by id. */
@@ -64,7 +64,7 @@ export class VerifyWorkers {
   nice: number | undefined;
   private listedAhead = false;
   private fetching = false;
-  /** The threads read cold files of MIN_DIRECT_FILE and more directly: read ahead too, they would be read twice. */
+  /** The threads read the cold files readsDirectly picks directly: read ahead too, they would be read twice. */
   private direct = false;
 
   /** Set to 1 to make every worker drop its batch and stop sleeping. */
@@ -106,8 +106,8 @@ export class VerifyWorkers {
    * directly, and those are left out when they do.
    */
   readAhead(prefix: string, maybeDirect = true): void {
-    const below = this.direct && maybeDirect ? MIN_DIRECT_FILE : Infinity;
-    for (const dir of this.dirs) if (dir !== undefined) readAheadDir(path.join(dir, prefix), below);
+    const leave = this.direct && maybeDirect ? readsDirectly : undefined;
+    for (const dir of this.dirs) if (dir !== undefined) readAheadDir(path.join(dir, prefix), leave);
   }
 
   private release(i: number, at: number): void {
