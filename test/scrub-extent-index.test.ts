@@ -13,7 +13,8 @@ import { scratchDir } from './helpers';
 import { createPool, openPool } from '../src/core/pool';
 import { eachObject, ExtentList, Manifest, writeManifest, MANIFEST_FORMAT } from '../src/core/manifest';
 import { PREFIXES } from '../src/core/layout';
-import { buildExtentIndex, extentIndexDir, objectNames, readBucket, removeExtentIndex } from '../src/scrub/extent-index';
+import { buildExtentIndex, extentIndexDir, objectNames, removeExtentIndex } from '../src/scrub/extent-index';
+import { readBucket } from './index-fixtures';
 
 // More objects than one block of in-memory name offsets (1024), with names a
 // names file must carry intact.

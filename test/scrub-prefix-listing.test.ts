@@ -17,7 +17,8 @@ import { scratchDir } from './helpers';
 import { createPool, openPool } from '../src/core/pool';
 import { ExtentList, Manifest, writeManifest, MANIFEST_FORMAT } from '../src/core/manifest';
 import { extentsDir } from '../src/core/layout';
-import { buildExtentIndex, readBucket, removeExtentIndex } from '../src/scrub/extent-index';
+import { buildExtentIndex, removeExtentIndex } from '../src/scrub/extent-index';
+import { readBucket } from './index-fixtures';
 import { ExtentPlan, listedDisks, shardIndex, StrayFile } from '../src/scrub/inventory';
 import { IdTable } from '../src/scrub/id-table';
 import { listPrefixes, PrefixListing } from '../src/scrub/prefix-listing';
@@ -32,7 +33,8 @@ const alike = (prefix: string, n: number) => {
 };
 
 test('IdTable: numbers in first-seen order, duplicates found, sorted like the hex strings, reusable', () => {
-  const table = new IdTable(4);
+  // Room for 3 at first (a power of two is made of it), grown many times.
+  const table = new IdTable(3);
   for (const round of [0, 1]) {
     table.clear();
     const ids = [...Array.from({ length: 3000 + round * 2000 }, () => hex('ab')), ...alike('ab', 9), ...alike('ab', 3), ...Array.from({ length: 50 }, () => hex('7f'))];

@@ -45,15 +45,6 @@ export interface ExtentIndex {
   packed?: number[];
 }
 
-/** One extent as the manifests describe it. */
-export interface IndexedExtent {
-  id: string;
-  scheme: string;
-  length: number;
-  /** Ordinals of (at most three of) the objects that reference it: objectNames() names them. */
-  objects: number[];
-}
-
 export const extentIndexDir = (root: string) => path.join(stateDir(root), 'extent-index');
 
 /** What reading every shard of an extent costs, from its scheme (no stat per file). */
@@ -219,21 +210,6 @@ export function eachIndexRecord(index: Pick<ExtentIndex, 'dir' | 'packed'>, pref
   } finally {
     fs.closeSync(opened.fd);
   }
-}
-
-/** The extents the manifests name under one fan-out prefix, by id, as objects: the tests' view of a bucket (a pass reads its records through eachIndexRecord, see PrefixListing). */
-export function readBucket(index: Pick<ExtentIndex, 'dir' | 'schemes' | 'packed'>, prefix: string): Map<string, IndexedExtent> {
-  const out = new Map<string, IndexedExtent>();
-  eachIndexRecord(index, prefix, (data, at, scheme, length, object) => {
-    const id = data.toString('hex', at, at + 32);
-    const seen = out.get(id);
-    if (seen) {
-      if (seen.objects.length < MAX_NAMES && !seen.objects.includes(object)) seen.objects.push(object);
-      return;
-    }
-    out.set(id, { id, scheme: index.schemes[scheme], length, objects: [object] });
-  });
-  return out;
 }
 
 /** The names of objects by ordinal: one block of the names file read per name (findings only). */

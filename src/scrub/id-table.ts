@@ -20,7 +20,9 @@ export class IdTable {
   private keys: BigUint64Array = new BigUint64Array(0);
   private order: Uint32Array = new Uint32Array(0);
 
-  constructor(capacity = 1024) {
+  constructor(room = 1024) {
+    // A power of two: the hash table's mask relies on it, and doubling keeps it one.
+    const capacity = 2 ** Math.ceil(Math.log2(Math.max(2, room)));
     this.ids = Buffer.allocUnsafeSlow(capacity * ID_BYTES);
     this.words = new Uint32Array(this.ids.buffer, this.ids.byteOffset, capacity * WORDS);
     this.slots = new Int32Array(capacity * 2);
