@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { scratchDir } from './helpers';
+import { canUseLoopDevices, cleanupDrives, makeDrive } from './loop-drives';
 import { createPool, openPool } from '../src/core/pool';
 import { ExtentList, Manifest, writeManifest, MANIFEST_FORMAT } from '../src/core/manifest';
 import { extentsDir } from '../src/core/layout';
@@ -53,45 +54,51 @@ test('IdTable: numbers in first-seen order, duplicates found, sorted like the he
 });
 
 // A pool whose index names extents the disks hold, hold in part, or lack; files no manifest names; strays.
-const root = path.join(scratchDir('dfs-prefix-listing-'), 'pool');
-createPool({ root, diskCount: 3, redundancy: 'mirror:2', extentSize: 4096 });
-const pool = openPool(root);
-const many = [...Array.from({ length: 5000 }, () => hex('ab')), ...alike('ab', 6)];
-const shared = hex('cd');
-const few = [...Array.from({ length: 20 }, () => hex('cd')), ...alike('cd', 4), shared];
-let object = 0;
-const put = (scheme: string, extents: { id: string; length: number }[]) => {
-  const m: Manifest = { format: MANIFEST_FORMAT, name: `obj-${object++}`, size: extents.reduce((a, e) => a + e.length, 0), scheme, extentSize: 4096, created: new Date().toISOString(), extents: ExtentList.from(extents) };
-  writeManifest(pool, m);
-};
-put('mirror:2', many.slice(0, 4000).map((id, i) => ({ id, length: 1 + (i % 4096) })));
-put('rs:2+1', many.slice(4000).map((id) => ({ id, length: 4096 })));
-put('mirror:2', few.map((id, i) => ({ id, length: 100 + i })));
-// Named by five objects, once twice by the same one: three distinct objects kept, in the order named.
-for (let k = 0; k < 5; k++) put(k === 2 ? 'rs:2+1' : 'mirror:2', [{ id: shared, length: 50 + k }, { id: shared, length: 50 + k }]);
-const disks = listedDisks(pool);
-const dirOf = (disk: number, prefix: string) => path.join(extentsDir(disks[disk].path), prefix);
-for (const d of disks) for (const p of ['ab', 'cd', '00']) fs.mkdirSync(dirOf(d.index, p), { recursive: true });
-const touch = (file: string) => fs.writeFileSync(file, '');
-[...many, ...few].forEach((id, i) => {
-  const prefix = id.slice(0, 2);
-  // Some extents lack files; most have copies on two disks, some on all three, one a shard 12.
-  if (i % 13 === 0) return;
-  for (let c = 0; c < (i % 11 === 0 ? 3 : 2); c++) touch(path.join(dirOf((i + c) % 3, prefix), `${id}.${i % 17 === 0 ? 12 : c}`));
-});
-// Orphans (alike ones among them), a symlink and a FIFO named like shards, strays of every kind.
-const orphans = [...Array.from({ length: 40 }, () => hex('ab')), ...alike('ab', 3), hex('cd')];
-for (const [k, id] of orphans.entries()) touch(path.join(dirOf(k % 3, id.slice(0, 2)), `${id}.0`));
-fs.symlinkSync('/etc/hostname', path.join(dirOf(1, 'ab'), `${many[1]}.7`));
-execFileSync('mkfifo', [path.join(dirOf(2, 'cd'), `${few[0]}.7`)]);
-touch(path.join(dirOf(0, 'ab'), `${hex('cd')}.0`));
-touch(path.join(dirOf(0, 'ab'), 'notes.txt'));
-touch(path.join(dirOf(1, 'cd'), `.${few[1]}.0.tmp-123`));
-fs.mkdirSync(path.join(dirOf(2, 'ab'), `${hex('ab')}.1`));
-const index = buildExtentIndex(pool);
+// Its three disks in one directory tree, or one on each drive given.
+function listingPool(root: string, diskPaths?: string[]) {
+  createPool({ root, ...(diskPaths ? { diskPaths } : { diskCount: 3 }), redundancy: 'mirror:2', extentSize: 4096 });
+  const pool = openPool(root);
+  const many = [...Array.from({ length: 5000 }, () => hex('ab')), ...alike('ab', 6)];
+  const shared = hex('cd');
+  const few = [...Array.from({ length: 20 }, () => hex('cd')), ...alike('cd', 4), shared];
+  let object = 0;
+  const put = (scheme: string, extents: { id: string; length: number }[]) => {
+    const m: Manifest = { format: MANIFEST_FORMAT, name: `obj-${object++}`, size: extents.reduce((a, e) => a + e.length, 0), scheme, extentSize: 4096, created: new Date().toISOString(), extents: ExtentList.from(extents) };
+    writeManifest(pool, m);
+  };
+  put('mirror:2', many.slice(0, 4000).map((id, i) => ({ id, length: 1 + (i % 4096) })));
+  put('rs:2+1', many.slice(4000).map((id) => ({ id, length: 4096 })));
+  put('mirror:2', few.map((id, i) => ({ id, length: 100 + i })));
+  // Named by five objects, once twice by the same one: three distinct objects kept, in the order named.
+  for (let k = 0; k < 5; k++) put(k === 2 ? 'rs:2+1' : 'mirror:2', [{ id: shared, length: 50 + k }, { id: shared, length: 50 + k }]);
+  const disks = listedDisks(pool);
+  const dirOf = (disk: number, prefix: string) => path.join(extentsDir(disks[disk].path), prefix);
+  for (const d of disks) for (const p of ['ab', 'cd', '00']) fs.mkdirSync(dirOf(d.index, p), { recursive: true });
+  const touch = (file: string) => fs.writeFileSync(file, '');
+  [...many, ...few].forEach((id, i) => {
+    const prefix = id.slice(0, 2);
+    // Some extents lack files; most have copies on two disks, some on all three, one a shard 12.
+    if (i % 13 === 0) return;
+    for (let c = 0; c < (i % 11 === 0 ? 3 : 2); c++) touch(path.join(dirOf((i + c) % 3, prefix), `${id}.${i % 17 === 0 ? 12 : c}`));
+  });
+  // Orphans (alike ones among them), a symlink and a FIFO named like shards, strays of every kind.
+  const orphans = [...Array.from({ length: 40 }, () => hex('ab')), ...alike('ab', 3), hex('cd')];
+  for (const [k, id] of orphans.entries()) touch(path.join(dirOf(k % 3, id.slice(0, 2)), `${id}.0`));
+  fs.symlinkSync('/etc/hostname', path.join(dirOf(1, 'ab'), `${many[1]}.7`));
+  execFileSync('mkfifo', [path.join(dirOf(2, 'cd'), `${few[0]}.7`)]);
+  touch(path.join(dirOf(0, 'ab'), `${hex('cd')}.0`));
+  touch(path.join(dirOf(0, 'ab'), 'notes.txt'));
+  touch(path.join(dirOf(1, 'cd'), `.${few[1]}.0.tmp-123`));
+  fs.mkdirSync(path.join(dirOf(2, 'ab'), `${hex('ab')}.1`));
+  const index = buildExtentIndex(pool);
+  return { pool, disks, dirOf, index, many, few, shared };
+}
+type ListingPool = ReturnType<typeof listingPool>;
+const main = listingPool(path.join(scratchDir('dfs-prefix-listing-'), 'pool'));
+const { pool, disks, index, many, few, shared } = main;
 
 /** The listing as one of strings, a Set and a Map made it. */
-function oracle(prefix: string): { plans: ExtentPlan[]; strays: number } {
+function oracle(prefix: string, { disks, dirOf, index }: ListingPool = main): { plans: ExtentPlan[]; strays: number } {
   const named = readBucket(index, prefix);
   const files = new Map<string, ExtentPlan['files']>();
   let strays = 0;
@@ -170,6 +177,28 @@ test('a slice holds the ids from its start or after the cursor, whichever is lat
     const got = [...r.plans, ...r.orphans].map((p) => p.id).sort();
     const want = ids.filter((id) => id >= lo && id > after && (hi === '' || id < hi));
     assert.equal(got, want, `lo ${lo.slice(0, 8)} after ${after.slice(0, 8)} hi ${hi.slice(0, 8)}`);
+  }
+});
+
+test('on one disk each of ext4, xfs and btrfs, the listing is the same as the listing of strings (d_type of each)', () => {
+  if (!canUseLoopDevices('a prefix listed on real drives')) return;
+  const dir = scratchDir('dfs-prefix-listing-drives-');
+  try {
+    const drives = (['ext4', 'xfs', 'btrfs'] as const).map((kind) => makeDrive(dir, `d-${kind}`, kind));
+    const on = listingPool(path.join(dir, 'pool'), drives.map((d) => d.mountPoint));
+    let spent: PrefixListing | undefined;
+    for (const prefix of ['ab', 'cd', '00']) {
+      const want = oracle(prefix, on);
+      spent = PrefixListing.list(on.disks, on.index, prefix, [], spent);
+      const listing = spent;
+      assert.equal(Array.from({ length: listing.count }, (_, i) => listing.plan(i)), want.plans, `prefix ${prefix}`);
+      // The symlink (xfs), the directory named like a shard and the FIFO (btrfs) are told from regular files by d_type there.
+      const odd = want.plans.flatMap((p) => p.files.filter((f) => !f.regular).map((f) => `${f.disk}:${f.index}`)).sort();
+      assert.equal(odd, { ab: ['1:7', '2:1'], cd: ['2:7'], '00': [] }[prefix], `${prefix}: the files not regular`);
+    }
+    removeExtentIndex(on.index);
+  } finally {
+    cleanupDrives();
   }
 });
 
