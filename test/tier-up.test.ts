@@ -1,9 +1,9 @@
-// A scrub pass raises V8's interrupt budget for the whole process before its
-// verify threads start (src/core/tier-up.ts): a function is then handed to
-// the optimizing compiler only after running eight times as long. Real node
-// processes, the compiler made synchronous so that the verdict is the
-// function's state after a known number of calls, in the main thread and in
-// a thread started afterwards.
+// Once a pass's verify threads have loaded, V8's interrupt budget is raised
+// for the whole process (src/core/tier-up.ts, VerifyWorkers.started): a
+// function is then handed to the optimizing compiler only after running
+// eight times as long. Real node processes, the compiler made synchronous so
+// that the verdict is the function's state after a known number of calls, in
+// the main thread and in a thread started afterwards.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { scratchDir } from './helpers';
 
 const dir = scratchDir('dfs-tier-up-');
-const passModule = path.join(__dirname, '..', 'src', 'scrub', 'pass.js');
+const workersModule = path.join(__dirname, '..', 'src', 'scrub', 'workers.js');
 
 // Node 20's default budget optimizes this function after 40-50 calls, the raised one after 350-400 (Node 18's
 // default budget is twice Node 20's: ~100 calls there). 200 calls lie well between on both.
@@ -28,30 +28,39 @@ function optimizedAfter(calls) {
   for (let k = 0; k < calls; k++) f(50);
   return (%GetOptimizationStatus(f) & 16) !== 0; // V8's kOptimized bit
 }
-if (isMainThread) {
-  if (process.argv[2] === 'pass') require(${JSON.stringify(passModule)});
+function probe(done) {
   const main = optimizedAfter(${CALLS});
-  new Worker(__filename).on('message', (thread) => console.log(JSON.stringify({ main, thread })));
-} else parentPort.postMessage(optimizedAfter(${CALLS}));
+  new Worker(__filename).on('message', (thread) => {
+    console.log(JSON.stringify({ main, thread }));
+    done();
+  });
+}
+if (!isMainThread) parentPort.postMessage(optimizedAfter(${CALLS}));
+else if (process.argv[2] !== 'verify-threads') probe(() => {});
+else {
+  const { VerifyWorkers } = require(${JSON.stringify(workersModule)});
+  const threads = new VerifyWorkers(2, []);
+  threads.started.then(() => probe(() => threads.close()));
+}
 `,
 );
 
-function optimized(flags: string[], load: '' | 'pass'): { main: boolean; thread: boolean } {
+function optimized(flags: string[], load: '' | 'verify-threads'): { main: boolean; thread: boolean } {
   const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', ...flags, probe, load], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
 
-test('without the scrub pass loaded, the probe function is optimized (the probe sees it)', () => {
+test('without verify threads, the probe function is optimized (the probe sees it)', () => {
   assert.equal(optimized([], ''), { main: true, thread: true });
 });
 
-test('once the scrub pass is loaded, it is not yet, in the main thread nor in a thread started afterwards', () => {
-  assert.equal(optimized([], 'pass'), { main: false, thread: false });
+test('once verify threads have started, it is not yet, in the main thread nor in a thread started afterwards', () => {
+  assert.equal(optimized([], 'verify-threads'), { main: false, thread: false });
 });
 
 test("an interrupt budget the operator gave node wins over the pass's", () => {
-  assert.equal(optimized(['--interrupt-budget=67584'], 'pass'), { main: true, thread: true });
+  assert.equal(optimized(['--interrupt-budget=67584'], 'verify-threads'), { main: true, thread: true });
 });
 
 test.run();

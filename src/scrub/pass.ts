@@ -36,12 +36,9 @@ import {
   zeroHealth,
 } from './state';
 import { widenIoThreads } from '../core/io-threads';
-import { tierUpLater } from '../core/tier-up';
 
 // Before any async fs call of the process: a repair's writes and fsyncs go to disk many at a time.
 widenIoThreads();
-// Before the verify threads start: their short-lived code is not worth the optimizing compiler's CPU.
-tierUpLater();
 
 export interface PassOptions {
   mode: PassMode;

@@ -195,3 +195,6 @@ async function serve(req: VerifyRequest): Promise<void> {
     parentPort!.postMessage({ seq: req.seq, result, rebuilt, slots: rebuiltFiles.memory }, transferable(rebuilt));
   });
 }
+
+// Loaded: the pool may now change V8's flags (see VerifyWorkers.started).
+parentPort!.postMessage({ started: true });

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { tierUpLater } from '../core/tier-up';
 import { Worker } from 'node:worker_threads';
 import { DfsError, ExitCode } from '../core/errors';
 import { ExtentPlan, toWire } from './inventory';
@@ -67,6 +68,14 @@ export class VerifyWorkers {
   /** The threads read the cold files readsDirectly picks directly: read ahead too, they would be read twice. */
   private direct = false;
 
+  /**
+   * Resolves once every thread has loaded its modules; then (and not before)
+   * V8's interrupt budget is raised for the process (see tier-up.ts): V8
+   * refuses node's code cache for its own modules once a flag has changed,
+   * and a thread that loads them then compiles them all (+30 ms a thread).
+   */
+  readonly started: Promise<void>;
+
   /** Set to 1 to make every worker drop its batch and stop sleeping. */
   private readonly abortFlag = new Int32Array(new SharedArrayBuffer(4));
 
@@ -79,6 +88,14 @@ export class VerifyWorkers {
       this.load.push(0);
       this.slotsBack.push([]);
     }
+    this.started = Promise.all(this.all.map((w) => new Promise<void>((resolve) => {
+      const onMessage = (m: { started?: boolean }) => {
+        if (!m.started) return;
+        w.off('message', onMessage);
+        resolve();
+      };
+      w.on('message', onMessage);
+    }))).then(tierUpLater);
   }
 
   /** Cold: the files a thread is about to read, and at the first of them every directory it will list. */
