@@ -135,8 +135,9 @@ export async function scrubBench(): Promise<void> {
     await overFiles('cat', [], list, 1); // warm the page cache
     const haveB3 = spawnSync('b3sum', ['--version']).status === 0;
     // Rounds of cat, b3sum and dfs-scrub in turn, each ratio taken within its round, the median of them
-    // printed: this VM's copies from the page cache ran at half the speed from one half hour to the next
-    // (a read and hash of the same files 0.32 s, then 0.56 s), which one block of each would weigh unevenly.
+    // printed: on this VM the same warm read and hash of the files took 0.32 s, then 0.56 s half an hour
+    // later, and the host pages out page-cache pages left alone for a minute (DAMON, up to 128 MiB/s):
+    // a block of three of each weighed such drifts into one side of a ratio, and a round starts with cat.
     const rounds: { cat: number; b3: number; wall: number; pass: number }[] = [];
     for (let i = 0; i < Math.max(repeat, WARM_ROUNDS); i++) {
       const cat = await overFiles('cat', [], list, 1);

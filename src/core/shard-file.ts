@@ -170,8 +170,10 @@ function readShard(file: string, headerOnly: boolean, into?: ReadBuffer, pacing?
  * Reads up to `size` bytes from the start of the file into buf, in the
  * pacing's chunks; the count read (less at end of file). `progress` hears the
  * count after each read, so a failure can say at which offset it came.
+ * `shortIsEnd`: a read that returns fewer bytes than asked for ends it, which
+ * for a regular file is its end, and saves the read that would return 0.
  */
-function readPaced(fd: number, buf: Buffer, size: number, pacing?: ReadPacing, progress?: (got: number) => void): number {
+function readPaced(fd: number, buf: Buffer, size: number, pacing?: ReadPacing, progress?: (got: number) => void, shortIsEnd = false): number {
   let got = 0;
   while (got < size) {
     const want = pacing?.chunk ? Math.min(pacing.chunk, size - got) : size - got;
@@ -181,6 +183,7 @@ function readPaced(fd: number, buf: Buffer, size: number, pacing?: ReadPacing, p
     got += n;
     progress?.(got);
     pacing?.after(n, performance.now() - t0);
+    if (shortIsEnd && n < want) break;
   }
   return got;
 }
@@ -311,7 +314,8 @@ function readExpected(file: string, size: number, into?: ReadBuffer, pacing?: Re
   }
   try {
     const buf = into ? into.take(size + 1) : Buffer.allocUnsafe(size + 1);
-    return buf.subarray(0, readPaced(fd, buf, size + 1, pacing));
+    // A read that stops short of a file's end (some network file systems') fails the count: the full check reads again.
+    return buf.subarray(0, readPaced(fd, buf, size + 1, pacing, undefined, true));
   } catch (err) {
     if (err instanceof ReadStopped) throw err;
     return undefined;
