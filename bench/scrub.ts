@@ -216,14 +216,15 @@ export async function scrubBench(): Promise<void> {
         `repair (${cold ? 'page cache dropped' : 'pool in the page cache'}): ${lost.length} shards rebuilt; ${gbps(bytes, pass).toFixed(2)} GB/s of extent data ` +
           `(median of ${repeat}: pass ${pass.toFixed(2)} s, whole command ${median(runs.map((r) => r.seconds)).toFixed(2)} s; passes ${runs.map((r) => r.pass.toFixed(2)).join(', ')} s; target >= 1.0)`,
       );
-      // What the device did for it (the sources read, the rebuilt shards written and read back from the disk), beside what it reads alone.
+      // What the device did for it (cold, the sources read; either way the rebuilt shards written and read back
+      // from the disk, which O_DIRECT sends to the device even with the pool in memory), beside what it reads alone.
       const moved = runs.map((r) => r.moved).filter((m): m is { read: number; written: number } => m !== undefined);
-      if (cold && moved.length === runs.length) {
+      if (moved.length === runs.length) {
         const read = median(moved.map((m) => m.read));
         const written = median(moved.map((m) => m.written));
         const limit = cat8 ? `; 8 parallel cats alone read ${gbps(shardBytes, cat8).toFixed(2)} GB/s` : '';
         console.log(
-          `repair (page cache dropped), the device: ${(read / 1e9).toFixed(2)} GB read + ${(written / 1e9).toFixed(2)} GB written per pass, ` +
+          `repair (${cold ? 'page cache dropped' : 'pool in the page cache'}), the device: ${(read / 1e9).toFixed(2)} GB read + ${(written / 1e9).toFixed(2)} GB written per pass, ` +
             `${((read + written) / bytes).toFixed(2)} bytes per byte of extent data, ${((read + written) / 1e9 / pass).toFixed(2)} GB/s${limit}`,
         );
       }

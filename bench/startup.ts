@@ -54,10 +54,14 @@ function workerAnswer(file: string, ask: unknown, options: object): Promise<numb
     const t0 = now();
     const w = new Worker(file, options);
     w.once('error', reject);
-    w.once('message', () => {
+    const onMessage = (m: { started?: boolean }) => {
+      // A verify thread says it has loaded before it answers (see VerifyWorkers.started).
+      if (m?.started) return;
+      w.off('message', onMessage);
       const ms = (now() - t0) * 1000;
       void w.terminate().then(() => resolve(ms));
-    });
+    };
+    w.on('message', onMessage);
     w.postMessage(ask);
   });
 }
