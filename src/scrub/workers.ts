@@ -1,7 +1,7 @@
 import path from 'node:path';
-import { tierUpLater } from '../core/tier-up';
 import { Worker } from 'node:worker_threads';
 import { DfsError, ExitCode } from '../core/errors';
+import { tierUpLater } from '../core/tier-up';
 import { ExtentPlan, toWire } from './inventory';
 import { Depth, ExtentVerdict, unpackVerdict, VerdictMessage } from './verify';
 import type { SlotsBack, VerifyAsk, VerifyRequest } from './verify-worker';
