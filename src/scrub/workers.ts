@@ -17,7 +17,9 @@ type Reply =
   /** Not an answer: the files the thread is about to read, cold (see prefetch.ts). */
   | { seq: number; fetch: string[]; direct?: undefined }
   /** Not an answer: the thread reads the cold files readsDirectly picks directly (see DirectReads). */
-  | { seq: number; direct: true; fetch?: undefined };
+  | { seq: number; direct: true; fetch?: undefined }
+  /** Not an answer, and sent once, before any: the thread has loaded its modules (see `started`). */
+  | { seq?: undefined; started: true };
 
 /** What a thread answered, with the extents it rebuilt for a repair pass, by id. */
 export interface Answer<T> {
@@ -89,8 +91,8 @@ export class VerifyWorkers {
       this.slotsBack.push([]);
     }
     this.started = Promise.all(this.all.map((w) => new Promise<void>((resolve) => {
-      const onMessage = (m: { started?: boolean }) => {
-        if (!m.started) return;
+      const onMessage = (m: Reply) => {
+        if (!('started' in m)) return;
         w.off('message', onMessage);
         resolve();
       };
