@@ -134,7 +134,6 @@ test('the listing gives the plans of a listing of strings, whatever memory it re
     const got = Array.from({ length: listing.count }, (_, i) => listing.plan(i));
     assert.equal(got, want.plans, `prefix ${prefix}`);
     assert.is(strays.length, want.strays, `strays of ${prefix}`);
-    for (let i = 0; i < listing.count; i++) assert.is(listing.named(i), want.plans[i].scheme !== undefined);
     // Where a slice starts: exact ids, partial ones, before and after them all.
     const ids = want.plans.map((p) => p.id);
     for (const at of ['', prefix, `${prefix}8`, 'ff', ...ids.filter((_, i) => i % 97 === 0), ...ids.slice(-2), `${ids[3] ?? ''}0`]) {

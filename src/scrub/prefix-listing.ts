@@ -58,10 +58,6 @@ export class PrefixListing {
     return lo;
   }
 
-  named(i: number): boolean {
-    return this.memory.order[i] < this.memory.named;
-  }
-
   /** Extent i as a plan, files with their paths. */
   plan(i: number): ExtentPlan {
     const m = this.memory;
