@@ -45,7 +45,7 @@
 // daemon reads from the cache and the comparison says less (it is printed).
 
 import { spawnSync } from 'node:child_process';
-import { fastDir, makeRandomFile } from './measure';
+import { asTheWrappersDo, fastDir, makeRandomFile } from './measure';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -308,6 +308,7 @@ export async function daemonBench(parts: string[] = []): Promise<void> {
 }
 
 if (require.main === module) {
+  asTheWrappersDo();
   daemonBench(process.argv.slice(2)).then(
     () => undefined,
     (err) => {

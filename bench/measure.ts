@@ -6,6 +6,24 @@ import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { UNSET_ENV } from '../src/cli/node-flags';
+
+/**
+ * What this environment set that the installed wrappers unset (node-flags.ts,
+ * UNSET_ENV), once asTheWrappersDo has run: the bench runs every command, and
+ * the bare `node -e 0` it weighs them against, with the environment the
+ * wrappers give node; the startup section shows what the variables cost.
+ */
+export const unsetByWrappers: Record<string, string> = {};
+
+export function asTheWrappersDo(): void {
+  for (const k of UNSET_ENV) {
+    const v = process.env[k];
+    if (v === undefined) continue;
+    unsetByWrappers[k] = v;
+    delete process.env[k];
+  }
+}
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;

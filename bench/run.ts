@@ -10,6 +10,7 @@ import { poolBench } from './pool';
 import { scrubBench } from './scrub';
 import { extentsBench } from './extents';
 import { startupBench } from './startup';
+import { asTheWrappersDo } from './measure';
 
 /** Runs a standalone compiled bench script (one that does its work on load). */
 function script(file: string): () => Promise<void> {
@@ -50,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
     return 16;
   }
   const chosen = argv.length ? argv : Object.keys(sections);
+  asTheWrappersDo();
   let failed = 0;
   for (const name of chosen) {
     console.log(`\n== ${name}`);

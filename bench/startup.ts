@@ -16,7 +16,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { nodeFlags } from '../src/cli/node-flags';
 import type { VerifyRequest } from '../src/scrub/verify-worker';
-import { benchScratch, envInt, makeRandomFile, median, now } from './measure';
+import { benchScratch, envInt, makeRandomFile, median, now, unsetByWrappers } from './measure';
 
 const TARGET_MS = 30;
 const CLI = (name: string) => path.resolve(__dirname, '..', 'src', 'cli', `${name}.js`);
@@ -27,6 +27,8 @@ interface Command {
   argv: string[];
   /** The exit status it gives when all is well (dfs-scrubd status with no daemon: 3). */
   status: number;
+  /** Variables on top of this process's environment. */
+  env?: Record<string, string>;
 }
 
 /** `name args...` as the installed wrapper runs it. */
@@ -38,7 +40,7 @@ function installed(name: string, args: string[], status = 0): Command {
 function runOnce(c: Command): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = now();
-    const child = spawn(process.execPath, c.argv, { stdio: 'ignore', env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, c.argv, { stdio: 'ignore', env: { ...process.env, NO_COLOR: '1', ...c.env } });
     child.once('error', reject);
     child.once('close', (code, signal) => {
       const ms = (now() - t0) * 1000;
@@ -116,6 +118,14 @@ export async function startupBench(): Promise<void> {
       const shown = c.what.replace(pool, 'P');
       console.log(`${shown.padEnd(W)} ${ms(t)} (${Math.min(...times[j + 1]).toFixed(1)})  +${over.toFixed(1)} ms over node -e 0: ${over <= TARGET_MS ? 'met' : 'missed'} (target +${TARGET_MS} ms)`);
     });
+    const unset = Object.keys(unsetByWrappers);
+    if (unset.length) {
+      // The environment gave node variables the wrappers unset: what they would have cost each start.
+      const withThem: Command = { ...bare, what: `node -e 0 with ${unset.join(', ')}`, env: unsetByWrappers };
+      const t = [] as number[];
+      for (let round = 0; round < runs; round++) t.push(await runOnce(withThem));
+      console.log(`${withThem.what} (set here; the wrappers unset it): ${ms(median(t))} (${Math.min(...t).toFixed(1)})`);
+    }
     const w = await workerStarts(Math.max(5, Math.ceil(runs / 2)));
     const v = median(w.verify);
     const b = median(w.bare);

@@ -52,7 +52,8 @@ const scrubd = (args: string[], extra: Record<string, string | undefined> = {}) 
 let pid = 0;
 
 test('start detaches: prints the PID of a live daemon in its own session and returns 0 quickly', async () => {
-  const s = startDetached(pool, ['--intensity', 'low']);
+  // Started as a shell with a CA bundle for node would start it (node-flags.ts: UNSET_ENV).
+  const s = startDetached(pool, ['--intensity', 'low'], { NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' });
   assert.is(s.result.status, 0, s.result.stderr);
   assert.match(s.result.stdout, /^\d+\n$/, 'stdout is the PID alone');
   assert.ok(s.ms < 10_000, `start took ${s.ms} ms`);
@@ -74,6 +75,8 @@ test('start detaches: prints the PID of a live daemon in its own session and ret
   const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
   for (const [k, v] of Object.entries(DAEMON_ENV)) assert.ok(environ.includes(`${k}=${process.env[k] ?? v}`), `${k} in the daemon's environment: ${environ.filter((e) => e.startsWith('MALLOC')).join(' ') || 'none'}`);
   assert.ok(Object.keys(DAEMON_ENV).includes('MALLOC_ARENA_MAX') && Object.keys(DAEMON_ENV).includes('MALLOC_MMAP_THRESHOLD_'));
+  // ...and without the variable that has node parse a CA bundle at every start.
+  assert.equal(environ.filter((e) => e.startsWith('NODE_EXTRA_CA_CERTS=')), [], "no NODE_EXTRA_CA_CERTS in the daemon's environment");
 });
 
 test('the control socket is a socket of mode 0600', () => {

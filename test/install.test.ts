@@ -120,6 +120,24 @@ test('a wrapper gives the daemon two malloc arenas unless the environment says o
   assert.is(run(['status']), 'undefined', 'status: untouched');
 });
 
+test('a wrapper starts node without NODE_EXTRA_CA_CERTS: no executable speaks TLS, and node parses the bundle at start', () => {
+  const dir = scratchDir('dfs-wrapper-ca-');
+  const script = path.join(dir, 'show-env.js');
+  fs.writeFileSync(script, 'process.stdout.write(String(process.env.NODE_EXTRA_CA_CERTS))');
+  // A bundle node cannot load: node says so on stderr whenever it reads the variable.
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: path.join(dir, 'no-such-bundle.pem') };
+  const bare = spawnSync(process.execPath, [script], { encoding: 'utf8', env });
+  assert.match(bare.stderr, /Ignoring extra certs from/, `node itself reads the variable: ${bare.stderr}`);
+  for (const [name, args] of [['dynamicfs', ['status']], ['dfs-scrubd', ['start']], ['dfs-scrubd', ['status']]] as const) {
+    const wrapper = path.join(dir, name);
+    fs.writeFileSync(wrapper, renderWrapper(name, process.execPath, script), { mode: 0o755 });
+    const r = spawnSync(wrapper, [...args], { encoding: 'utf8', env });
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stdout, 'undefined', `${name} ${args.join(' ')}: not in node's environment`);
+    assert.is(r.stderr, '', `${name} ${args.join(' ')}: node never read it`);
+  }
+});
+
 test('library: dist/src, package.json, production node_modules, install-paths.json', () => {
   staged();
   const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
