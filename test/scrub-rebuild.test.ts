@@ -13,7 +13,7 @@ import { scratchDir } from './helpers';
 import { brokenBytes, brokenShardFiles, isImage, rebuildExtent, RebuiltShard, scratchBytes, ShardImage, SlotRef } from '../src/scrub/rebuild';
 import { SharedSlots } from '../src/core/shared-slots';
 import { alignUp } from '../src/core/aligned-memory';
-import { extentsDir } from '../src/core/layout';
+import { diskQuarantineDir, extentsDir } from '../src/core/layout';
 import { VerifyWorkers } from '../src/scrub/workers';
 import type { ExtentPlan } from '../src/scrub/inventory';
 import { repairExtents } from '../src/scrub/repair';
@@ -252,6 +252,81 @@ test('a written shard its read-back refuses is never renamed into place: an erro
   assert.is(fs.statSync(writes[0].file).size, 128 + sizes[0], 'the accepted write is in place');
   assert.is(fs.readFileSync(writes[1].file, 'utf8'), 'old', 'the refused one left the old file');
   assert.equal(fs.readdirSync(dir).sort(), ['ab0.0', 'ab1.0'], 'no temp file left');
+});
+
+
+/** Shard 1 of the extent lost, shard 4 rotted: its verdict, and where everything is to be looked for. */
+function lostAndRotted(fx: Fixture) {
+  const id = fx.objects[0].extents[0];
+  const files = shardsOfExtent(fx, id);
+  const length = readManifests(fx.pool).get('big')!.extents.find((e) => e.id === id)!.length;
+  fs.rmSync(files[1].path);
+  flipBit(files[4].path, 128 + 999);
+  const rotted = fs.readFileSync(files[4].path);
+  const shards: ShardResult[] = files.map((s) => ({
+    index: s.index,
+    path: s.path,
+    ...(s.index === 1 ? { disk: -1, status: 'missing' as const } : { disk: s.disk, status: s.index === 4 ? ('checksum-mismatch' as const) : ('ok' as const) }),
+  }));
+  const v: ExtentVerdict = { id, scheme: 'rs:4+2', length, health: 'degraded', valid: [0, 2, 3, 5], shards, bytesRead: 0 };
+  const disks = fs.readdirSync(path.join(fx.pool, 'disks')).map((d) => path.join(fx.pool, 'disks', d));
+  const named = (re: RegExp) => disks.flatMap((d) => (fs.readdirSync(extentsDir(d), { recursive: true }) as string[]).filter((f) => re.test(path.basename(f))));
+  return {
+    v,
+    files,
+    rotted,
+    temps: () => named(/^\.tmp-/),
+    placed: () => named(new RegExp(`^${id}\\.1$`)),
+    kept: () => disks.flatMap((d) => (fs.existsSync(diskQuarantineDir(d)) ? fs.readdirSync(diskQuarantineDir(d)) : [])),
+    audited: () => (fs.existsSync(path.join(fx.pool, '.dynamicfs', 'audit.log')) ? fs.readFileSync(path.join(fx.pool, '.dynamicfs', 'audit.log'), 'utf8').split('\n').filter((l) => l.includes('rebuild-shard')) : []),
+  };
+}
+
+const until = async (what: string, ok: () => boolean) => {
+  for (const t0 = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 5))) if (Date.now() - t0 > 10_000) throw new Error(`timed out waiting for ${what}`);
+};
+
+test('a repair writes its temp files while its record goes to disk, and keeps, renames and audits nothing before the record is there', async () => {
+  const fx = clonePool(big);
+  const r = lostAndRotted(fx);
+  let land!: () => void;
+  const recorded = new Promise<void>((resolve) => (land = resolve));
+  const repairing = repairExtents(openPool(fx.pool), [r.v], 'test-pass', undefined, recorded);
+  await until('both temp files', () => r.temps().length === 2);
+  await new Promise((res) => setTimeout(res, 100)); // written, fsynced and read back meanwhile
+  assert.equal(r.placed(), [], 'the lost shard is not in place');
+  assert.ok(fs.readFileSync(r.files[4].path).equals(r.rotted), 'the rotted shard is where it was, as it was');
+  assert.equal(r.kept(), [], 'nothing kept in quarantine yet');
+  assert.equal(r.audited(), [], 'nothing audited yet');
+  land();
+  const [out] = await repairing;
+  for (const i of [1, 4]) assert.ok(out.get(r.v.shards[i])!.ok, `shard ${i}: ${out.get(r.v.shards[i])!.detail}`);
+  assertRestored(fx, r.files[4].path, 'shard 4');
+  assert.is(r.placed().length, 1, 'shard 1 in place');
+  assert.is(r.kept().filter((n) => !n.endsWith('.json')).length, 1, 'the rotted file kept');
+  assert.is(r.audited().length, 2);
+  assert.equal(r.temps(), [], 'no temp file left');
+});
+
+test('a repair whose record cannot be written fails with it: nothing kept, renamed or audited, no temp file left', async () => {
+  const fx = clonePool(big);
+  const r = lostAndRotted(fx);
+  let fail!: (err: Error) => void;
+  const recorded = new Promise<void>((_resolve, reject) => (fail = reject));
+  const repairing = repairExtents(openPool(fx.pool), [r.v], 'test-pass', undefined, recorded);
+  await until('both temp files', () => r.temps().length === 2);
+  fail(new Error('cannot write /pool/.dynamicfs/scrub-state.json: ENOSPC'));
+  try {
+    await repairing;
+    assert.unreachable('the repair resolved');
+  } catch (err) {
+    assert.match((err as Error).message, /scrub-state\.json: ENOSPC/);
+  }
+  assert.equal(r.placed(), [], 'the lost shard is not in place');
+  assert.ok(fs.readFileSync(r.files[4].path).equals(r.rotted), 'the rotted shard is where it was, as it was');
+  assert.equal(r.kept(), [], 'nothing kept in quarantine');
+  assert.equal(r.audited(), [], 'nothing audited');
+  assert.equal(r.temps(), [], 'no temp file left');
 });
 
 test.run();

@@ -1,14 +1,13 @@
 // The scrub state written through the thread pool (a repair batch's pending
-// record): the state as it was when asked, never before the write ahead of
-// it has settled, atomically; a write that cannot be made says where, and
-// leaves the old state and no temp file.
+// record): the state as it was when asked, atomically; a write that cannot be
+// made says where, and leaves the old state and no temp file.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicAsync } from '../src/core/atomic-file';
-import { emptyState, loadState, saveState, saveStateAfter, stateFile } from '../src/scrub/state';
+import { emptyState, loadState, saveState, saveStateAsync, stateFile } from '../src/scrub/state';
 import { scratchDir } from './helpers';
 
 function poolRoot(): string {
@@ -17,35 +16,24 @@ function poolRoot(): string {
   return root;
 }
 
-test('saveStateAfter writes the state as it was at the call, once the write before it has settled', async () => {
+test('saveStateAsync writes the state as it was at the call, atomically', async () => {
   const root = poolRoot();
   const state = emptyState('pool-1');
   state.counters.repairsSuccessful = 1;
-  let open!: () => void;
-  const before = new Promise<void>((resolve) => (open = resolve));
-  const written = saveStateAfter(root, state, before);
+  const written = saveStateAsync(root, state);
   state.counters.repairsSuccessful = 2; // changed after the call: not what this write holds
-  await new Promise((r) => setTimeout(r, 30));
-  assert.not.ok(fs.existsSync(stateFile(root)), 'nothing written while the write before it is on its way');
-  open();
   await written;
   assert.is(loadState(root, 'pool-1').counters.repairsSuccessful, 1);
-  // A chain: the later call's state is the one left, whatever finishes first.
-  const first = saveStateAfter(root, state, Promise.resolve());
-  state.counters.repairsSuccessful = 3;
-  const second = saveStateAfter(root, state, first);
-  await second;
-  assert.is(loadState(root, 'pool-1').counters.repairsSuccessful, 3);
   assert.equal(fs.readdirSync(path.dirname(stateFile(root))).filter((n) => n.startsWith('.tmp-')), [], 'no temp file');
 });
 
-test('saveStateAfter writes what saveState writes, byte for byte but the time', async () => {
+test('saveStateAsync writes what saveState writes, byte for byte but the time', async () => {
   const root = poolRoot();
   const state = emptyState('pool-2');
   state.counters.repairsSuccessful = 7;
   saveState(root, state);
   const sync = fs.readFileSync(stateFile(root), 'utf8');
-  await saveStateAfter(root, state, Promise.resolve());
+  await saveStateAsync(root, state);
   const pooled = fs.readFileSync(stateFile(root), 'utf8');
   const noTime = (s: string) => s.replace(/"updatedAt": "[^"]*"/, '');
   assert.is(noTime(pooled), noTime(sync));

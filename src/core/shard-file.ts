@@ -377,6 +377,13 @@ export interface ShardWrite {
    * where other writes are copied into aligned memory of this module's.
    */
   aligned?: Buffer;
+  /**
+   * Run once the temp file is written and passed its check, right before its
+   * rename: what must be so before the shard is in place (a record on disk,
+   * the damaged file kept). A throw stops the write: nothing renamed, the
+   * temp file removed, the error the write's.
+   */
+  beforeRename?: () => void | Promise<void>;
 }
 
 /**
@@ -441,6 +448,7 @@ async function writeAndRename(w: ShardWrite, onPlaced: () => void, check?: (back
       const problem = check?.(readBackSync(fd, w.header.length + w.payload.length));
       if (problem) throw new Error(problem);
     } else if (direct) throw new Error(direct);
+    await w.beforeRename?.();
     fs.closeSync(fd);
     fd = undefined;
     fs.renameSync(tmp, w.file);

@@ -27,6 +27,7 @@ interface ShardJob {
   s: ShardResult;
   target: string;
   disk: number;
+  /** Where the damaged file was kept, once it was (right before the rebuilt one replaces it). */
   kept?: string;
   /** The payload's checksum, as its header has it. */
   checksum: bigint;
@@ -42,12 +43,25 @@ interface ShardJob {
  * proven, and each replacement is one rename. The extents are repaired as one
  * batch: their writes and fsyncs are in flight together, each directory is
  * fsynced once, and the audit log takes one append. `done`: extents already
- * rebuilt (or found not rebuildable), by id.
+ * rebuilt (or found not rebuildable), by id. `recorded`: the caller's record
+ * of what is to be repaired, on its way to disk; the temp files are written
+ * meanwhile, but nothing is kept in quarantine, moved or renamed before it is
+ * there, and its failure is the batch's.
  */
-export async function repairExtents(pool: Pool, verdicts: ExtentVerdict[], passId: string, done?: Map<string, Rebuilt>): Promise<Map<ShardResult, RepairOutcome>[]> {
+export async function repairExtents(
+  pool: Pool,
+  verdicts: ExtentVerdict[],
+  passId: string,
+  done?: Map<string, Rebuilt>,
+  recorded: Promise<void> = Promise.resolve(),
+): Promise<Map<ShardResult, RepairOutcome>[]> {
+  // Its failure is awaited below, once the writes have stopped at it: not an unhandled rejection meanwhile.
+  recorded.catch(() => undefined);
   const outs = verdicts.map(() => new Map<ShardResult, RepairOutcome>());
   const writable = new Set(writableDisks(pool).map((d) => d.index));
   // A verify thread may have rebuilt the extent already (see verify-worker.ts); else it is rebuilt here.
+  // Files named as shard indexes their scheme does not have: moved to quarantine once the record is on disk.
+  const moves: { v: ExtentVerdict; s: ShardResult; out: Map<ShardResult, RepairOutcome> }[] = [];
   const rebuilt = await Promise.all(verdicts.map((v) => (v.shards.some(isBroken) && v.scheme !== undefined && v.length !== undefined ? (done?.get(v.id) ?? rebuildOrExplain(v)) : undefined)));
   const jobs: ShardJob[][] = verdicts.map((v, i) => {
     const full = rebuilt[i];
@@ -57,9 +71,16 @@ export async function repairExtents(pool: Pool, verdicts: ExtentVerdict[], passI
       for (const s of broken) outs[i].set(s, { ok: false, action: 'rebuilt', path: s.path, disk: s.disk, detail: full });
       return [];
     }
-    return placeShards(pool, v, broken, full, writable, outs[i], passId);
+    return placeShards(pool, v, broken, full, writable, outs[i], moves);
   });
   const flat = jobs.flatMap((list, i) => list.map((j) => ({ j, v: verdicts[i], out: outs[i] })));
+  for (const { j, v } of flat) {
+    // The damaged file is kept before anything replaces it, once the record is on disk.
+    j.write.beforeRename = async () => {
+      await recorded;
+      if (j.s.status !== 'missing') j.kept = quarantine(pool.disks[j.s.disk], j.s.path, { original: j.s.path, disk: j.s.disk, extent: v.id, shard: j.s.index, problem: j.s.status, detail: j.s.detail }, 'link');
+    };
+  }
   const line = (j: ShardJob, v: ExtentVerdict, ok: boolean, detail: string) =>
     ({ pass: passId, action: 'rebuild-shard', extent: v.id, shard: j.s.index, disk: j.disk, path: j.target, problem: j.s.status, quarantine: j.kept, result: ok ? 'repaired' : 'failed', ...(ok ? {} : { error: detail }) });
   const rebuiltDetail = (j: ShardJob) => `rebuilt shard ${j.s.index}`;
@@ -79,6 +100,9 @@ export async function repairExtents(pool: Pool, verdicts: ExtentVerdict[], passI
       return ok ? undefined : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}`;
     },
   );
+  // A record that never reached the disk fails the batch, as it stopped every rename.
+  await recorded;
+  for (const { v, s: shard, out } of moves) out.set(shard, quarantineOnly(pool, v, shard, passId));
   const late: Record<string, unknown>[] = [];
   flat.forEach(({ j, v, out }, k) => {
     const err = errors[k];
@@ -92,14 +116,22 @@ export async function repairExtents(pool: Pool, verdicts: ExtentVerdict[], passI
   return outs;
 }
 
-/** Where each broken shard of one extent goes; what cannot go anywhere is answered in `out` at once. */
-function placeShards(pool: Pool, v: ExtentVerdict, broken: ShardResult[], full: (RebuiltShard | undefined)[], writable: Set<number>, out: Map<ShardResult, RepairOutcome>, passId: string): ShardJob[] {
+/** Where each broken shard of one extent goes; what cannot go anywhere is answered in `out` at once, what only moves is added to `moves`. */
+function placeShards(
+  pool: Pool,
+  v: ExtentVerdict,
+  broken: ShardResult[],
+  full: (RebuiltShard | undefined)[],
+  writable: Set<number>,
+  out: Map<ShardResult, RepairOutcome>,
+  moves: { v: ExtentVerdict; s: ShardResult; out: Map<ShardResult, RepairOutcome> }[],
+): ShardJob[] {
   const scheme = parseScheme(v.scheme!);
   const occupied = new Set(v.shards.filter((s) => s.disk >= 0).map((s) => s.disk));
   const jobs: ShardJob[] = [];
   for (const s of broken) {
     if (s.status === 'index-out-of-range') {
-      out.set(s, quarantineOnly(pool, v, s, passId));
+      moves.push({ v, s, out });
       continue;
     }
     let target = s.path;
@@ -124,11 +156,9 @@ function placeShards(pool: Pool, v: ExtentVerdict, broken: ShardResult[], full: 
       out.set(s, { ok: false, action: 'rebuilt', path: target, disk, detail: `cannot rebuild: shard ${s.index} was not rebuilt` });
       continue;
     }
-    // The damaged file is kept before anything replaces it.
     try {
-      const kept = s.status === 'missing' ? undefined : quarantine(pool.disks[s.disk], s.path, { original: s.path, disk: s.disk, extent: v.id, shard: s.index, problem: s.status, detail: s.detail }, 'link');
       const write = shardWrite(target, rebuilt, () => shardHeaderFor(v.id, s.index, scheme, v.length!, rebuilt as Buffer));
-      jobs.push({ s, target, disk, kept, checksum: write.header.readBigUInt64LE(PAYLOAD_CHECKSUM_AT), write });
+      jobs.push({ s, target, disk, checksum: write.header.readBigUInt64LE(PAYLOAD_CHECKSUM_AT), write });
     } catch (err) {
       out.set(s, { ok: false, action: 'rebuilt', path: target, disk, detail: err instanceof Error ? err.message : String(err), writeFailed: true });
     }

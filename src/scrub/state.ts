@@ -168,13 +168,10 @@ export function saveState(root: string, state: ScrubState): void {
 }
 
 /**
- * saveState through the thread pool: the state as it is at the call, written
- * once `after` (the write before it) has settled, so two never race to the
- * rename. Resolves once it is on disk.
+ * saveState through the thread pool: the state as it is at the call.
+ * Resolves once it is on disk; the caller keeps two from racing to the rename.
  */
-export async function saveStateAfter(root: string, state: ScrubState, after: Promise<unknown>): Promise<void> {
+export async function saveStateAsync(root: string, state: ScrubState): Promise<void> {
   state.updatedAt = new Date().toISOString();
-  const bytes = Buffer.from(JSON.stringify(state, null, 2) + '\n');
-  await after;
-  await writeFileAtomicAsync(stateFile(root), bytes);
+  await writeFileAtomicAsync(stateFile(root), Buffer.from(JSON.stringify(state, null, 2) + '\n'));
 }
