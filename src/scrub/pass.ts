@@ -141,8 +141,18 @@ interface RepairBatch {
   writing: boolean;
 }
 
-/** Unpaced, this many batches' repairs go to disk at once: one's fsyncs wait while the next's writes start. */
-const REPAIR_BATCHES_IN_FLIGHT = 2;
+/**
+ * Unpaced, this many batches' repairs go to disk at once: one's fsyncs wait
+ * while the next's writes start. A warm repair pass of 4 GiB rs:4+2, two
+ * shards of every extent lost, spent 92% of its main thread waiting for the
+ * oldest batch with two; four (and REPAIR_DEPTH) took it from 4.99 to 4.48 s
+ * (median of 7 alternating runs), peak RSS 369 -> 442 MB.
+ */
+const REPAIR_BATCHES_IN_FLIGHT = 4;
+
+/** Operations in flight per thread, unpaced: a repair pass's threads work ahead while its batches are written. */
+const VERIFY_DEPTH = 4;
+const REPAIR_DEPTH = 6;
 
 /** Cold, an unpaced deep pass has the files of the prefixes after the one it starts read ahead, this many bytes' worth. */
 const READ_AHEAD_BYTES = 128 * 2 ** 20;
@@ -545,7 +555,7 @@ export class ScrubPass {
       // Unpaced, each thread gets more operations to start on while the main thread folds the first (they
       // are folded in order: with two each, a thread that finished both idled ~5% of a warm pass waiting
       // on the other's), and a repair pass's repairs of many operations go to disk together.
-      const depth = unpaced ? 4 * parallel : parallel;
+      const depth = unpaced ? (this.opts.mode === 'repair' ? REPAIR_DEPTH : VERIFY_DEPTH) * parallel : parallel;
       const perWorker = this.maxRate > 0 ? this.maxRate / parallel : 0;
       const refill = () => {
         while (!exhausted && inFlight.length < depth) {
