@@ -34,6 +34,13 @@ interface ShardJob {
   write: ShardWrite;
 }
 
+/** A file that only moves to quarantine (its index is not the scheme's), with where its outcome goes. */
+interface QuarantineMove {
+  v: ExtentVerdict;
+  s: ShardResult;
+  out: Map<ShardResult, RepairOutcome>;
+}
+
 /**
  * Repairs every broken shard of degraded extents: rebuild each from its valid
  * shards, prove it against its id, keep each damaged file in quarantine,
@@ -59,9 +66,9 @@ export async function repairExtents(
   recorded.catch(() => undefined);
   const outs = verdicts.map(() => new Map<ShardResult, RepairOutcome>());
   const writable = new Set(writableDisks(pool).map((d) => d.index));
-  // A verify thread may have rebuilt the extent already (see verify-worker.ts); else it is rebuilt here.
   // Files named as shard indexes their scheme does not have: moved to quarantine once the record is on disk.
-  const moves: { v: ExtentVerdict; s: ShardResult; out: Map<ShardResult, RepairOutcome> }[] = [];
+  const moves: QuarantineMove[] = [];
+  // A verify thread may have rebuilt the extent already (see verify-worker.ts); else it is rebuilt here.
   const rebuilt = await Promise.all(verdicts.map((v) => (v.shards.some(isBroken) && v.scheme !== undefined && v.length !== undefined ? (done?.get(v.id) ?? rebuildOrExplain(v)) : undefined)));
   const jobs: ShardJob[][] = verdicts.map((v, i) => {
     const full = rebuilt[i];
@@ -124,7 +131,7 @@ function placeShards(
   full: (RebuiltShard | undefined)[],
   writable: Set<number>,
   out: Map<ShardResult, RepairOutcome>,
-  moves: { v: ExtentVerdict; s: ShardResult; out: Map<ShardResult, RepairOutcome> }[],
+  moves: QuarantineMove[],
 ): ShardJob[] {
   const scheme = parseScheme(v.scheme!);
   const occupied = new Set(v.shards.filter((s) => s.disk >= 0).map((s) => s.disk));
