@@ -155,7 +155,7 @@ function readShard(file: string, headerOnly: boolean, into?: ReadBuffer, pacing?
     // No shard is larger than this; a bigger file is judged by its header alone.
     const size = Math.min(fst.size, headerOnly ? HEADER_SIZE : MAX_SHARD_FILE);
     const buf = into ? into.take(size) : Buffer.allocUnsafe(size);
-    got = headerOnly ? headerReads.read(f, buf, file, fst.dev) : readPaced(fd, buf, size, pacing, (n) => (got = n));
+    got = headerOnly ? headerReads.read(f, buf, file, fst.dev) : readPaced(fd, buf, size, pacing, { progress: (n) => (got = n) });
     return { ok: true, data: buf.subarray(0, got), size: fst.size };
   } catch (err) {
     if (err instanceof ReadStopped) throw err;
@@ -173,7 +173,7 @@ function readShard(file: string, headerOnly: boolean, into?: ReadBuffer, pacing?
  * `shortIsEnd`: a read that returns fewer bytes than asked for ends it, which
  * for a regular file is its end, and saves the read that would return 0.
  */
-function readPaced(fd: number, buf: Buffer, size: number, pacing?: ReadPacing, progress?: (got: number) => void, shortIsEnd = false): number {
+function readPaced(fd: number, buf: Buffer, size: number, pacing?: ReadPacing, how: { progress?: (got: number) => void; shortIsEnd?: boolean } = {}): number {
   let got = 0;
   while (got < size) {
     const want = pacing?.chunk ? Math.min(pacing.chunk, size - got) : size - got;
@@ -181,9 +181,9 @@ function readPaced(fd: number, buf: Buffer, size: number, pacing?: ReadPacing, p
     const n = fs.readSync(fd, buf, got, want, got);
     if (n === 0) break;
     got += n;
-    progress?.(got);
+    how.progress?.(got);
     pacing?.after(n, performance.now() - t0);
-    if (shortIsEnd && n < want) break;
+    if (how.shortIsEnd && n < want) break;
   }
   return got;
 }
@@ -315,7 +315,7 @@ function readExpected(file: string, size: number, into?: ReadBuffer, pacing?: Re
   try {
     const buf = into ? into.take(size + 1) : Buffer.allocUnsafe(size + 1);
     // A read that stops short of a file's end (some network file systems') fails the count: the full check reads again.
-    return buf.subarray(0, readPaced(fd, buf, size + 1, pacing, undefined, true));
+    return buf.subarray(0, readPaced(fd, buf, size + 1, pacing, { shortIsEnd: true }));
   } catch (err) {
     if (err instanceof ReadStopped) throw err;
     return undefined;
