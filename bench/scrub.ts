@@ -222,11 +222,21 @@ export async function scrubBench(): Promise<void> {
       if (moved.length === runs.length) {
         const read = median(moved.map((m) => m.read));
         const written = median(moved.map((m) => m.written));
+        const perByte = (read + written) / bytes;
         const limit = cat8 ? `; 8 parallel cats alone read ${gbps(shardBytes, cat8).toFixed(2)} GB/s` : '';
         console.log(
           `repair (${cold ? 'page cache dropped' : 'pool in the page cache'}), the device: ${(read / 1e9).toFixed(2)} GB read + ${(written / 1e9).toFixed(2)} GB written per pass, ` +
-            `${((read + written) / bytes).toFixed(2)} bytes per byte of extent data, ${((read + written) / 1e9 / pass).toFixed(2)} GB/s${limit}`,
+            `${perByte.toFixed(2)} bytes per byte of extent data, ${((read + written) / 1e9 / pass).toFixed(2)} GB/s${limit}`,
         );
+        // The repair cannot go faster than the device moves its bytes: at the 8 cats' rate, this many GB/s of
+        // extent data (reads and writes counted alike, which a device that writes slower than it reads is not).
+        if (cat8) {
+          const ceiling = gbps(shardBytes, cat8) / perByte;
+          console.log(
+            `repair (${cold ? 'page cache dropped' : 'pool in the page cache'}) vs the device: at the 8 cats' rate the device moves ${ceiling.toFixed(2)} GB/s of extent data ` +
+              `for this repair; it ran at ${(gbps(bytes, pass) / ceiling).toFixed(2)}x that`,
+          );
+        }
       }
     };
     repair(false);
