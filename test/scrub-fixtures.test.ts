@@ -392,9 +392,9 @@ export function assertObjectsIntact(fx: Fixture, what: string, names = fx.object
   }
 }
 
-/** The whole pool tree except the scrub state file (which a verify pass may update). */
+/** The whole pool tree except the scrub state file (which a verify pass may update) and status's counts (which it may drop). */
 export function poolPrint(pool: string): Map<string, string> {
-  return fingerprintTree(pool, { exclude: (rel) => rel === '.dynamicfs/scrub-state.json' });
+  return fingerprintTree(pool, { exclude: (rel) => rel === '.dynamicfs/scrub-state.json' || rel === '.dynamicfs/pool-summary.json' });
 }
 
 export function assertUnchanged(before: Map<string, string>, pool: string, what: string): void {

@@ -236,6 +236,8 @@ test('every manifest copy of an object damaged: manifest-unrecoverable, exit 4 w
   assert.is(v.objects.unreadable, 1);
   assert.equal(v.issues.map((f) => f.kind), ['manifest-unrecoverable'], 'nothing else is wrong');
   assertUnchanged(before, fx.pool, 'verify');
+  const counts = JSON.parse(fs.readFileSync(path.join(fx.pool, '.dynamicfs', 'pool-summary.json'), 'utf8'));
+  assert.ok(counts.dropped && !counts.summary, 'status\'s saved counts dropped: they may count the object readable');
   const r = scrubExpect(fx.pool, ['--repair'], 4, 'repair');
   assert.equal(r.issues.map((f) => `${f.kind}/${f.result}`), ['manifest-unrecoverable/left']);
   assertUnchanged(before, fx.pool, 'a repair with an unrecoverable manifest (shards of its extents must all stay)');

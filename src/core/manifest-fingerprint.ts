@@ -1,88 +1,37 @@
 import fs from 'node:fs';
-import { errnoCode, fsFailure } from './errors';
-import { blake3Pieces } from './hash';
+import { errnoCode } from './errors';
+import { blake3Hex } from './hash';
 import { objectsDir } from './layout';
-import { eachManifestName } from './manifest';
 import { onlineDisks, Pool } from './pool';
 
-// What the object manifests look like from their directories alone, without
-// reading a byte of them: which disks are read, and each manifest file's
-// inode, size and times. Every write through the filesystem (an atomic
-// replace is a new inode; a write in place moves mtime and ctime, and ctime
-// cannot be set back by anyone) changes it; costs one lstat per copy, not
-// reading and proving every manifest.
+// What the object manifests look like from their directories alone: which
+// disks are read, and each objects directory's inode, size, link count and
+// times. Creating, renaming or removing a manifest there (every manifest
+// write is an atomic replace: a rename) moves the directory's mtime and
+// ctime, and ctime cannot be set back by anyone; so it costs one lstat per
+// disk, whatever the number of objects. What it cannot see: bytes written in
+// place into a manifest file (the scrub reads every manifest, and drops the
+// saved summary when it finds a copy damaged), and on a kernel with coarse
+// timestamps a second change in the clock tick of one already seen (the
+// tools' own puts and removals take the manifest lock, and each rewrites the
+// summary file, so it is only a hand's change at that very moment).
 
 export interface ManifestFingerprint {
   hash: string;
-  /** Distinct manifest file names on the online disks: objects, readable or not. */
-  names: number;
 }
 
-function statLine(file: string): string {
+function dirLine(dir: string): string {
   try {
     // Times in milliseconds with a fraction: a double keeps them to a fraction of a microsecond.
-    const st = fs.lstatSync(file);
-    return `${st.mode} ${st.ino} ${st.size} ${st.mtimeMs} ${st.ctimeMs}`;
+    const st = fs.lstatSync(dir);
+    return `${st.mode} ${st.ino} ${st.nlink} ${st.size} ${st.mtimeMs} ${st.ctimeMs}`;
   } catch (err) {
-    // Gone between the listing and the lstat: a put or rm in flight, and a line unlike any other.
-    if (errnoCode(err) === 'ENOENT') return 'gone';
-    throw fsFailure('cannot stat', file, err);
+    return errnoCode(err) ?? 'unreadable';
   }
 }
 
-/** The fingerprint of the manifests on the online disks, leaving out file name `except` (an object being removed). */
-export function manifestFingerprint(pool: Pool, except?: string): ManifestFingerprint {
-  return fingerprintWith(pool, except).without;
-}
-
-/**
- * The fingerprint without file name `except` and, from the same listing and
- * lstats, with it: a put compares the first with the one taken before it
- * wrote (did anything else change a manifest?) and saves the summary under
- * the second. `seen`: some online disk holds a file of that name.
- */
-export function fingerprintWith(pool: Pool, except?: string): { without: ManifestFingerprint; with: ManifestFingerprint; seen: boolean } {
-  // One piecewise digest at a time (hash.ts): the second is fed after the first is taken.
-  const without = blake3Pieces();
-  const withTexts: string[] = [];
-  const names = new Set<string>();
-  let seen = false;
-  for (const d of onlineDisks(pool)) {
-    const dir = objectsDir(d.path);
-    const lines: string[] = [];
-    let exceptLine: string | undefined;
-    eachManifestName(dir, (name) => {
-      const line = `${name} ${statLine(`${dir}/${name}`)}`;
-      if (name === except) {
-        seen = true;
-        exceptLine = line;
-      } else {
-        names.add(name);
-        lines.push(line);
-      }
-      return true;
-    });
-    // Directory order is the filesystem's whim; the fingerprint is not.
-    lines.sort();
-    let dirLine: string;
-    try {
-      const st = fs.lstatSync(dir);
-      dirLine = `${st.mode} ${st.ino}`;
-    } catch (err) {
-      dirLine = errnoCode(err) ?? 'unreadable';
-    }
-    const head = `disk ${d.index} ${d.id} ${d.state} ${d.path}\0${dirLine}\n`;
-    without.update(Buffer.from(`${head}${lines.join('\n')}\n`));
-    if (except === undefined) continue;
-    if (exceptLine !== undefined) {
-      lines.push(exceptLine);
-      lines.sort();
-    }
-    withTexts.push(`${head}${lines.join('\n')}\n`);
-  }
-  const fp = { hash: without.hex(), names: names.size };
-  if (except === undefined) return { without: fp, with: fp, seen };
-  const withIt = blake3Pieces();
-  for (const text of withTexts) withIt.update(Buffer.from(text));
-  return { without: fp, with: { hash: withIt.hex(), names: names.size + (seen ? 1 : 0) }, seen };
+/** The fingerprint of the objects directories of the online disks. */
+export function manifestFingerprint(pool: Pool): ManifestFingerprint {
+  const lines = onlineDisks(pool).map((d) => `disk ${d.index} ${d.id} ${d.state} ${d.path}\0${dirLine(objectsDir(d.path))}\n`);
+  return { hash: blake3Hex(lines.join('')) };
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DfsError, errnoCode, fsFailure, operationalError, problemsLeftError, usageError } from './errors';
 import { extentId as computeExtentId } from './hash';
-import { manifestFileName, shardPath } from './layout';
+import { shardPath } from './layout';
 import { bestCopy, eachObject, eachObjectSummary, ExtentList, loadManifest, Manifest, readManifestCopies, writeManifest } from './manifest';
 import { Disk, onlineDisks, Pool, writableDisks } from './pool';
 import { formatScheme, minShards, parseScheme, Scheme, shardCount } from './scheme';
@@ -10,7 +10,7 @@ import { assembleExtent, encodeExtent, rebuildShards } from './erasure';
 import { checkShardFile, shardHeaderFor, writeShardFile } from './shard-file';
 import { rankDisks } from './placement';
 import { AtomicWriter, fsyncDir } from './atomic-file';
-import { SummaryCounter, SummaryGrowth } from './pool-summary';
+import { changeManifests, SummaryCounter, SummaryGrowth } from './pool-summary';
 import { onlyJustWritten } from './new-extents';
 
 export interface PutResult {
@@ -119,7 +119,7 @@ export async function putObject(pool: Pool, file: string, name: string, schemeTe
   let deduped = 0;
   // Extents found stored already: each must repeat one earlier in this object for the summary to grow.
   const found: number[] = [];
-  let growth = SummaryGrowth.begin(pool, manifestFileName(name));
+  let growth = SummaryGrowth.begin(pool, name);
   try {
     const buf = Buffer.allocUnsafe(extentSize + 64).subarray(64);
     for (;;) {
@@ -148,8 +148,11 @@ export async function putObject(pool: Pool, file: string, name: string, schemeTe
   } finally {
     fs.closeSync(fd);
   }
-  writeManifest(pool, manifest);
-  if (growth && grewBy(pool, scheme, manifest.extents, found, growth.extents)) growth.save(manifest.scheme, manifest.size, manifest.extents.count - found.length);
+  const write = () => writeManifest(pool, manifest);
+  if (growth) {
+    const added = grewBy(pool, scheme, manifest.extents, found, growth.extents) ? manifest.extents.count - found.length : undefined;
+    growth.adding(write, manifest.scheme, manifest.size, added);
+  } else changeManifests(pool, 'put', write);
   return { name, size: manifest.size, scheme: manifest.scheme, extents: manifest.extents.count, extentsStored: stored, extentsDeduplicated: deduped };
 }
 
@@ -293,7 +296,7 @@ export function removeObject(pool: Pool, name: string): { name: string; extentsR
   const own = new Map<string, number>();
   for (let i = 0; i < m.extents.count; i++) own.set(m.extents.key(i), i);
   // The walk reads every other manifest anyway: what it counts is the pool's summary once this object is gone.
-  const counter = new SummaryCounter(pool, manifestFileName(name));
+  const counter = new SummaryCounter(pool);
   eachObject(pool, (o) => {
     if (o.manifest?.name === name) return;
     counter.add(o);
@@ -303,16 +306,17 @@ export function removeObject(pool: Pool, name: string): { name: string; extentsR
       if (own.has(key)) stillUsed.add(key);
     }
   });
-  for (const c of readManifestCopies(pool, name)) {
-    if (c.problem === 'missing') continue;
-    try {
-      fs.rmSync(c.path, { force: true });
-      fsyncDir(path.dirname(c.path));
-    } catch (err) {
-      throw fsFailure('cannot remove', c.path, err);
+  counter.removing(() => {
+    for (const c of readManifestCopies(pool, name)) {
+      if (c.problem === 'missing') continue;
+      try {
+        fs.rmSync(c.path, { force: true });
+        fsyncDir(path.dirname(c.path));
+      } catch (err) {
+        throw fsFailure('cannot remove', c.path, err);
+      }
     }
-  }
-  counter.save();
+  });
   let extentsRemoved = 0;
   let shardsRemoved = 0;
   const scheme = parseScheme(m.scheme);

@@ -4,6 +4,7 @@ import { Pool, writableDisks } from '../core/pool';
 import { extentsDir, PREFIXES, shardPath } from '../core/layout';
 import { rankDisks } from '../core/placement';
 import { eachObject, ObjectEntry } from '../core/manifest';
+import { dropSummary } from '../core/pool-summary';
 import { EXIT } from '../core/errors';
 import { ExtentPlan, listedDisks, StrayFile, topLevelStrays } from './inventory';
 import { listPrefixes } from './prefix-listing';
@@ -214,6 +215,8 @@ export class ScrubPass {
   private readonly schemes = new Set<string>();
   /** A repair pass while a replaced disk is rebuilding; `resilver` orders its walk once the schemes are known. */
   private resilvering = false;
+  /** Whether this pass dropped the saved pool summary (an object no manifest copy of which reads). */
+  private summaryDropped = false;
   private resilver: ResilverOrder | undefined;
   private readonly depth: Depth;
   /** An --only-known pass's scope, from the state's open problems. */
@@ -849,6 +852,11 @@ export class ScrubPass {
   private checkManifest(o: ObjectEntry, count: boolean, writable: Set<number>): void {
     this.objects.total++;
     if (o.manifest) this.schemes.add(o.manifest.scheme);
+    else if (!this.summaryDropped) {
+      // Damage written in place does not show in the manifest fingerprint: the saved summary may still count it readable.
+      this.summaryDropped = true;
+      dropSummary(this.pool);
+    }
     if (this.known && !this.known.manifests.has(o.fileName)) return;
     if (!o.manifest) {
       this.objects.unreadable++;
