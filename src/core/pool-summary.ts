@@ -242,7 +242,7 @@ export class SummaryGrowth {
   static begin(pool: Pool, name: string): SummaryGrowth | undefined {
     try {
       if (pool.disks.some((d) => d.state !== 'online')) return undefined;
-      if (onlineDisks(pool).some((d) => exists(manifestPath(d.path, name)))) return undefined;
+      if (onlineDisks(pool).some((d) => fs.lstatSync(manifestPath(d.path, name), { throwIfNoEntry: false }))) return undefined;
       const before = look(pool);
       const summary = before.text === undefined ? undefined : provenSummary(before.text, pool.config.id, before.fp);
       return summary && new SummaryGrowth(pool, before, summary);
@@ -269,15 +269,6 @@ export class SummaryGrowth {
       };
     };
     return changeCounted(this.pool, 'put', this.before, write, extents === undefined ? undefined : grown);
-  }
-}
-
-function exists(file: string): boolean {
-  try {
-    fs.lstatSync(file);
-    return true;
-  } catch {
-    return false;
   }
 }
 
