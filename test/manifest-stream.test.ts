@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { cli, cliPath, requireTool, scratchDir, which } from './helpers';
 import { blake3Hex } from '../src/core/hash';
@@ -162,6 +163,45 @@ test('a copy file is proven and parsed in chunks: across 1 MiB boundaries, short
   assert.is(readManifestFile(file), 'missing');
   fs.symlinkSync(path.join(dir, 'elsewhere'), file);
   assert.is(readManifestFile(file), 'not a regular file');
+});
+
+test('a small copy is proven from one read: flipped, cut, and what is no regular file never blocks', async () => {
+  const m = sampleManifest(3);
+  const copy = encodeManifest(m);
+  assert.ok(copy.length < 4096, `one read: ${copy.length} bytes`);
+  const file = path.join(dir, 'small.manifest');
+  fs.writeFileSync(file, copy);
+  const back = readManifestFile(file);
+  assert.ok(typeof back !== 'string', `damaged: ${back}`);
+  assert.ok((back as Manifest).extents.equals(m.extents));
+  for (const at of [copy.length >> 1, copy.length - 10]) {
+    const flipped = Buffer.from(copy);
+    flipped[at] ^= 0x01;
+    fs.writeFileSync(file, flipped);
+    assert.match(String(readManifestFile(file)), /checksum mismatch|not a manifest/, `byte ${at} flipped`);
+  }
+  fs.writeFileSync(file, copy.subarray(0, 5));
+  assert.is(readManifestFile(file), 'not a manifest');
+  fs.writeFileSync(file, '');
+  assert.is(readManifestFile(file), 'not a manifest');
+  fs.rmSync(file);
+  fs.mkdirSync(file);
+  assert.is(readManifestFile(file), 'not a regular file');
+  fs.rmdirSync(file);
+  // Opened without waiting for a writer: a blocking open would hang the test here.
+  if (requireTool('mkfifo')) {
+    assert.is(spawnSync('mkfifo', [file]).status, 0);
+    assert.is(readManifestFile(file), 'not a regular file');
+    fs.rmSync(file);
+  }
+  const server = net.createServer().listen(file);
+  await new Promise((resolve) => server.once('listening', resolve));
+  try {
+    assert.ok(fs.lstatSync(file).isSocket());
+    assert.is(readManifestFile(file), 'not a regular file');
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 // ---------------------------------------------------------------------------

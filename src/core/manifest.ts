@@ -126,6 +126,9 @@ const readChunk = () => (chunkBuffer ??= Buffer.allocUnsafe(CHUNK_BYTES));
  * another disk), the body is parsed on the way.
  */
 function proveOpenCopy(fd: number, size: number, parserFor: (sum: string, bodyBytes: number) => ManifestBodyParser | undefined): Proven | string {
+  // Nearly every copy fits one chunk: one read, not three (a pass over many
+  // small objects is mostly system calls on manifests).
+  if (size <= CHUNK_BYTES) return proveWholeCopy(readChunk().subarray(0, size), fd, parserFor);
   const first = Buffer.alloc(Math.min(size, HEAD_BYTES.length));
   readFully(fd, first, 0);
   const last = Buffer.alloc(Math.min(size, TAIL_BYTES));
@@ -143,6 +146,19 @@ function proveOpenCopy(fd: number, size: number, parserFor: (sum: string, bodyBy
     parser?.feed(want);
     at += got;
   }
+  if (frame.sum !== `blake3:${hash.hex()}`) return 'checksum mismatch';
+  return { sum: frame.sum, parser };
+}
+
+function proveWholeCopy(whole: Buffer, fd: number, parserFor: (sum: string, bodyBytes: number) => ManifestBodyParser | undefined): Proven | string {
+  if (readFully(fd, whole, 0) < whole.length) return 'truncated while read';
+  const frame = copyFrame(whole, whole.subarray(Math.max(0, whole.length - TAIL_BYTES)), whole.length);
+  if (typeof frame === 'string') return frame;
+  const body = whole.subarray(HEAD_BYTES.length, frame.bodyEnd);
+  const parser = parserFor(frame.sum, body.length);
+  const hash = blake3Pieces();
+  hash.update(body);
+  parser?.feed(body);
   if (frame.sum !== `blake3:${hash.hex()}`) return 'checksum mismatch';
   return { sum: frame.sum, parser };
 }
@@ -172,14 +188,20 @@ function manifestOf(parser: ManifestBodyParser, keepExtents: boolean): Manifest 
  * one parse (and one object in memory), so a pool's manifests are parsed once,
  * not once per disk.
  */
-function readCopies<M extends ManifestFields>(disks: Disk[], fileOf: (d: Disk) => string, keepExtents: boolean, storages?: ExtentStorage[]): ManifestCopy<M>[] {
+function readCopies<M extends ManifestFields>(
+  disks: Disk[],
+  fileOf: (d: Disk, i: number) => string,
+  keepExtents: boolean,
+  storages?: ExtentStorage[],
+  dirsChecked?: boolean[],
+): ManifestCopy<M>[] {
   const parsed = new Map<string, M | string>();
   // Copies that differ are parsed each into their own storage.
   const storageFor = (k: number) => storages && (storages[k] ??= new ExtentStorage());
-  return disks.map((disk) => {
-    const file = fileOf(disk);
+  return disks.map((disk, i) => {
+    const file = fileOf(disk, i);
     const copy: ManifestCopy<M> = { disk, path: file };
-    const proven = proveCopy(file, (sum, bodyBytes) => (parsed.has(sum) ? undefined : new ManifestBodyParser(keepExtents, bodyBytes, storageFor(parsed.size))));
+    const proven = proveCopy(file, (sum, bodyBytes) => (parsed.has(sum) ? undefined : new ManifestBodyParser(keepExtents, bodyBytes, storageFor(parsed.size))), dirsChecked?.[i]);
     if (typeof proven === 'string') {
       copy.problem = proven;
       return copy;
@@ -195,9 +217,12 @@ function readCopies<M extends ManifestFields>(disks: Disk[], fileOf: (d: Disk) =
   });
 }
 
-/** Opens one copy like a shard (no symlink, no FIFO, size capped) and proves it. */
-function proveCopy(file: string, parserFor: (sum: string, bodyBytes: number) => ManifestBodyParser | undefined): Proven | string {
-  if (!isRealDirectory(path.dirname(file))) {
+/**
+ * Opens one copy like a shard (no symlink, no FIFO, size capped) and proves it;
+ * `dirChecked` when the caller has just found its directory real.
+ */
+function proveCopy(file: string, parserFor: (sum: string, bodyBytes: number) => ManifestBodyParser | undefined, dirChecked = false): Proven | string {
+  if (!dirChecked && !isRealDirectory(path.dirname(file))) {
     try {
       fs.lstatSync(file);
     } catch (err) {
@@ -346,8 +371,14 @@ function walkObjects<M extends ManifestFields>(pool: Pool, keepExtents: boolean,
     for (let digit = 0; digit < 16; digit++) walkObjects(pool, keepExtents, fn, perRound, prefix + digit.toString(16), storages);
     return;
   }
+  // Checked once per round of names, not once per copy: an lstat per copy was a
+  // fifth of a pass over small objects. A directory found a symlink keeps the
+  // per-copy check (and its verdict); a swap during the round is as possible
+  // as one between a check and an open.
+  const dirs = disks.map((d) => objectsDir(d.path));
+  const dirsChecked = dirs.map(isRealDirectory);
   for (const fileName of names) {
-    const copies = readCopies<M>(disks, (d) => path.join(objectsDir(d.path), fileName), keepExtents, storages);
+    const copies = readCopies<M>(disks, (d, i) => path.join(dirs[i], fileName), keepExtents, storages, dirsChecked);
     const manifest = bestCopy(copies);
     // One parsed manifest per object is enough; the other copies keep their verdict and date.
     for (const c of copies) if (c.manifest !== manifest) delete c.manifest;

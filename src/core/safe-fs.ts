@@ -37,9 +37,19 @@ export function readRegularFile(file: string, maxBytes = 16 * 1024 * 1024): Buff
 
 /** An open regular file (see readRegularFile) and its size; the caller closes it. */
 export function openRegularFile(file: string, maxBytes: number): { fd: number; size: number } {
-  const st = fs.lstatSync(file);
-  if (!st.isFile()) throw new NotRegularFile(`${file}: not a regular file`);
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  // No lstat first (it was a third of a pass over small objects' manifests):
+  // O_NOFOLLOW refuses a symlink (ELOOP), O_NONBLOCK opens a FIFO without
+  // waiting for a writer, a socket refuses (ENXIO), and fstat judges what
+  // opened. A device node is opened before fstat refuses it; only root can
+  // make one, and not across filesystems by a link.
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ELOOP' || code === 'ENXIO') throw new NotRegularFile(`${file}: not a regular file`);
+    throw err;
+  }
   try {
     const fst = fs.fstatSync(fd);
     if (!fst.isFile()) throw new NotRegularFile(`${file}: not a regular file`);
