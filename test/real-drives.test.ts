@@ -19,6 +19,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Finding } from '../src/scrub/finding';
+import { manifestFileName } from '../src/core/layout';
+import { manifestFingerprint } from '../src/core/manifest-fingerprint';
+import { openPool } from '../src/core/pool';
 import { cli, cliAsync, collect, type CliResult, diffFingerprints, fingerprintTree, repoRoot, requireTool, scratchDir } from './helpers';
 import {
   attachBlank,
@@ -838,6 +841,49 @@ test('13. a deep pass at max over cold drives reads directly: rot beneath ext4 f
   dropCaches();
   scrub(rig, ['--intensity', 'max'], 0, 'cold deep pass after the repair');
   assertObjectsIntact(rig, 'after the cold passes');
+});
+
+// ---------------------------------------------------------------------------
+// 14: the pool summary's fingerprint on each filesystem
+
+test('14. the pool summary over ext4, xfs and btrfs: a manifest copy replaced by a rename or removed, right after a put, moves the fingerprint; status counts afresh', () => {
+  if (!canUseLoopDevices('the pool summary on real drives')) return;
+  const rig = makeRig();
+  const summaryFile = path.join(rig.pool, '.dynamicfs', 'pool-summary.json');
+  const saved = () => JSON.parse(fs.readFileSync(summaryFile, 'utf8'));
+  const now = () => manifestFingerprint(openPool(rig.pool)).hash;
+  const copyOn = (d: number, name: string) => path.join(rig.drives[d].mountPoint, 'objects', manifestFileName(name));
+  const counted = (what: string) => {
+    const shown = JSON.parse(pool(rig, ['status', '--json'], 0, `${what}: status`).stdout);
+    assert.is(saved().fingerprint, now(), `${what}: status saved a count for the manifests as they are`);
+    fs.rmSync(summaryFile);
+    const full = JSON.parse(pool(rig, ['status', '--json'], 0, `${what}: full count`).stdout);
+    for (const k of ['objects', 'extents', 'bytes', 'unreadableObjects']) assert.is(shown[k], full[k], `${what}: status's ${k} is a full count's`);
+  };
+  counted('after the puts');
+  for (const [d, drive] of rig.drives.entries()) {
+    const what = `disk ${d} (${drive.fs})`;
+    const data = randomBytes(100_000 + d);
+    const file = path.join(rig.dir, 'in', `hand-${d}`);
+    fs.writeFileSync(file, data);
+    pool(rig, ['put', file, `hand-${d}`], 0, `${what}: put`);
+    rig.objects.push({ name: `hand-${d}`, scheme: 'rs:4+2', size: data.length, sha256: sha256(data), file });
+    assert.is(saved().fingerprint, now(), `${what}: the put kept the summary current`);
+    // At once, in the put's clock tick if the kernel's timestamps are coarse: one copy replaced by another's.
+    const target = copyOn(d, 'rs-large');
+    fs.copyFileSync(copyOn(d, 'rs-small'), `${target}.hand`);
+    fs.renameSync(`${target}.hand`, target);
+    assert.is.not(saved().fingerprint, now(), `${what}: a copy renamed over another on ${drive.fs} left the fingerprint as it was`);
+    counted(`${what}: a copy replaced`);
+    fs.rmSync(target);
+    assert.is.not(saved().fingerprint, now(), `${what}: a copy removed on ${drive.fs} left the fingerprint as it was`);
+    counted(`${what}: a copy removed`);
+  }
+  // Every copy of rs-large is gone by now, one drive at a time: status no longer counts it.
+  const st = JSON.parse(pool(rig, ['status', '--json'], 0, 'status after the hand edits').stdout);
+  assert.is(st.objects, OBJECTS.length + rig.drives.length - 1, 'rs-large, whose every copy was removed, is not counted');
+  rig.objects = rig.objects.filter((o) => o.name !== 'rs-large');
+  assertObjectsIntact(rig, 'after the hand edits');
 });
 
 test.run();
