@@ -75,8 +75,31 @@ test('objects are listed in rounds by leading hex digits past perRound names: sa
   const all = listed();
   assert.is(all.length, OBJECTS);
   assert.equal(all, [...all].sort(), 'file-name order');
-  assert.equal(listed(100), all, '16 rounds');
-  assert.equal(listed(3), all, '256 rounds');
+  assert.equal(listed(100), all, 'rounds of about 100 names');
+  assert.equal(listed(3), all, 'a first byte a round');
+  assert.equal(listed(OBJECTS - 1), all, 'two rounds');
+});
+
+test('names that appear after the count overfill a round: it is listed a first byte at a time, and every name comes', () => {
+  const planted = Array.from({ length: 250 }, (_, i) => `ff${i.toString(16).padStart(2, '0')}${randomBytes(30).toString('hex')}.manifest`).sort();
+  const objectsDir = path.join(root, 'disks', 'd0', 'objects');
+  const out: string[] = [];
+  try {
+    eachObject(
+      pool,
+      (o) => {
+        // Planted during the first round: the last round (first byte ff) was counted without them.
+        if (out.length === 0) for (const f of planted) fs.writeFileSync(path.join(objectsDir, f), 'not a manifest');
+        out.push(o.fileName);
+      },
+      100,
+    );
+  } finally {
+    for (const f of planted) fs.rmSync(path.join(objectsDir, f), { force: true });
+  }
+  const before: string[] = [];
+  eachObject(pool, (o) => before.push(o.fileName));
+  assert.equal(out, [...before, ...planted].sort(), 'the objects and the planted names, each once, in order');
 });
 
 test('an index with a full bucket spills to a file per bucket, and reads back the same', () => {

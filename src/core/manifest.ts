@@ -304,19 +304,21 @@ export const NAMES_PER_ROUND = 65536;
 
 /**
  * Calls `fn` with each manifest file name in one disk's objects/, streamed (no
- * array of the whole directory); `fn` returns false to stop early.
+ * array of the whole directory); `fn` returns false to stop early. `wanted`,
+ * when given, is asked first: cheaper than the name's full check.
  */
-export function eachManifestName(dir: string, fn: (name: string) => boolean): void {
+export function eachManifestName(dir: string, fn: (name: string) => boolean, wanted?: (name: string) => boolean): void {
   let handle: fs.Dir;
   try {
     if (!isRealDirectory(dir)) return;
-    handle = fs.opendirSync(dir);
+    // More entries per getdents than the default 32: a sixth less time per listing.
+    handle = fs.opendirSync(dir, { bufferSize: 256 });
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return;
     throw fsFailure('cannot list manifests in', dir, err);
   }
   try {
-    for (let e; (e = handle.readSync()) !== null; ) if (MANIFEST_NAME_RE.test(e.name) && !fn(e.name)) return;
+    for (let e; (e = handle.readSync()) !== null; ) if ((!wanted || wanted(e.name)) && MANIFEST_NAME_RE.test(e.name) && !fn(e.name)) return;
   } catch (err) {
     throw fsFailure('cannot list manifests in', dir, err);
   } finally {
@@ -324,34 +326,79 @@ export function eachManifestName(dir: string, fn: (name: string) => boolean): vo
   }
 }
 
-/** The manifest file names starting with `prefix` on any disk, sorted; undefined past `limit` of them. */
-function manifestNames(disks: Disk[], prefix: string, limit: number): string[] | undefined {
-  const names = new Set<string>();
+const hexDigit = (c: number) => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : 16);
+/** The first byte a manifest file name's hex spells (anything for other names: the name check judges those). */
+const firstByte = (name: string) => hexDigit(name.charCodeAt(0)) * 16 + hexDigit(name.charCodeAt(1));
+
+/**
+ * The manifest file names on any disk whose first byte is in [lo, hi), sorted;
+ * undefined past `limit` of them. With `counts`, the listing goes on past the
+ * limit to count each disk's names by first byte into it (256 per disk).
+ */
+function manifestNames(disks: Disk[], lo: number, hi: number, limit: number, counts?: Uint32Array[]): string[] | undefined {
+  let names: Set<string> | undefined = new Set<string>();
+  const inRange = (name: string) => {
+    const b = firstByte(name);
+    return b >= lo && b < hi;
+  };
   for (const d of disks) {
-    eachManifestName(objectsDir(d.path), (name) => {
-      if (name.startsWith(prefix)) names.add(name);
-      return names.size <= limit;
-    });
-    if (names.size > limit) return undefined;
+    const count = counts && new Uint32Array(256);
+    if (count) counts!.push(count);
+    eachManifestName(
+      objectsDir(d.path),
+      (name) => {
+        if (count) count[firstByte(name)]++;
+        if (names) {
+          names.add(name);
+          if (names.size > limit) names = undefined;
+        }
+        return names !== undefined || count !== undefined;
+      },
+      inRange,
+    );
+    if (!names && !counts) return undefined;
   }
-  return [...names].sort();
+  return names && [...names].sort();
+}
+
+/**
+ * Ranges of first bytes [lo, hi) holding up to `perRound` names each, by the
+ * disk with the most names of each byte (the copies of one object share a
+ * name, so most names are on every disk).
+ */
+function roundsOf(counts: Uint32Array[], perRound: number): [number, number][] {
+  const rounds: [number, number][] = [];
+  let lo = 0;
+  let held = 0;
+  for (let b = 0; b < 256; b++) {
+    const n = Math.max(...counts.map((c) => c[b]));
+    if (b > lo && held + n > perRound) {
+      rounds.push([lo, b]);
+      lo = b;
+      held = 0;
+    }
+    held += n;
+  }
+  rounds.push([lo, 256]);
+  return rounds;
 }
 
 /**
  * Every object known to any online disk, with all its copies, one at a time in
  * file-name order: a pass over a big pool never holds every manifest, nor
- * every manifest's name, at once. Past `perRound` names, the names are listed
- * again in rounds by their next leading hex digit (up to two digits). Damaged
- * copies are grouped by file name, so an object whose every copy is damaged
- * still shows.
+ * every manifest's name, at once. Past `perRound` names, the first listing
+ * counts the names by their first byte, and they are listed again in rounds of
+ * consecutive first bytes of up to `perRound` names each (a byte a round at
+ * most, whatever it holds). Damaged copies are grouped by file name, so an
+ * object whose every copy is damaged still shows.
  */
 export function eachObject(pool: Pool, fn: (o: ObjectEntry) => void, perRound = NAMES_PER_ROUND): void {
-  walkObjects<Manifest>(pool, true, fn, perRound, '');
+  walkObjects<Manifest>(pool, true, fn, perRound);
 }
 
 /** eachObject without the extent lists: what listings need, in little memory however long the objects. */
 export function eachObjectSummary(pool: Pool, fn: (o: ObjectEntry<ManifestSummary>) => void): void {
-  walkObjects<ManifestSummary>(pool, false, fn, NAMES_PER_ROUND, '');
+  walkObjects<ManifestSummary>(pool, false, fn, NAMES_PER_ROUND);
 }
 
 /**
@@ -361,16 +408,25 @@ export function eachObjectSummary(pool: Pool, fn: (o: ObjectEntry<ManifestSummar
  * ten 100k-extent objects left 36 MB of lists as garbage at once otherwise.
  */
 export function eachObjectBorrowing(pool: Pool, fn: (o: ObjectEntry) => void): void {
-  walkObjects<Manifest>(pool, true, fn, NAMES_PER_ROUND, '', []);
+  walkObjects<Manifest>(pool, true, fn, NAMES_PER_ROUND, []);
 }
 
-function walkObjects<M extends ManifestFields>(pool: Pool, keepExtents: boolean, fn: (o: ObjectEntry<M>) => void, perRound: number, prefix: string, storages?: ExtentStorage[]): void {
+function walkObjects<M extends ManifestFields>(pool: Pool, keepExtents: boolean, fn: (o: ObjectEntry<M>) => void, perRound: number, storages?: ExtentStorage[]): void {
   const disks = onlineDisks(pool);
-  const names = manifestNames(disks, prefix, prefix.length < 2 ? perRound : Infinity);
-  if (!names) {
-    for (let digit = 0; digit < 16; digit++) walkObjects(pool, keepExtents, fn, perRound, prefix + digit.toString(16), storages);
-    return;
+  const counts: Uint32Array[] = [];
+  const all = manifestNames(disks, 0, 256, perRound, counts);
+  if (all) return walkNames(disks, all, keepExtents, fn, storages);
+  // Listed once per round, not once per hex digit: 17 listings of every
+  // directory were half a pass over 100,000 small objects. Names put since the
+  // count may overfill a round: past twice its share it goes a byte at a time.
+  for (const [lo, hi] of roundsOf(counts, perRound)) {
+    const names = manifestNames(disks, lo, hi, hi - lo > 1 ? 2 * perRound : Infinity);
+    if (names) walkNames(disks, names, keepExtents, fn, storages);
+    else for (let b = lo; b < hi; b++) walkNames(disks, manifestNames(disks, b, b + 1, Infinity)!, keepExtents, fn, storages);
   }
+}
+
+function walkNames<M extends ManifestFields>(disks: Disk[], names: string[], keepExtents: boolean, fn: (o: ObjectEntry<M>) => void, storages?: ExtentStorage[]): void {
   // Checked once per round of names, not once per copy: an lstat per copy was a
   // fifth of a pass over small objects. A directory found a symlink keeps the
   // per-copy check (and its verdict); a swap during the round is as possible
