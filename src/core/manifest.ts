@@ -110,6 +110,8 @@ function copyFrame(first: Buffer, last: Buffer, size: number): { bodyEnd: number
 }
 
 type Proven = { sum: string; parser?: ManifestBodyParser };
+/** The parser for a copy's body, given the checksum it claims; none when that checksum was parsed already. */
+type ParserFor = (sum: string, bodyBytes: number) => ManifestBodyParser | undefined;
 
 /**
  * The one buffer copies are read through (a proof is synchronous, and the
@@ -125,7 +127,7 @@ const readChunk = () => (chunkBuffer ??= Buffer.allocUnsafe(CHUNK_BYTES));
  * `parserFor` gives a parser (not for a copy whose checksum was seen on
  * another disk), the body is parsed on the way.
  */
-function proveOpenCopy(fd: number, size: number, parserFor: (sum: string, bodyBytes: number) => ManifestBodyParser | undefined): Proven | string {
+function proveOpenCopy(fd: number, size: number, parserFor: ParserFor): Proven | string {
   // Nearly every copy fits one chunk: one read, not three (a pass over many
   // small objects is mostly system calls on manifests).
   if (size <= CHUNK_BYTES) return proveWholeCopy(readChunk().subarray(0, size), fd, parserFor);
@@ -150,16 +152,21 @@ function proveOpenCopy(fd: number, size: number, parserFor: (sum: string, bodyBy
   return { sum: frame.sum, parser };
 }
 
-function proveWholeCopy(whole: Buffer, fd: number, parserFor: (sum: string, bodyBytes: number) => ManifestBodyParser | undefined): Proven | string {
+function proveWholeCopy(whole: Buffer, fd: number, parserFor: ParserFor): Proven | string {
   if (readFully(fd, whole, 0) < whole.length) return 'truncated while read';
-  const frame = copyFrame(whole, whole.subarray(Math.max(0, whole.length - TAIL_BYTES)), whole.length);
+  return proveBytes(whole, parserFor);
+}
+
+/** proveOpenCopy over a copy's bytes in memory: parsed only once proven. */
+function proveBytes(data: Buffer, parserFor: ParserFor): Proven | string {
+  const frame = copyFrame(data, data.subarray(Math.max(0, data.length - TAIL_BYTES)), data.length);
   if (typeof frame === 'string') return frame;
-  const body = whole.subarray(HEAD_BYTES.length, frame.bodyEnd);
-  const parser = parserFor(frame.sum, body.length);
+  const body = data.subarray(HEAD_BYTES.length, frame.bodyEnd);
   const hash = blake3Pieces();
   hash.update(body);
-  parser?.feed(body);
   if (frame.sum !== `blake3:${hash.hex()}`) return 'checksum mismatch';
+  const parser = parserFor(frame.sum, body.length);
+  parser?.feed(body);
   return { sum: frame.sum, parser };
 }
 
@@ -221,7 +228,7 @@ function readCopies<M extends ManifestFields>(
  * Opens one copy like a shard (no symlink, no FIFO, size capped) and proves it;
  * `dirChecked` when the caller has just found its directory real.
  */
-function proveCopy(file: string, parserFor: (sum: string, bodyBytes: number) => ManifestBodyParser | undefined, dirChecked = false): Proven | string {
+function proveCopy(file: string, parserFor: ParserFor, dirChecked = false): Proven | string {
   if (!dirChecked && !isRealDirectory(path.dirname(file))) {
     try {
       fs.lstatSync(file);
@@ -249,23 +256,20 @@ function proveCopy(file: string, parserFor: (sum: string, bodyBytes: number) => 
 
 /** One manifest file, proven and parsed (a copy just written, read back). */
 export function readManifestFile(file: string): Manifest | string {
+  return provenManifest((parserFor) => proveCopy(file, parserFor));
+}
+
+/** A manifest whole, from a proof (of a file or of bytes) that parses as it goes. */
+function provenManifest(prove: (parserFor: ParserFor) => Proven | string): Manifest | string {
   let parser: ManifestBodyParser | undefined;
-  const proven = proveCopy(file, (_, bodyBytes) => (parser = new ManifestBodyParser(true, bodyBytes)));
+  const proven = prove((_, bodyBytes) => (parser = new ManifestBodyParser(true, bodyBytes)));
   if (typeof proven === 'string') return proven;
   return manifestOf(parser!, true) as Manifest | string;
 }
 
 /** A manifest copy's bytes, proven and parsed. */
 export function decodeManifest(data: Buffer): Manifest | string {
-  const frame = copyFrame(data, data.subarray(Math.max(0, data.length - TAIL_BYTES)), data.length);
-  if (typeof frame === 'string') return frame;
-  const body = data.subarray(HEAD_BYTES.length, frame.bodyEnd);
-  const hash = blake3Pieces();
-  hash.update(body);
-  if (frame.sum !== `blake3:${hash.hex()}`) return 'checksum mismatch';
-  const parser = new ManifestBodyParser(true, body.length);
-  parser.feed(body);
-  return manifestOf(parser, true) as Manifest | string;
+  return provenManifest((parserFor) => proveBytes(data, parserFor));
 }
 
 /**
