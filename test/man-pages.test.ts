@@ -310,14 +310,15 @@ test('man/dynamicfs.7: exit codes, intensity table, shard header as the code has
     else assert.match(exits, new RegExp(`^\\.It ${code} Ta `, 'm'), `exit code ${code} (${k})`);
   }
   const { pacingFor } = require(path.join(repoRoot, 'dist', 'src', 'scrub', 'pacing.js')) as {
-    pacingFor: (i: string) => { pauseMs: number; extentsPerOp: number; nice: number };
+    pacingFor: (i: string) => { pauseMs: number; extentsPerOp: number; nice: number; verifyNice: number };
   };
   for (const level of ['low', 'medium', 'high']) {
     const p = pacingFor(level);
+    assert.is(p.verifyNice, p.nice, `${level}: the verify threads at the process's nice`);
     assert.ok(text.includes(`.It Cm ${level} Ta ${p.pauseMs} ms Ta ${p.extentsPerOp} Ta ${p.nice}\n`), `intensity row for ${level}: ${p.pauseMs} ms, ${p.extentsPerOp}, nice ${p.nice}`);
   }
   const max = pacingFor('max');
-  assert.ok(text.includes(`.It Cm max Ta none Ta ${max.extentsPerOp}, one operation per core Ta ${max.nice}\n`), 'intensity row for max');
+  assert.ok(text.includes(`.It Cm max Ta none Ta ${max.extentsPerOp}, one operation per core Ta ${max.nice}, verify threads ${max.verifyNice}\n`), 'intensity row for max');
   const { HEADER_SIZE } = require(path.join(repoRoot, 'dist', 'src', 'core', 'shard-header.js')) as { HEADER_SIZE: number };
   const shard = section(text, 'SHARD FORMAT');
   assert.ok(shard.includes(`${HEADER_SIZE}-byte header`), `header size ${HEADER_SIZE}`);

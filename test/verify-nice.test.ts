@@ -7,10 +7,14 @@ import fs from 'node:fs';
 import { openPool } from '../src/core/pool';
 import { extentsDir } from '../src/core/layout';
 import { VerifyWorkers } from '../src/scrub/workers';
+import { ScrubPass } from '../src/scrub/pass';
+import { pacingFor } from '../src/scrub/pacing';
 import type { ExtentPlan } from '../src/scrub/inventory';
 import { clonePool, makePool, readManifests, shardsOfExtent } from './scrub-fixtures.test';
 
 const small = makePool({ extentSize: '64K', objects: [{ name: 'obj', size: 300_000 }] });
+/** 40 extents: at max, 4 an operation, several rounds of operations on every thread. */
+const forty = makePool({ extentSize: '64K', objects: [{ name: 'obj', size: 40 * 64 * 1024 }] });
 
 /** How many of this process's threads run at `nice` (field 19 of /proc/self/task/TID/stat). */
 function threadsAt(nice: number): number {
@@ -48,6 +52,31 @@ test('verify threads take the nice value asked of them with their next request; 
   } finally {
     await workers.close();
   }
+});
+
+test('a pass at max runs its verify threads a step below its main thread', async () => {
+  const fx = clonePool(forty);
+  const max = pacingFor('max');
+  assert.ok(max.verifyNice > max.nice, 'max: the verify threads below the main thread');
+  const mainNice = () => Number(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[16]);
+  const before = mainNice();
+  const atVerifyNice: number[] = [];
+  const mainAt: number[] = [];
+  const pass = new ScrubPass(openPool(fx.pool), {
+    mode: 'verify',
+    intensity: 'max',
+    runner: 'test',
+    beforeOperation: async () => {
+      atVerifyNice.push(threadsAt(max.verifyNice));
+      mainAt.push(mainNice());
+    },
+  });
+  const report = await pass.run();
+  assert.is(report.extents.healthy, 40, 'every extent verified');
+  assert.ok(atVerifyNice.length >= 3, `operations seen: ${atVerifyNice.length}`);
+  assert.is(atVerifyNice[0], 0, 'no thread lowered before the first request');
+  assert.is(Math.max(...atVerifyNice), max.parallel, `every verify thread at ${max.verifyNice} once asked: ${atVerifyNice}`);
+  assert.equal([...new Set(mainAt)], [before], 'the main thread keeps its own');
 });
 
 test.run();

@@ -552,7 +552,7 @@ export class ScrubPass {
       // A pause or stop that came while held back takes effect before the next operation.
       if ((this.status as string) === 'paused' || this.cancelling()) continue;
       const pacing = pacingFor(this.intensity, this.depth);
-      workers.nice = pacing.nice;
+      workers.nice = pacing.verifyNice;
       const unpaced = pacing.pauseMs === 0;
       const parallel = Math.min(pacing.parallel, workers.size);
       // Unpaced, each thread gets more operations to start on while the main thread folds the first (they
