@@ -13,8 +13,9 @@ import type { ExtentPlan } from '../src/scrub/inventory';
 import { clonePool, makePool, readManifests, shardsOfExtent } from './scrub-fixtures.test';
 
 const small = makePool({ extentSize: '64K', objects: [{ name: 'obj', size: 300_000 }] });
-/** 40 extents: at max, 4 an operation, several rounds of operations on every thread. */
-const forty = makePool({ extentSize: '64K', objects: [{ name: 'obj', size: 40 * 64 * 1024 }] });
+/** At max, 4 extents an operation: five operations for every verify thread, however many cores. */
+const EXTENTS = 20 * pacingFor('max').parallel;
+const many = makePool({ extentSize: '64K', objects: [{ name: 'obj', size: EXTENTS * 64 * 1024 }] });
 
 /** How many of this process's threads run at `nice` (field 19 of /proc/self/task/TID/stat). */
 function threadsAt(nice: number): number {
@@ -55,7 +56,7 @@ test('verify threads take the nice value asked of them with their next request; 
 });
 
 test('a pass at max runs its verify threads a step below its main thread', async () => {
-  const fx = clonePool(forty);
+  const fx = clonePool(many);
   const max = pacingFor('max');
   assert.ok(max.verifyNice > max.nice, 'max: the verify threads below the main thread');
   const mainNice = () => Number(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[16]);
@@ -72,7 +73,7 @@ test('a pass at max runs its verify threads a step below its main thread', async
     },
   });
   const report = await pass.run();
-  assert.is(report.extents.healthy, 40, 'every extent verified');
+  assert.is(report.extents.healthy, EXTENTS, 'every extent verified');
   assert.ok(atVerifyNice.length >= 3, `operations seen: ${atVerifyNice.length}`);
   assert.is(atVerifyNice[0], 0, 'no thread lowered before the first request');
   assert.is(Math.max(...atVerifyNice), max.parallel, `every verify thread at ${max.verifyNice} once asked: ${atVerifyNice}`);
