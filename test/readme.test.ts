@@ -523,4 +523,18 @@ test('afterwards: no daemon or server the README started is left running', async
   }
 });
 
+test('README.md: the intensity table is the one the code runs', () => {
+  const { pacingFor } = require(path.join(repoRoot, 'dist', 'src', 'scrub', 'pacing.js')) as {
+    pacingFor: (i: string) => { pauseMs: number; extentsPerOp: number; nice: number; verifyNice: number };
+  };
+  for (const level of ['low', 'medium', 'high', 'max']) {
+    const p = pacingFor(level);
+    const row = new RegExp(`^\\| \`${level}\` \\| ([^|]+) \\| ([^|]+) \\| ([^|]+) \\|`, 'm').exec(text);
+    assert.ok(row, `README has a row for ${level}`);
+    assert.is(row![1], p.pauseMs ? `${p.pauseMs} ms` : 'none', `${level}: pause`);
+    assert.ok(row![2].startsWith(String(p.extentsPerOp)), `${level}: extents per operation ${p.extentsPerOp}: ${row![2]}`);
+    assert.is(row![3], p.verifyNice === p.nice ? String(p.nice) : `${p.nice}, verify threads ${p.verifyNice}`, `${level}: nice`);
+  }
+});
+
 test.run();
