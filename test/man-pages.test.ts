@@ -312,13 +312,22 @@ test('man/dynamicfs.7: exit codes, intensity table, shard header as the code has
   const { pacingFor } = require(path.join(repoRoot, 'dist', 'src', 'scrub', 'pacing.js')) as {
     pacingFor: (i: string) => { pauseMs: number; extentsPerOp: number; nice: number; verifyNice: number };
   };
+  // The two commands' own pages carry the table too.
+  const scrubPage = readPage('dfs-scrub');
+  const daemonPage = readPage('dfs-scrubd');
   for (const level of ['low', 'medium', 'high']) {
     const p = pacingFor(level);
     assert.is(p.verifyNice, p.nice, `${level}: the verify threads at the process's nice`);
-    assert.ok(text.includes(`.It Cm ${level} Ta ${p.pauseMs} ms Ta ${p.extentsPerOp} Ta ${p.nice}\n`), `intensity row for ${level}: ${p.pauseMs} ms, ${p.extentsPerOp}, nice ${p.nice}`);
+    const cells = `Ta ${p.pauseMs} ms Ta ${p.extentsPerOp} Ta ${p.nice}\n`;
+    assert.ok(text.includes(`.It Cm ${level} ${cells}`), `intensity row for ${level}: ${p.pauseMs} ms, ${p.extentsPerOp}, nice ${p.nice}`);
+    assert.ok(scrubPage.includes(`.It Cm ${level} ${cells}`), `dfs-scrub(8): intensity row for ${level}`);
+    assert.ok(daemonPage.includes(`.It ${level} ${cells}`), `dfs-scrubd(8): intensity row for ${level}`);
   }
   const max = pacingFor('max');
-  assert.ok(text.includes(`.It Cm max Ta none Ta ${max.extentsPerOp}, one operation per core Ta ${max.nice}, verify threads ${max.verifyNice}\n`), 'intensity row for max');
+  const maxNice = `${max.nice}, verify threads ${max.verifyNice}`;
+  assert.ok(text.includes(`.It Cm max Ta none Ta ${max.extentsPerOp}, one operation per core Ta ${maxNice}\n`), 'intensity row for max');
+  assert.ok(scrubPage.includes(`.It Cm max Ta none Ta ${max.extentsPerOp}, one operation per core Ta ${maxNice}\n`), 'dfs-scrub(8): intensity row for max');
+  assert.ok(daemonPage.includes(`.It max Ta none Ta ${max.extentsPerOp} per thread, all cores Ta ${maxNice}\n`), 'dfs-scrubd(8): intensity row for max');
   const { HEADER_SIZE } = require(path.join(repoRoot, 'dist', 'src', 'core', 'shard-header.js')) as { HEADER_SIZE: number };
   const shard = section(text, 'SHARD FORMAT');
   assert.ok(shard.includes(`${HEADER_SIZE}-byte header`), `header size ${HEADER_SIZE}`);

@@ -17,15 +17,18 @@ const small = makePool({ extentSize: '64K', objects: [{ name: 'obj', size: 300_0
 const EXTENTS = 20 * pacingFor('max').parallel;
 const many = makePool({ extentSize: '64K', objects: [{ name: 'obj', size: EXTENTS * 64 * 1024 }] });
 
-/** How many of this process's threads run at `nice` (field 19 of /proc/self/task/TID/stat). */
+/** A thread's nice value: field 19 of its stat file (the fields after the command's closing parenthesis). */
+function niceOf(statFile: string): number {
+  const stat = fs.readFileSync(statFile, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
+/** The main thread's (its task id is the process id). */
+const mainNice = () => niceOf('/proc/self/stat');
+
+/** How many of this process's threads run at `nice`. */
 function threadsAt(nice: number): number {
-  let n = 0;
-  for (const tid of fs.readdirSync('/proc/self/task')) {
-    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[16]) === nice) n++;
-  }
-  return n;
+  return fs.readdirSync('/proc/self/task').filter((tid) => niceOf(`/proc/self/task/${tid}/stat`) === nice).length;
 }
 
 test('verify threads take the nice value asked of them with their next request; the main thread keeps its own', async () => {
@@ -45,7 +48,7 @@ test('verify threads take the nice value asked of them with their next request; 
     const [a] = await both();
     assert.is(a.result![0].health, 'healthy', 'the request itself answered');
     assert.is(threadsAt(7), 2, 'both verify threads at 7');
-    assert.is(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[16], '0', 'the main thread at its own');
+    assert.is(mainNice(), 0, 'the main thread at its own');
     if (process.getuid?.() !== 0) return void process.stderr.write('\n*** SKIP: not root: raising the threads back to 0 is not proven\n');
     workers.nice = 0;
     await both();
@@ -59,7 +62,6 @@ test('a pass at max runs its verify threads a step below its main thread', async
   const fx = clonePool(many);
   const max = pacingFor('max');
   assert.ok(max.verifyNice > max.nice, 'max: the verify threads below the main thread');
-  const mainNice = () => Number(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')[16]);
   const before = mainNice();
   const atVerifyNice: number[] = [];
   const mainAt: number[] = [];
