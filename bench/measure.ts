@@ -30,7 +30,12 @@ export const GiB = 1024 * MiB;
 
 export const now = () => Number(process.hrtime.bigint()) / 1e9;
 export const gbps = (bytes: number, seconds: number) => bytes / seconds / 1e9;
-export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The middle value; of an even count, the mean of the two middle ones (the upper one alone would lean high). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
 
 export function envInt(name: string, dflt: number): number {
   const v = process.env[name];
