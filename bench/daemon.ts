@@ -45,7 +45,7 @@
 // daemon reads from the cache and the comparison says less (it is printed).
 
 import { spawnSync } from 'node:child_process';
-import { asTheWrappersDo, fastDir, makeRandomFile } from './measure';
+import { asTheWrappersDo, dropCaches, fastDir, makeRandomFile, median } from './measure';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -226,24 +226,9 @@ function latencyCaseChosen(key: string): boolean {
   return chosen.length === 0 || chosen.includes(key);
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
 /** Targets for the defaults line. */
 const TARGET_MB_S = 10;
 const TARGET_P99_RISE = 0.1;
-
-function dropCaches(): boolean {
-  try {
-    spawnSync('sync');
-    fs.writeFileSync('/proc/sys/vm/drop_caches', '3\n');
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function latencyPart(): Promise<void> {
   if (spawnSync('fio', ['--version']).status !== 0) {

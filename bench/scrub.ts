@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { envInt, GiB, gbps, makeRandomFile, median, timed } from './measure';
+import { dropCaches, envInt, GiB, gbps, makeRandomFile, median, timed } from './measure';
 
 /** Warm rounds at least: cat, b3sum and a pass take ~3 s together. */
 const WARM_ROUNDS = 5;
@@ -66,10 +66,12 @@ function tinyPool(dir: string): string {
  * Cold: the device's limit is 8 `cat`s at once over the same files (each a
  * run of them in the pool's order), the page cache dropped before each run;
  * the verify pass, the cache dropped the same way, follows a pass over a tiny
- * pool that loads node and the program again.
+ * pool that loads node and the program again. `rounds` (made even) pair one
+ * of each, the cats first in every other pair.
  */
 function coldBench(pool: string, list: string, count: number, shardBytes: number, rounds: number, line: (what: string, s: number) => void): number | undefined {
   if (!dropCaches()) return void console.log('cold: not measured (dropping the page cache needs root)');
+  rounds += rounds % 2;
   const tiny = tinyPool(path.dirname(pool));
   try {
     const cats: number[] = [];
@@ -89,10 +91,7 @@ function coldBench(pool: string, list: string, count: number, shardBytes: number
     // Rounds alternate which goes first (cats then scrub, scrub then cats): back to back, two runs of the
     // same 8 cats here took 5.8 then 8.6 s, and 9.1 then 6.6 s, so whichever went second in every round
     // would carry the drift alone.
-    for (let i = 0; i < rounds; i++) {
-      if (i % 2 === 0) (runCats(), runScrub());
-      else (runScrub(), runCats());
-    }
+    for (let i = 0; i < rounds; i++) for (const run of i % 2 ? [runScrub, runCats] : [runCats, runScrub]) run();
     const cat8 = median(cats);
     line('cold: 8 parallel cats (same files)', cat8);
     line('cold: dfs-scrub --intensity max, whole command', median(scrubs.map((r) => r.seconds)));
@@ -103,17 +102,6 @@ function coldBench(pool: string, list: string, count: number, shardBytes: number
     return cat8;
   } finally {
     fs.rmSync(tiny, { recursive: true, force: true });
-  }
-}
-
-/** Drops the page cache (root only); false where it cannot. */
-function dropCaches(): boolean {
-  try {
-    spawnSync('sync');
-    fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
-    return true;
-  } catch {
-    return false;
   }
 }
 
