@@ -223,7 +223,7 @@ test('a broken shard whose rebuilt payload never came is reported failed; nothin
   assert.equal(fs.readdirSync(path.dirname(files[4].path)).filter((n) => n.startsWith('.')), [], 'no temp file for shard 4');
 });
 
-test('a written shard its read-back refuses is never renamed into place: an error, no file, no temp file, no onPlaced', async () => {
+test('a written shard its check refuses is never renamed into place: an error, no file, no temp file, no onPlaced', async () => {
   const dir = path.join(scratchDir('dfs-write-check-'), 'ab');
   fs.mkdirSync(dir);
   // One small shard (through the page cache) and one big (O_DIRECT), each with a file already at its name.
@@ -235,9 +235,9 @@ test('a written shard its read-back refuses is never renamed into place: an erro
   const errors = await writeShardFiles(
     writes,
     (i) => placed.push(i),
-    (i, back) => {
-      // What the check gets is the written file, read back complete, not yet under its name.
-      assert.ok(back.equals(Buffer.concat([writes[i].header, writes[i].payload])), `shard ${i} read back as written`);
+    (i, written) => {
+      // What the check gets is the shard whole, its temp file fsynced, not yet under its name.
+      assert.ok(written.equals(Buffer.concat([writes[i].header, writes[i].payload])), `shard ${i} checked as written`);
       assert.is(fs.readFileSync(writes[i].file, 'utf8'), 'old');
       const temps = fs.readdirSync(dir).filter((n) => n.startsWith('.tmp-'));
       assert.ok(temps.some((n) => fs.statSync(path.join(dir, n)).size === 128 + sizes[i]), 'the temp file is complete');
@@ -293,7 +293,7 @@ test('a repair writes its temp files while its record goes to disk, and keeps, r
   const recorded = new Promise<void>((resolve) => (land = resolve));
   const repairing = repairExtents(openPool(fx.pool), [r.v], 'test-pass', undefined, recorded);
   await until('both temp files', () => r.temps().length === 2);
-  await new Promise((res) => setTimeout(res, 100)); // written, fsynced and read back meanwhile
+  await new Promise((res) => setTimeout(res, 100)); // written, fsynced and checked meanwhile
   assert.equal(r.placed(), [], 'the lost shard is not in place');
   assert.ok(fs.readFileSync(r.files[4].path).equals(r.rotted), 'the rotted shard is where it was, as it was');
   assert.equal(r.kept(), [], 'nothing kept in quarantine yet');

@@ -1,8 +1,9 @@
 // How a repair's shards reach the disk: a big one's blocks with O_DIRECT from
-// page-aligned memory (none of it left in the page cache, its read-back from
-// the disk), a small one through the page cache, and a big one through the
-// page cache where the filesystem refuses O_DIRECT (ramfs); shared slots a
-// verify thread lends out, written from as they are.
+// page-aligned memory (none of it left in the page cache, its check given the
+// memory it was written from), a small one through the page cache (its check
+// given it read back), and a big one through the page cache where the
+// filesystem refuses O_DIRECT (ramfs); shared slots a verify thread lends out,
+// written from as they are.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -38,28 +39,28 @@ function inSlot(slots: SharedSlots, w: ShardWrite): ShardWrite {
   return { file: w.file, header: slot.subarray(0, w.header.length), payload: slot.subarray(w.header.length, size), aligned: slot };
 }
 
-/** Writes them, each read-back compared with what was meant; the bytes each check got. */
+/** Writes them; the bytes each check got. */
 async function writeChecked(writes: ShardWrite[]): Promise<Buffer[]> {
-  const backs: Buffer[] = [];
-  const errors = await writeShardFiles(writes, undefined, (i, back) => {
-    backs[i] = Buffer.from(back);
+  const checked: Buffer[] = [];
+  const errors = await writeShardFiles(writes, undefined, (i, written) => {
+    checked[i] = Buffer.from(written);
     return undefined;
   });
   assert.equal(errors, writes.map(() => undefined));
-  return backs;
+  return checked;
 }
 
-function assertWritten(writes: ShardWrite[], backs: Buffer[]): void {
+function assertWritten(writes: ShardWrite[], checked: Buffer[]): void {
   for (const [i, w] of writes.entries()) {
     const want = Buffer.concat([w.header, w.payload]);
     assert.ok(fs.readFileSync(w.file).equals(want), `${path.basename(w.file)} holds header and payload`);
-    assert.ok(backs[i].equals(want), `${path.basename(w.file)} read back whole`);
+    assert.ok(checked[i].equals(want), `${path.basename(w.file)} checked whole`);
     assert.is(fs.statSync(w.file).mode & 0o777, 0o644);
   }
   assert.equal(fs.readdirSync(path.dirname(writes[0].file)).filter((n) => n.startsWith('.')), [], 'no temp file left');
 }
 
-test('a big shard is written around the page cache and read back from the disk; a small one goes through it', async () => {
+test('a big shard is written around the page cache, a small one through it; each checked whole', async () => {
   const dir = path.join(scratchDir('dfs-shard-write-'), 'cd');
   fs.mkdirSync(dir);
   const writes = shardWrites(dir, [256 * KiB, 1024 * KiB + 8, 4 * KiB]);
@@ -179,7 +180,7 @@ test('shared slots: page-aligned offsets of whole pages, none past the memory, g
   assert.is(slots.take(256 * KiB), 0, 'neighbours joined: the whole memory in one slot again');
 });
 
-test('a shard file in a shared slot is written from it as it is, read back from the disk, whole and as meant; the slot left as it was', async () => {
+test('a shard file in a shared slot is written from it as it is, checked there, whole and as meant; the slot left as it was', async () => {
   const dir = path.join(scratchDir('dfs-slot-write-'), 'ef');
   fs.mkdirSync(dir);
   const slots = new SharedSlots(2 * 1024 * KiB);
@@ -188,15 +189,17 @@ test('a shard file in a shared slot is written from it as it is, read back from 
   const inPlace = inSlot(slots, w);
   const slot = inPlace.aligned!;
   const want = Buffer.concat([w.header, w.payload]);
-  let back: Buffer | undefined;
+  let checked: Buffer | undefined;
   const errors = await writeShardFiles([inPlace], undefined, (_i, got) => {
-    back = Buffer.from(got);
-    assert.is.not(got.buffer, slots.memory, 'read back into memory of its own');
+    checked = Buffer.from(got);
+    // The memory the write went out from, not a copy: what is proven is what was written.
+    assert.is(got.buffer, slots.memory, 'checked in the slot itself');
+    assert.is(got.byteOffset, slot.byteOffset, 'from its start');
     return undefined;
   });
   assert.equal(errors, [undefined]);
   assert.ok(slot.subarray(0, size).equals(want), 'the slot left as it was');
-  assert.ok(back!.equals(want), 'read back whole');
+  assert.ok(checked!.equals(want), 'checked whole');
   // Before anything reads the file into the page cache.
   if (fs.statfsSync(dir).type === TMPFS_MAGIC) process.stderr.write(`\n*** SKIP: ${dir} is on tmpfs: that the slot went around the page cache is not proven\n`);
   else assert.ok(residentBytes(w.file) <= 4096, `around the page cache but for its last part page: ${residentBytes(w.file)} bytes resident`);

@@ -97,12 +97,13 @@ export async function repairExtents(
     // pending record names and finds done, and a kill -9 between a rename and its line (which would count a
     // repair the log does not have) has only the gap between two syscalls to land in.
     (k) => appendAuditUnsynced(pool.root, [line(flat[k].j, flat[k].v, true, rebuiltDetail(flat[k].j))]),
-    // Placed only once the written file reads back intact: its payload proven against its header's checksum,
-    // and that checksum the one of the payload written. (The read-back came after the rename, between it and
-    // the line, until a kill there counted a repair with no line: torture, 53 counted for 52 lines.)
-    (k, back) => {
+    // Placed only once what was written is proven, fsynced, before the rename: its payload against its
+    // header's checksum, and that checksum the one the rebuilt payload was given. (This check came after the
+    // rename, between it and the line, until a kill there counted a repair with no line: torture, 53 counted
+    // for 52 lines.)
+    (k, written) => {
       const { j, v } = flat[k];
-      const check = checkShardBytes(back, v.id, j.s.index);
+      const check = checkShardBytes(written, v.id, j.s.index);
       const ok = check.ok && check.header.payloadChecksum === j.checksum && check.payload.length === j.write.payload.length;
       return ok ? undefined : `written shard failed verification: ${check.ok ? 'content differs' : check.problem}`;
     },
@@ -113,7 +114,7 @@ export async function repairExtents(
   const late: Record<string, unknown>[] = [];
   flat.forEach(({ j, v, out }, k) => {
     const err = errors[k];
-    // Failed before its rename (a failed read-back included), or its directory's fsync failed after it (then
+    // Failed before its rename (a failed check included), or its directory's fsync failed after it (then
     // its line already said repaired, and this one says otherwise).
     if (err) late.push(line(j, v, false, err.message));
     out.set(j.s, { ok: !err, action: 'rebuilt', path: j.target, disk: j.disk, detail: err ? err.message : rebuiltDetail(j), quarantine: j.kept, writeFailed: !!err });
