@@ -215,8 +215,8 @@ export async function scrubBench(): Promise<void> {
         `repair (${cold ? 'page cache dropped' : 'pool in the page cache'}): ${lost.length} shards rebuilt; ${gbps(bytes, pass).toFixed(2)} GB/s of extent data ` +
           `(median of ${repeat}: pass ${pass.toFixed(2)} s, whole command ${median(runs.map((r) => r.seconds)).toFixed(2)} s; passes ${runs.map((r) => r.pass.toFixed(2)).join(', ')} s; target >= 1.0)`,
       );
-      // What the device did for it (cold, the sources read; either way the rebuilt shards written and read back
-      // from the disk, which O_DIRECT sends to the device even with the pool in memory), beside what it reads alone.
+      // What the device did for it (cold, the sources read; either way the rebuilt shards written, which O_DIRECT
+      // sends to the device even with the pool in memory), beside what it reads alone.
       const moved = runs.map((r) => r.moved).filter((m): m is { read: number; written: number } => m !== undefined);
       if (moved.length === runs.length) {
         const label = `repair (${cold ? 'page cache dropped' : 'pool in the page cache'})`;
