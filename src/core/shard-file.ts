@@ -395,10 +395,10 @@ export interface ShardWrite {
  * stopped it. `check(i, written)`, given the fsynced temp file's bytes (a big
  * shard's as the buffer its O_DIRECT write went out from, a small one's read
  * back through the page cache), may refuse it (a problem said, the temp file
- * removed, nothing renamed). `onPlaced(i)` is called right after write i is renamed
- * into place, with no other work between the two: a record made there can be
- * cut off from the rename by a kill -9 only in the microseconds between two
- * syscalls.
+ * removed, nothing renamed). `onPlaced(i)` is called right after write i is
+ * renamed into place, with no other work between the two: a record made there
+ * can be cut off from the rename by a kill -9 only in the microseconds between
+ * two syscalls.
  */
 export async function writeShardFiles(writes: ShardWrite[], onPlaced?: (i: number) => void, check?: (i: number, written: Buffer) => string | undefined): Promise<(Error | undefined)[]> {
   const errors = await Promise.all(writes.map((w, i) => writeAndRename(w, () => onPlaced?.(i), check && ((written) => check(i, written)))));
@@ -479,10 +479,9 @@ const noDirect = new Set<string>();
  * the page cache; fsynced, then the buffer it was written from goes to check.
  * Through the page cache, a repair pass over 1 MiB shards spent most of its
  * CPU (perf: 29% of all samples) copying payloads into freshly allocated cache
- * pages. Resolves once the temp file is
- * written and passed its check, to a problem, or to 'unsupported' where the
- * filesystem, /proc or the memory is not up to it. The caller closes `fd`
- * and, on a problem, removes the file.
+ * pages. Resolves once the temp file is written and passed its check, to a
+ * problem, or to 'unsupported' where the filesystem, /proc or the memory is
+ * not up to it. The caller closes `fd` and, on a problem, removes the file.
  */
 async function directWrite(fd: number, tmp: string, w: ShardWrite, check?: (written: Buffer) => string | undefined): Promise<string | undefined | 'unsupported'> {
   const disk = path.dirname(path.dirname(tmp));

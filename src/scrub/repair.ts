@@ -98,9 +98,9 @@ export async function repairExtents(
     // repair the log does not have) has only the gap between two syscalls to land in.
     (k) => appendAuditUnsynced(pool.root, [line(flat[k].j, flat[k].v, true, rebuiltDetail(flat[k].j))]),
     // Placed only once what was written is proven, fsynced, before the rename: its payload against its
-    // header's checksum, and that checksum the one the rebuilt payload was given. (This check came after the
-    // rename, between it and the line, until a kill there counted a repair with no line: torture, 53 counted
-    // for 52 lines.)
+    // header's checksum, and that checksum the one the rebuilt payload was given. (The check, a read-back
+    // then, came after the rename, between it and the line, until a kill there counted a repair with no
+    // line: torture, 53 counted for 52 lines.)
     (k, written) => {
       const { j, v } = flat[k];
       const check = checkShardBytes(written, v.id, j.s.index);
