@@ -488,14 +488,9 @@ async function directWrite(fd: number, tmp: string, w: ShardWrite, check?: (writ
   if (noDirect.has(disk)) return 'unsupported';
   const size = w.header.length + w.payload.length;
   const whole = Math.floor(size / DIRECT_ALIGN) * DIRECT_ALIGN;
-  // Buffers of directBuffers' lent to this write, given back at its end.
-  const lent: Buffer[] = [];
-  const take = async () => {
-    const b = await directBuffers.take(alignUp(size));
-    if (b) lent.push(b);
-    return b;
-  };
-  const buf = w.aligned ?? (await take());
+  // Given in place (a slot), or lent by directBuffers until this write ends.
+  const own = w.aligned ? undefined : await directBuffers.take(alignUp(size));
+  const buf = w.aligned ?? own;
   if (!buf) return 'unsupported';
   let direct: number | undefined;
   try {
@@ -530,7 +525,7 @@ async function directWrite(fd: number, tmp: string, w: ShardWrite, check?: (writ
     return check?.(buf.subarray(0, size));
   } finally {
     if (direct !== undefined) fs.closeSync(direct);
-    for (const b of lent) directBuffers.give(b);
+    if (own) directBuffers.give(own);
   }
 }
 
