@@ -55,13 +55,16 @@ test('--deadline 2m --intensity max: progress follows elapsed/deadline, throttle
     const s = await liveStatus(many.root);
     return s?.pass && s.pass.extentsTotal > 0 ? s : undefined;
   });
-  const passStart = Date.now() - 200;
+  // The progress between two statuses, not since a start guessed from the first: under load that status
+  // can come seconds late (CI: 9.8% where 4.3 was expected, dated from it).
+  const t0 = Date.now();
   await sleep(5000);
   const s = (await liveStatus(many.root))!;
-  const elapsed = (Date.now() - passStart) / 1000;
+  const elapsed = (Date.now() - t0) / 1000;
   const expected = (100 * elapsed) / 120;
-  assert.ok(s.pass!.percent < 15, `percent ${s.pass!.percent.toFixed(1)} after ${elapsed.toFixed(1)} s of a 2 min deadline: far below 100 (max would finish in ~1 s)`);
-  assert.ok(Math.abs(s.pass!.percent - expected) < 5, `percent ${s.pass!.percent.toFixed(1)} ~ elapsed/deadline ${expected.toFixed(1)}`);
+  const gained = s.pass!.percent - s0.pass!.percent;
+  assert.ok(s.pass!.percent < 15, `percent ${s.pass!.percent.toFixed(1)} some ${elapsed.toFixed(1)} s into a 2 min deadline: far below 100 (max would finish in ~1 s)`);
+  assert.ok(Math.abs(gained - expected) < 5, `percent ${s0.pass!.percent.toFixed(1)} -> ${s.pass!.percent.toFixed(1)} in ${elapsed.toFixed(1)} s ~ elapsed/deadline ${expected.toFixed(1)}`);
   assert.is(s.throttled, 'deadline');
   assert.equal(s.deadline, { seconds: 120, achievable: true });
   assert.ok(s0.pass!.id === s.pass!.id);
