@@ -807,10 +807,10 @@ test('12. a light pass over cold drives reads each header directly: damage found
 });
 
 // ---------------------------------------------------------------------------
-// 13: a deep pass over cold drives at max reads directly (direct-reads.ts), a
-// repair pass reads ahead (prefetch.ts): what they prove is the same
+// 13: a deep pass over cold drives at max reads directly (direct-reads.ts), and
+// so does a repair pass, which rebuilds from what it read (sourcesInPlace)
 
-test('13. a deep pass at max over cold drives reads directly: rot beneath ext4 found, the rest healthy, shard files on ext4 and xfs left out of the page cache; a cold repair reads ahead; objects intact', () => {
+test('13. a deep pass at max over cold drives reads directly: rot beneath ext4 found, the rest healthy, shard files on ext4 and xfs left out of the page cache; a cold repair of two shards per extent reads each source once, directly; objects intact', () => {
   if (!canUseLoopDevices('cold deep passes on real drives') || !requireTool('fincore')) return;
   // Shards of 1 MiB: smaller ones are read through the page cache, ahead (see MIN_DIRECT_FILE).
   const rig = makeRig(MIXED, '4M');
@@ -840,6 +840,29 @@ test('13. a deep pass at max over cold drives reads directly: rot beneath ext4 f
   assert.is(r.repairs.successful, 1, summarize(r.issues));
   dropCaches();
   scrub(rig, ['--intensity', 'max'], 0, 'cold deep pass after the repair');
+
+  // Two shards of each of bulk's extents lost (a data and a parity shard, as two failed drives take them).
+  const bulkShard = HEADER + 2 ** 20;
+  const shards = rig.drives.flatMap((d, i) => shardsUnder(d.mountPoint, i));
+  const lost = shards.filter((s) => s.size === bulkShard && (s.index === 1 || s.index === 4));
+  assert.is(lost.length, 2 * 16, 'two shards of each of bulk\'s 16 extents');
+  for (const s of lost) fs.rmSync(s.path);
+  const present = shards.filter((s) => !lost.includes(s));
+  const presentBytes = present.reduce((a, s) => a + s.size, 0);
+  dropCaches();
+  const before = rig.drives.map(deviceReadBytes);
+  const rebuilt = scrub(rig, ['--intensity', 'max', '--repair'], 1, 'cold repair of two shards per extent');
+  const read = rig.drives.reduce((a, d, i) => a + deviceReadBytes(d) - before[i], 0);
+  assert.is(rebuilt.repairs.successful, lost.length, summarize(rebuilt.issues));
+  // The sources were read directly (left out of the page cache on ext4 and xfs) and rebuilt from as read: read
+  // again for the rebuild, each would come from the device twice (ext4 and xfs hold 4 of each extent's 6).
+  const sources = present.filter((s) => s.size === bulkShard && rig.drives[s.disk].fs !== 'btrfs');
+  const sourcesCached = sources.reduce((a, s) => a + Math.min(s.size, residentBytes(s.path)), 0);
+  const sourcesTotal = sources.reduce((a, s) => a + s.size, 0);
+  assert.ok(sourcesCached <= sourcesTotal / 3, `${sourcesCached} of the ${sourcesTotal} bytes of the repair's sources on ext4 and xfs in the page cache after a cold repair`);
+  assert.ok(read <= 1.25 * presentBytes, `a cold repair read ${read} bytes from the drives, holding ${presentBytes} bytes of shard files: sources read twice`);
+  dropCaches();
+  scrub(rig, ['--intensity', 'max'], 0, 'cold deep pass after the repair of two shards per extent');
   assertObjectsIntact(rig, 'after the cold passes');
 });
 

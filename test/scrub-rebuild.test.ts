@@ -1,5 +1,6 @@
 // A repair's big shards: what a verify thread hands over of a rebuilt extent
-// (each broken shard's payload, nothing more), shards of 256 KiB written with
+// (each broken shard's payload, nothing more), rebuilt from sources already in
+// its codec buffer (copied out of direct reads), shards of 256 KiB written with
 // O_DIRECT and proven like any other, and a broken shard whose payload
 // never came is reported failed, with nothing written in its place.
 
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { openPool } from '../src/core/pool';
 import { checkShardBytes, writeShardFiles } from '../src/core/shard-file';
 import { scratchDir } from './helpers';
-import { brokenBytes, brokenShardFiles, isImage, rebuildExtent, RebuiltShard, scratchBytes, ShardImage, SlotRef } from '../src/scrub/rebuild';
+import { brokenBytes, brokenShardFiles, isImage, rebuildExtent, RebuiltShard, scratchBytes, ShardImage, SlotRef, sourcesInPlace } from '../src/scrub/rebuild';
 import { SharedSlots } from '../src/core/shared-slots';
 import { alignUp } from '../src/core/aligned-memory';
 import { diskQuarantineDir, extentsDir } from '../src/core/layout';
@@ -173,6 +174,40 @@ test('rebuilt in a reused scratch: views of it, the same bytes as in fresh buffe
     refused = err;
   }
   assert.match(String(refused), /scratch of 1024 bytes, need 1572864/);
+});
+
+test('sources in place: the valid payloads of files read whole copied into the codec buffer, each in its place, and rebuilt from there with no file read again; rotted in place, rebuilt from the files', async () => {
+  const fx = clonePool(big);
+  const id = fx.objects[0].extents[0];
+  const shards = shardsOfExtent(fx, id);
+  const fresh = await rebuildExtent(verdictWith(fx, id, [4]));
+  fs.rmSync(shards[4].path);
+  // Shard 2 judged rotted (its bytes are not to be trusted), shard 3 not read whole (judged from a buffered read).
+  const v = verdictWith(fx, id, [4]);
+  v.shards[2] = { ...v.shards[2], status: 'checksum-mismatch' };
+  const plan: ExtentPlan = { id, scheme: v.scheme, length: v.length, files: shards.map((s) => ({ index: s.index, disk: s.disk, path: s.path, regular: true })) };
+  const whole = shards.map((s) => (s.index === 3 || s.index === 4 ? undefined : fs.readFileSync(s.path)));
+  const taken: number[] = [];
+  const sources = sourcesInPlace(v, plan, whole, (bytes) => (taken.push(bytes), Buffer.alloc(bytes, 0xee)))!;
+  assert.equal(taken, [scratchBytes(v)], 'one codec buffer');
+  assert.equal([...sources.shards].sort(), [0, 1, 5], 'the valid ones read whole');
+  const len = 256 * KiB;
+  for (const i of [0, 1, 5]) assert.ok(sources.scratch.subarray(i * len, (i + 1) * len).equals(fresh[i]), `shard ${i} in its place`);
+  // Those in place are gone from the disks: read again, the rebuild would fail.
+  const away = scratchDir('dfs-in-place-');
+  for (const i of [0, 1, 5]) fs.renameSync(shards[i].path, path.join(away, String(i)));
+  const full = await rebuildExtent(v, sources.scratch, sources.shards);
+  full.forEach((p, j) => assert.ok(p.equals(fresh[j]), `shard ${j}: as rebuilt from the files`));
+  assert.ok(full[5].buffer === sources.scratch.buffer && full[5].byteOffset === sources.scratch.byteOffset + 5 * len, 'parity found in place kept in place');
+  // A payload rotted in place (copied wrong): the extent id refuses what it gives, and the files are read instead.
+  for (const i of [0, 1, 5]) fs.renameSync(path.join(away, String(i)), shards[i].path);
+  const again = sourcesInPlace(v, plan, whole, (bytes) => Buffer.alloc(bytes))!;
+  again.scratch[len + 100] ^= 1;
+  const refetched = await rebuildExtent(v, again.scratch, again.shards);
+  refetched.forEach((p, j) => assert.ok(p.equals(fresh[j]), `shard ${j}: rebuilt from the files after the proof refused`));
+  // None to be had: nothing copied, the rebuild reads the files.
+  assert.is(sourcesInPlace(v, plan, whole, () => undefined), undefined);
+  assert.is(sourcesInPlace({ ...v, scheme: 'mirror:2' }, plan, whole, (bytes) => Buffer.alloc(bytes)), undefined, 'a mirror is rebuilt by copying a file');
 });
 
 test('--repair over shards of 256 KiB: lost and rotted shards rewritten bit-identical, mode 0644, audited, no temp file left', () => {

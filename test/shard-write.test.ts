@@ -157,6 +157,25 @@ test('aligned buffers: page-aligned, reused, and a taker past the budget waits f
   }
 });
 
+test('tryTake: within the budget as take is; past it, undefined at once; a buffer given back is lent again, one too small dropped to make room', () => {
+  const made: number[] = [];
+  const pool = new BufferPool(256 * KiB, (size) => (made.push(size), Buffer.alloc(size)), 50);
+  const a = pool.tryTake(100 * KiB)!;
+  const b = pool.tryTake(100 * KiB)!;
+  assert.ok(a && b, 'within the budget');
+  assert.is(pool.tryTake(100 * KiB), undefined, 'past the budget: none, without waiting');
+  pool.give(a);
+  assert.is(pool.tryTake(100 * KiB), a, 'the one given back');
+  pool.give(a);
+  pool.give(b);
+  // Both back, 200 KiB held: one of 200 KiB fits only if a too-small one goes.
+  const c = pool.tryTake(200 * KiB)!;
+  assert.is(c.length, 200 * KiB);
+  assert.equal(made, [100 * KiB, 100 * KiB, 200 * KiB]);
+  assert.is(pool.tryTake(100 * KiB), undefined, 'the other 100 KiB one went too: c and it would pass the budget');
+  pool.give(c);
+});
+
 test('shared slots: page-aligned offsets of whole pages, none past the memory, given back and joined into bigger ones', () => {
   const slots = new SharedSlots(256 * KiB);
   assert.is(slots.memory, undefined, 'nothing mapped before the first take');

@@ -21,6 +21,20 @@ export class BufferPool {
 
   /** A buffer of at least `size` bytes (its whole capacity), or undefined where none can be made. */
   async take(size: number): Promise<Buffer | undefined> {
+    for (;;) {
+      const b = this.takeNow(size);
+      if (b !== null) return b;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+  }
+
+  /** take, but never waiting: undefined also where a buffer would have to come back first. */
+  tryTake(size: number): Buffer | undefined {
+    return this.takeNow(size) ?? undefined;
+  }
+
+  /** take's buffer, or null: past the budget, with none back to make room. */
+  private takeNow(size: number): Buffer | undefined | null {
     clearTimeout(this.idle);
     for (;;) {
       const i = this.free.findIndex((b) => b.length >= size);
@@ -32,8 +46,8 @@ export class BufferPool {
         return this.lend(b);
       }
       // Those that are back are too small for this one: one makes room.
-      if (this.free.length > 0) this.held -= this.free.shift()!.length;
-      else await new Promise<void>((resolve) => this.waiting.push(resolve));
+      if (this.free.length === 0) return null;
+      this.held -= this.free.shift()!.length;
     }
   }
 

@@ -85,7 +85,8 @@ export function codecBytes(scheme: Scheme, extentLength: number): number {
  * place by `fill(index, dest)` (true when it filled dest): a caller reading
  * shard files copies each straight into the codec's buffers, with no buffer
  * of its own per shard. The buffers are `scratch` (codecBytes long at least)
- * when given: the payloads returned are views of it.
+ * when given: the payloads returned are views of it, shard i's at i times the
+ * payload length, where `fill` may find one already in place.
  */
 export async function rebuildInto(scheme: Scheme, extentLength: number, fill: (index: number, dest: Buffer) => boolean, scratch?: Buffer): Promise<Buffer[]> {
   if (scheme.kind !== 'rs') throw new Error('rebuildInto: a mirror is rebuilt by copying a valid shard');
@@ -93,10 +94,10 @@ export async function rebuildInto(scheme: Scheme, extentLength: number, fill: (i
   const n = k + m;
   const len = shardPayloadLength(scheme, extentLength);
   if (scratch && scratch.length < len * n) throw new Error(`rebuildInto: scratch of ${scratch.length} bytes, need ${len * n}`);
-  // Every data shard is filled or rebuilt, and the extent id proves them: no zeroing. Parity is zeroed,
-  // as it is proven only by the codec that writes it.
+  // Every data shard is filled or rebuilt, and the extent id proves them: no zeroing. Parity to be rebuilt
+  // is zeroed, as it is proven only by the codec that writes it; what `fill` found in place is kept.
   const dataBuf = scratch ? scratch.subarray(0, len * k) : Buffer.allocUnsafe(len * k);
-  const parity = scratch ? scratch.subarray(len * k, len * n).fill(0) : Buffer.alloc(len * m);
+  const parity = scratch ? scratch.subarray(len * k, len * n) : Buffer.alloc(len * m);
   let sources = 0;
   let targets = 0;
   let have = 0;
@@ -105,7 +106,10 @@ export async function rebuildInto(scheme: Scheme, extentLength: number, fill: (i
     if (fill(i, dest)) {
       sources |= 1 << i;
       have++;
-    } else targets |= 1 << i;
+    } else {
+      targets |= 1 << i;
+      if (i >= k && scratch) dest.fill(0);
+    }
   }
   if (have < minShards(scheme)) throw new Error(`only ${have} of ${n} shards valid, need ${minShards(scheme)}`);
   if (targets !== 0) await rsEncode(k, m, sources, targets, dataBuf, parity);

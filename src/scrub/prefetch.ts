@@ -11,9 +11,9 @@ import { PREFIXES } from '../core/layout';
 // has libuv's pool read them all at once; the thread's own reads then find
 // them in the page cache, or wait on a read already under way. From the page
 // cache a second read would only cost time: warm data is never fetched ahead.
-// A verify pass reads cold files of 1 to 16 MiB with O_DIRECT instead (see
-// DirectReads), and the rest so; a repair pass reads them all so, since it
-// rebuilds from the page cache's copy.
+// A pass reads cold files of 1 to 16 MiB with O_DIRECT instead (see
+// DirectReads), and the rest so; a repair rebuilds from what it read
+// directly (see sourcesInPlace), with nothing in the page cache to read again.
 
 /** Reads slower than this (bytes per ms) come from the device, not from memory (cold ~0.9, warm >= 4 GB/s here)... */
 const COLD_BYTES_PER_MS = 2e6;

@@ -122,8 +122,10 @@ export function checkRange(req: RangeRequest, buf: ReadBuffer, pacing: ReadPacin
  * show whether the pool has come back into memory, which a direct read
  * cannot. `ahead` hears the slice's other files before any is read (see
  * prefetch.ts): read the buffered way one at a time, they would keep one
- * read in flight. Undefined, having read nothing, when no file of the slice
- * is for direct reads: checkRange's is the better way there.
+ * read in flight. `held` hears each extent found not plainly healthy while
+ * its files read directly are still held (a repair takes what it rebuilds
+ * from out of them). Undefined, having read nothing, when no file of the
+ * slice is for direct reads: checkRange's is the better way there.
  */
 export async function checkRangeDirect(
   req: RangeRequest,
@@ -133,6 +135,7 @@ export async function checkRangeDirect(
   reads: DirectReads,
   probe?: ReadPacing,
   ahead?: (files: string[]) => void,
+  held?: (v: ExtentVerdict, plan: ExtentPlan, read: ReadAlready) => void,
 ): Promise<RangeResult | null | undefined> {
   const { listed, out, first, end, verbatim } = openSlice(req);
   const plans: ExtentPlan[] = [];
@@ -163,7 +166,9 @@ export async function checkRangeDirect(
       for (let j = 0; j < plan.files.length; j++) read.push(await batch.get(starts[k] + j));
       if (stopped()) return null;
       const paced = k === probed ? probe : pacing;
-      tally(out, plan, verbatim.has(plan.id) ? verifyExtent(plan, buf, paced, 'deep') : checkExtent(plan, buf, paced, 'deep', read));
+      const v = verbatim.has(plan.id) ? verifyExtent(plan, buf, paced, 'deep') : checkExtent(plan, buf, paced, 'deep', read);
+      tally(out, plan, v);
+      if (held && typeof v !== 'number') held(v, plan, read);
       for (let j = 0; j < plan.files.length; j++) batch.free(starts[k] + j);
     }
     return out;

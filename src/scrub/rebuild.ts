@@ -4,7 +4,8 @@ import { assembleExtent, codecBytes, rebuildInto, rebuildShards, shardPayloadLen
 import { checkShardFile, readPayloadInto, shardHeaderFor } from '../core/shard-file';
 import { HEADER_SIZE } from '../core/shard-header';
 import type { SharedSlots } from '../core/shared-slots';
-import type { ExtentVerdict, ShardResult } from './verify';
+import type { ExtentVerdict, ReadAlready, ShardResult } from './verify';
+import type { ExtentPlan } from './inventory';
 
 /** Every verdict on a file but a valid shard or a spare valid copy of one needs repair. */
 export const isBroken = (r: ShardResult) => r.status !== 'ok' && r.status !== 'duplicate';
@@ -51,14 +52,18 @@ export function releaseRebuilt(r: Rebuilt): void {
 /**
  * Re-reads the valid shards and rebuilds every payload, proven against the
  * extent id; into `scratch` (see rebuildInto) when given, where it can.
+ * `inPlace`: the shards whose valid payloads `scratch` holds already, each
+ * in its place (a cold pass copies them there from its direct reads, which
+ * leave nothing in the page cache to read again).
  */
-export async function rebuildExtent(v: ExtentVerdict, scratch?: Buffer): Promise<Buffer[]> {
+export async function rebuildExtent(v: ExtentVerdict, scratch?: Buffer, inPlace?: ReadonlySet<number>): Promise<Buffer[]> {
   const scheme = parseScheme(v.scheme!);
   const valid = (index: number) => v.shards.filter((s) => s.status === 'ok' && s.index === index);
   const proven = (full: Buffer[]) => extentId(scheme, assembleExtent(scheme, v.length!, full)) === v.id;
   if (scheme.kind === 'rs') {
     // Each valid payload is read straight into the codec's buffer; what is rebuilt from them is proven below.
-    const full = await rebuildInto(scheme, v.length!, (index, dest) => valid(index).some((s) => readPayloadInto(s.path, v.id, index, dest)), scratch);
+    const fill = (index: number, dest: Buffer) => !!inPlace?.has(index) || valid(index).some((s) => readPayloadInto(s.path, v.id, index, dest));
+    const full = await rebuildInto(scheme, v.length!, fill, scratch);
     if (proven(full)) return full;
     // A source whose header is sound but whose payload rotted (a light pass cannot tell): each payload proven by its checksum.
   }
@@ -73,10 +78,42 @@ export async function rebuildExtent(v: ExtentVerdict, scratch?: Buffer): Promise
   return full;
 }
 
+/** An extent's valid payloads in codec buffers, each in its place (see rebuildExtent's `inPlace`). */
+export interface SourcesInPlace {
+  scratch: Buffer;
+  shards: Set<number>;
+}
+
+/**
+ * Copies the valid payloads of an erasure-coded extent out of its files read
+ * whole already (`whole`, by each file's place in plan.files: see
+ * wholeFiles) into a codec buffer `take` gives, each in its place. Undefined
+ * for a mirror, when none was read so, or when `take` has no buffer now: the
+ * rebuild then reads the files again.
+ */
+export function sourcesInPlace(v: ExtentVerdict, plan: ExtentPlan, whole: ReadAlready, take: (bytes: number) => Buffer | undefined): SourcesInPlace | undefined {
+  const scheme = parseScheme(v.scheme!);
+  if (scheme.kind !== 'rs') return undefined;
+  const len = shardPayloadLength(scheme, v.length!);
+  let scratch: Buffer | undefined;
+  const shards = new Set<number>();
+  plan.files.forEach((f, j) => {
+    const bytes = whole[j];
+    // Only a file judged valid from these very bytes: one judged otherwise was read again.
+    const r = bytes && bytes.length === HEADER_SIZE + len ? v.shards.find((s) => s.path === f.path) : undefined;
+    if (!r || r.status !== 'ok' || shards.has(r.index)) return;
+    scratch ??= take(codecBytes(scheme, v.length!));
+    if (!scratch) return;
+    bytes!.copy(scratch, r.index * len, HEADER_SIZE, HEADER_SIZE + len);
+    shards.add(r.index);
+  });
+  return scratch && { scratch, shards };
+}
+
 /** rebuildExtent, with a failure said as its reason. */
-export async function rebuildOrExplain(v: ExtentVerdict, scratch?: Buffer): Promise<Buffer[] | string> {
+export async function rebuildOrExplain(v: ExtentVerdict, scratch?: Buffer, inPlace?: ReadonlySet<number>): Promise<Buffer[] | string> {
   try {
-    return await rebuildExtent(v, scratch);
+    return await rebuildExtent(v, scratch, inPlace);
   } catch (err) {
     return `cannot rebuild: ${err instanceof Error ? err.message : String(err)}`;
   }
