@@ -56,6 +56,7 @@ import { putObject } from '../src/core/objects';
 import type { DaemonStatus } from '../src/daemon/protocol';
 import { control, cpuSeconds, procStatus, startDaemon } from './daemon-probe';
 import { holdPhrase } from '../src/daemon/status';
+import { ioPressureSome10, PSI_IO } from '../src/daemon/pressure';
 
 const MiB = 1024 * 1024;
 const CLI = path.resolve(__dirname, '..', 'src', 'cli');
@@ -261,11 +262,10 @@ async function latencyPart(): Promise<void> {
     // bracketed: alone, the default daemon, alone again, and its p99 is held to the mean of the two alone
     // runs, which cancels a drift that is steady over the three. The other cases are for comparison.
     const outcomes: { rate: number; rise: number; riseFromBefore: number }[] = [];
-    const pressure = () => /some avg10=([\d.]+)/.exec(fs.existsSync('/proc/pressure/io') ? fs.readFileSync('/proc/pressure/io', 'utf8') : '')?.[1] ?? 'n/a';
     for (let round = 1; round <= rounds; round++) {
       if (rounds > 1) console.log(` round ${round}/${rounds}`);
       const alone = fio(target, secs);
-      line('alone', alone, undefined, `  (I/O pressure after it: some avg10 ${pressure()}%)`);
+      line('alone', alone, undefined, `  (I/O pressure after it: some avg10 ${ioPressureSome10(PSI_IO) ?? 'n/a'}%)`);
       let nearest = alone; // what a case is compared with: the latest run alone
       for (const [key, name, args] of cases) {
         // A fresh pass over cold data, and only this run's options (start keeps saved ones).

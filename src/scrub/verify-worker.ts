@@ -112,20 +112,23 @@ async function answerCold(req: VerifyRequest, range: RangeRequest, pacing: ReadP
  */
 const REBUILT_BYTES_PER_ANSWER = 16 * 2 ** 20;
 
+/** One answer's byte budget: asked of its verdicts in order, whether this thread rebuilds each. */
+function rebuildBudget(): (v: ExtentVerdict) => boolean {
+  let bytes = 0;
+  return (v) => {
+    if (!rebuilding().needsRebuild(v)) return false;
+    const n = rebuilding().brokenBytes(v);
+    if (bytes + n > REBUILT_BYTES_PER_ANSWER) return false;
+    bytes += n;
+    return true;
+  };
+}
+
 /** The verdicts of an answer that a repair pass will rebuild, within the byte budget. */
 function toRebuild(req: VerifyRequest, result: unknown): ExtentVerdict[] {
   if (!req.rebuild || !result) return [];
   const verdicts = req.kind === 'range' ? (result as RangeResult).verdicts : ((result as VerdictMessage[]).filter((m) => typeof m !== 'number') as ExtentVerdict[]);
-  const out: ExtentVerdict[] = [];
-  let bytes = 0;
-  for (const v of verdicts) {
-    if (!rebuilding().needsRebuild(v)) continue;
-    const n = rebuilding().brokenBytes(v);
-    if (bytes + n > REBUILT_BYTES_PER_ANSWER) continue;
-    bytes += n;
-    out.push(v);
-  }
-  return out;
+  return verdicts.filter(rebuildBudget());
 }
 
 /**
@@ -149,17 +152,27 @@ const codecScratch = new BufferPool(64 * 2 ** 20, (size) => Buffer.allocUnsafeSl
 const rebuiltFiles = new SharedSlots(128 * 2 ** 20);
 
 /**
- * The valid payloads of the extents the request being answered found broken,
- * by id, in codec buffers (see sourcesInPlace): taken, or given back, once
- * it is answered.
+ * The valid payloads of the extents the request being answered found broken
+ * and will rebuild, by id, in codec buffers (see sourcesInPlace); `admits`
+ * is the answer's budget, asked of the verdicts in the order toRebuild asks
+ * it, so no extent left to the main thread is copied. Taken once answered.
  */
-let inPlace = new Map<string, SourcesInPlace>();
+let inPlace = { sources: new Map<string, SourcesInPlace>(), admits: rebuildBudget() };
 
 function holdSources(v: ExtentVerdict, plan: ExtentPlan, read: ReadAlready): void {
-  if (!rebuilding().needsRebuild(v)) return;
+  if (!inPlace.admits(v)) return;
   const sources = rebuilding().sourcesInPlace(v, plan, wholeFiles(plan, read), (bytes) => codecScratch.tryTake(bytes));
-  if (sources) inPlace.set(v.id, sources);
+  if (sources) inPlace.sources.set(v.id, sources);
 }
+
+/** The sources in place of the request just answered; the next starts with none. */
+function takeInPlace(): Map<string, SourcesInPlace> {
+  const { sources } = inPlace;
+  inPlace = { sources: new Map(), admits: rebuildBudget() };
+  return sources;
+}
+
+const giveBack = (sources: Map<string, SourcesInPlace>) => sources.forEach((s) => codecScratch.give(s.scratch));
 
 /** An extent's broken shards, rebuilt in codec buffers lent for the while (holding its sources already, if given), copied out of them. */
 async function rebuildBroken(v: ExtentVerdict, sources?: SourcesInPlace): Promise<CrossingRebuilt> {
@@ -201,24 +214,20 @@ async function serve(req: VerifyRequest): Promise<void> {
     nice = req.nice;
   }
   let result: unknown;
-  const takeHeld = () => {
-    const held = inPlace;
-    inPlace = new Map();
-    return held;
-  };
   try {
     result = await answer(req);
   } catch (err) {
-    for (const s of takeHeld().values()) codecScratch.give(s.scratch);
+    giveBack(takeInPlace());
     if (err instanceof ReadStopped) return parentPort!.postMessage({ seq: req.seq, result: null });
     // A failure the pass reports by its exit code (an unreadable extent index) crosses as what it is.
     if (err instanceof DfsError) return parentPort!.postMessage({ seq: req.seq, failure: { code: err.code, message: err.message } });
     throw err;
   }
   const broken = toRebuild(req, result);
-  const held = takeHeld();
+  const held = takeInPlace();
   const sources = broken.map((v) => held.get(v.id));
-  for (const [id, s] of held) if (!broken.some((v) => v.id === id)) codecScratch.give(s.scratch);
+  broken.forEach((v) => held.delete(v.id));
+  giveBack(held); // none, unless the two budgets disagreed
   if (broken.length === 0) return parentPort!.postMessage({ seq: req.seq, result });
   // The codec runs on libuv's pool: this thread takes its next request meanwhile.
   Promise.all(broken.map((v, i) => rebuildBroken(v, sources[i]))).then((done) => {
