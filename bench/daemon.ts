@@ -12,14 +12,20 @@
 //   paused   CPU time (utime+stime from /proc/PID/stat) of a daemon paused in
 //            the middle of a pass, over 60 s. Target: ~0.
 //   latency  p50/p99/p99.9 of a foreground 4 KiB random-read load
-//            (fio --rw=randread --bs=4k --direct=1, queue depth 1) alone, and
-//            beside a daemon at low intensity scrubbing a cold 1 GiB pool of
-//            4 MiB extents on the same disk: with its default settings (the
-//            load keeps I/O pressure above the limit, so the daemon holds to
-//            its floor), and with the back-off off (pacing alone); MB/s the
-//            daemon verified while the load ran.
-//            Target, defaults: >= 10 MB/s verified, p99 rises by <= 10% over
-//            the mean of the runs alone just before and just after it.
+//            (fio --rw=randread --bs=4k --direct=1, queue depth 1) that never
+//            pauses, beside a daemon at low intensity scrubbing a cold 1 GiB
+//            pool of 4 MiB extents on the same disk, the daemon paused and
+//            resumed in turn beneath the one load (bench/fio-load.ts): with
+//            its default settings (the load keeps I/O pressure above the
+//            limit, so the daemon holds to its floor), with the back-off off
+//            (pacing alone), capped, and at medium; MB/s the daemon verified
+//            while running. A last slice with the daemon stopped shows that
+//            paused costs the load nothing.
+//            Target, defaults: >= 10 MB/s verified, and the median over the
+//            running slices of each one's p99 rise over the mean of the paused
+//            slices either side of it <= 10%. (Separate runs alone differ by
+//            up to 16% in p99 here, and the device drifts within a minute:
+//            slices of one run, side by side, see the same device.)
 //
 //   node dist/bench/daemon.js [rss] [paused] [latency]      (default: all)
 //   node dist/bench/run.js daemon                           (once registered)
@@ -28,12 +34,9 @@
 //   DFS_BENCH_DAEMON_EXTENTS  extent counts for rss (default 10000,200000)
 //   DFS_BENCH_DAEMON_OBJECTS  one-extent objects for rss (default 100000)
 //   DFS_BENCH_PAUSED_SECONDS  measuring time for paused (default 60)
-//   DFS_BENCH_FIO_SECONDS     each fio run (default 20)
-//   DFS_BENCH_LATENCY_ROUNDS  rounds of the latency runs; the target line takes
-//                             the median (default 3: on this 2-core VM one
-//                             round's p99 beside the default daemon ranged
-//                             -22% to +22%, and two runs alone differ by up
-//                             to 16%, more than the target itself)
+//   DFS_BENCH_LATENCY_PAIRS   running slices per daemon, each between two
+//                             paused ones (default 10)
+//   DFS_BENCH_LATENCY_SLICE_SECONDS  each slice (default 5)
 //   DFS_BENCH_LATENCY_CASES   which daemons, comma-separated: defaults, off,
 //                             cap, medium (default all)
 //   DFS_BENCH_FAST_DIR        where the many-small-file pools go (default
@@ -56,7 +59,7 @@ import { putObject } from '../src/core/objects';
 import type { DaemonStatus } from '../src/daemon/protocol';
 import { control, cpuSeconds, procStatus, startDaemon } from './daemon-probe';
 import { holdPhrase } from '../src/daemon/status';
-import { ioPressureSome10, PSI_IO } from '../src/daemon/pressure';
+import { countWithin, FIO_LOAD, Latencies, quantileWithin, runLoggedLoad } from './fio-load';
 
 const MiB = 1024 * 1024;
 const CLI = path.resolve(__dirname, '..', 'src', 'cli');
@@ -192,8 +195,9 @@ interface FioResult {
   iops: number;
 }
 
+/** One fio run of its own (the warm-up that lays the file out). */
 function fio(file: string, seconds: number): FioResult {
-  const r = spawnSync('fio', ['--name=fg', `--filename=${file}`, '--rw=randread', '--bs=4k', '--direct=1', '--ioengine=psync', '--size=1G', `--runtime=${seconds}`, '--time_based', '--output-format=json'], {
+  const r = spawnSync('fio', [...FIO_LOAD, `--filename=${file}`, `--runtime=${seconds}`, '--output-format=json'], {
     encoding: 'utf8',
     maxBuffer: 64 * MiB,
   });
@@ -232,80 +236,118 @@ function latencyCaseChosen(key: string): boolean {
 /** Targets for the defaults line. */
 const TARGET_MB_S = 10;
 const TARGET_P99_RISE = 0.1;
+/** The first part of each slice is left out: a pause or resume takes effect within a read (a few ms). */
+const SETTLE_MS = 250;
+
+/** A stretch of the load: when (ms since the epoch), and whether the daemon scrubbed through it (and how much). */
+interface Slice {
+  from: number;
+  to: number;
+  daemon: 'running' | 'paused' | 'none';
+  bytes: number;
+}
+
+/** The load's latencies within one slice. */
+function sliceLatency(l: Latencies, s: Slice): { p50: number; p99: number; p999: number; count: number } {
+  return { p50: quantileWithin(l, s.from, s.to, 0.5), p99: quantileWithin(l, s.from, s.to, 0.99), p999: quantileWithin(l, s.from, s.to, 0.999), count: countWithin(l, s.from, s.to) };
+}
+
+/**
+ * One load that never pauses, beside one daemon: paused (the slice before the
+ * first), then running and paused in turn, `pairs` times, then stopped (a
+ * last slice with no daemon at all: a paused daemon costs the load nothing,
+ * and this shows it). Each running slice's p99 is held to the mean of the
+ * paused slices either side of it.
+ */
+async function alternate(root: string, target: string, args: string[], pairs: number, sliceMs: number, logPrefix: string) {
+  // A fresh pass over cold data, and only this run's options (start keeps saved ones).
+  fs.rmSync(path.join(root, '.dynamicfs', 'scrub-state.json'), { force: true });
+  fs.rmSync(path.join(root, '.dynamicfs', 'daemon-settings.json'), { force: true });
+  dropCaches();
+  // A pass that ends (medium reads the pool in seconds) starts again at once, over data dropped from the page cache.
+  const d = await startDaemon(root, [...args, '--pass-interval', '1s'], { DFS_PSI_IO_FILE: '' });
+  await control(root, { cmd: 'pause' });
+  const slicesMs = (2 * pairs + 2) * sliceMs;
+  const load = runLoggedLoad(target, Math.ceil((slicesMs + 4000) / 1000), logPrefix);
+  await sleep(1000); // fio started and reading; I/O pressure is the load's
+  const slices: Slice[] = [];
+  let last: DaemonStatus | undefined;
+  try {
+    for (let i = 0; i <= 2 * pairs; i++) {
+      const running = i % 2 === 1;
+      if (running) dropCaches();
+      if (i > 0) await control(root, { cmd: running ? 'resume' : 'pause' });
+      const from = Date.now();
+      const b0 = (await control(root, { cmd: 'status' })).counters.bytesRead;
+      await sleep(sliceMs);
+      last = await control(root, { cmd: 'status' });
+      slices.push({ from: from + SETTLE_MS, to: Date.now(), daemon: running ? 'running' : 'paused', bytes: last.counters.bytesRead - b0 });
+    }
+  } finally {
+    await d.stop();
+  }
+  const from = Date.now();
+  await sleep(sliceMs);
+  slices.push({ from: from + SETTLE_MS, to: Date.now(), daemon: 'none', bytes: 0 });
+  const l = await load;
+  const lat = slices.map((s) => sliceLatency(l, s));
+  const rises: number[] = [];
+  for (let i = 1; i < slices.length - 1; i += 2) {
+    const base = (lat[i - 1].p99 + lat[i + 1].p99) / 2;
+    rises.push((lat[i].p99 - base) / base);
+  }
+  const of = (kind: Slice['daemon']) => lat.filter((_, i) => slices[i].daemon === kind);
+  const running = slices.filter((s) => s.daemon === 'running');
+  const rate = running.reduce((a, s) => a + s.bytes, 0) / (running.reduce((a, s) => a + s.to - s.from + SETTLE_MS, 0) / 1000);
+  return { rises, rise: median(rises), rate, running: of('running'), paused: of('paused'), none: of('none')[0], last: last!, requests: l.atMs.length };
+}
 
 async function latencyPart(): Promise<void> {
   if (spawnSync('fio', ['--version']).status !== 0) {
     console.log('latency: SKIPPED: fio is not installed (make deps installs it)');
     return;
   }
-  const secs = envNum('DFS_BENCH_FIO_SECONDS', 20);
+  const pairs = envNum('DFS_BENCH_LATENCY_PAIRS', 10);
+  const sliceMs = envNum('DFS_BENCH_LATENCY_SLICE_SECONDS', 5) * 1000;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dfs-bench-daemon-'));
   try {
     const target = path.join(dir, 'fio.dat');
     const root = path.join(dir, 'pool');
     buildPool(root, 256, 4 * MiB); // 1 GiB of data, 1.5 GB of shards
     fio(target, 2); // lays the file out, warms up
-    const line = (name: string, r: FioResult, base?: FioResult, extra = '') =>
-      console.log(
-        `  ${name.padEnd(34)} p50 ${r.p50.toFixed(0).padStart(5)} us  p99 ${r.p99.toFixed(0).padStart(6)} us  p99.9 ${r.p999.toFixed(0).padStart(6)} us  ${r.iops.toFixed(0).padStart(6)} IOPS` +
-          (base ? `  p99 ${signedPercent((r.p99 - base.p99) / base.p99)}` : '') +
-          extra,
-      );
     const dropped = dropCaches();
-    const rounds = envNum('DFS_BENCH_LATENCY_ROUNDS', 3);
     const cases = LATENCY_CASES.filter(([key]) => latencyCaseChosen(key));
     console.log(
-      `latency: fio 4 KiB randread O_DIRECT QD1, ${secs} s each, in ${dir}; pool 1 GiB of 4 MiB extents rs:4+2 on the same disk; ` +
-        `page cache ${dropped ? 'dropped before each run' : 'NOT dropped (not root): the daemon reads from cache'}; ${rounds} round(s); load average ${loadAverage()}`,
+      `latency: fio 4 KiB randread O_DIRECT QD1 that never pauses, in ${dir}, beside a daemon scrubbing a 1 GiB pool of 4 MiB extents rs:4+2 on the same disk, ` +
+        `paused and resumed in turn: ${pairs} slices of ${sliceMs / 1000} s running, each held to the paused slices either side (the first ${SETTLE_MS} ms of every slice left out); ` +
+        `page cache ${dropped ? 'dropped before each running slice' : 'NOT dropped (not root): the daemon reads from cache'}; load average ${loadAverage()}`,
     );
-    // The device drifts within a round (two runs alone differ by up to 60% here), so the target's case is
-    // bracketed: alone, the default daemon, alone again, and its p99 is held to the mean of the two alone
-    // runs, which cancels a drift that is steady over the three. The other cases are for comparison.
-    const outcomes: { rate: number; rise: number; riseFromBefore: number }[] = [];
-    for (let round = 1; round <= rounds; round++) {
-      if (rounds > 1) console.log(` round ${round}/${rounds}`);
-      const alone = fio(target, secs);
-      line('alone', alone, undefined, `  (I/O pressure after it: some avg10 ${ioPressureSome10(PSI_IO) ?? 'n/a'}%)`);
-      let nearest = alone; // what a case is compared with: the latest run alone
-      for (const [key, name, args] of cases) {
-        // A fresh pass over cold data, and only this run's options (start keeps saved ones).
-        fs.rmSync(path.join(root, '.dynamicfs', 'scrub-state.json'), { force: true });
-        fs.rmSync(path.join(root, '.dynamicfs', 'daemon-settings.json'), { force: true });
-        dropCaches();
-        const d = await startDaemon(root, args, { DFS_PSI_IO_FILE: '' });
-        const b0 = (await control(root, { cmd: 'status' })).counters.bytesRead;
-        const t0 = now();
-        const r = fio(target, secs);
-        const s = await control(root, { cmd: 'status' });
-        const rate = (s.counters.bytesRead - b0) / (now() - t0);
-        const cached = s.counters.scrubsCompleted > 0 ? ', passes after the first served from the page cache' : '';
-        line(name, r, nearest, `  (daemon verified ${(rate / 1e6).toFixed(1)} MB/s${heldAs(s)}${cached})`);
-        await d.stop();
-        if (key !== 'defaults') continue;
-        const after = fio(target, secs);
-        line('alone, again', after, alone);
-        nearest = after;
-        const base = (alone.p99 + after.p99) / 2;
-        outcomes.push({ rate, rise: (r.p99 - base) / base, riseFromBefore: (r.p99 - alone.p99) / alone.p99 });
-        console.log(`  defaults vs the mean of the two alone runs (${base.toFixed(0)} us): p99 ${signedPercent((r.p99 - base) / base)}`);
-      }
-      if (!cases.some(([key]) => key === 'defaults')) line('alone, again (noise)', fio(target, secs), alone);
-    }
-    if (outcomes.length) {
-      const rate = median(outcomes.map((o) => o.rate));
-      const rise = median(outcomes.map((o) => o.rise));
-      const met = rate >= TARGET_MB_S * 1e6 && rise <= TARGET_P99_RISE;
+    const us = (xs: number[]) => median(xs).toFixed(0).padStart(5);
+    let goal: { rate: number; rise: number } | undefined;
+    for (const [key, name, args] of cases) {
+      const r = await alternate(root, target, args, pairs, sliceMs, path.join(dir, `lat-${key}`));
+      const passes = r.last.counters.scrubsCompleted > 0 ? `, ${r.last.counters.scrubsCompleted} pass(es) ended, each begun again at once (--pass-interval 1s)` : '';
       console.log(
-        `  target, defaults: >= ${TARGET_MB_S} MB/s verified beside the load, p99 <= +${TARGET_P99_RISE * 100}% over the alone runs either side: ${met ? 'met' : 'NOT met'} ` +
-          `(${outcomes.length > 1 ? `median of ${outcomes.length}: ` : ''}${(rate / 1e6).toFixed(1)} MB/s, p99 ${signedPercent(rise)}; ` +
-          `against the alone run before it only, ${signedPercent(median(outcomes.map((o) => o.riseFromBefore)))}); load average ${loadAverage()}`,
+        `  ${name.padEnd(34)} p99 running ${us(r.running.map((x) => x.p99))} us, paused ${us(r.paused.map((x) => x.p99))} us, no daemon ${r.none.p99.toFixed(0)} us (medians of the slices); ` +
+          `p99 per running slice ${r.rises.map(signedPercent).join(' ')}: median ${signedPercent(r.rise)}`,
+      );
+      console.log(
+        `  ${''.padEnd(34)} p50 running ${us(r.running.map((x) => x.p50))} us, paused ${us(r.paused.map((x) => x.p50))} us; p99.9 running ${us(r.running.map((x) => x.p999))} us, paused ${us(r.paused.map((x) => x.p999))} us; ` +
+          `${r.requests} requests; daemon verified ${(r.rate / 1e6).toFixed(1)} MB/s while running${heldAs(r.last)}${passes}`,
+      );
+      if (key === 'defaults') goal = { rate: r.rate, rise: r.rise };
+    }
+    if (goal) {
+      const met = goal.rate >= TARGET_MB_S * 1e6 && goal.rise <= TARGET_P99_RISE;
+      console.log(
+        `  target, defaults: >= ${TARGET_MB_S} MB/s verified beside the load, p99 <= +${TARGET_P99_RISE * 100}% over the paused slices either side: ${met ? 'met' : 'NOT met'} ` +
+          `(${(goal.rate / 1e6).toFixed(1)} MB/s, p99 ${signedPercent(goal.rise)}, the median of ${pairs} slices); load average ${loadAverage()}`,
       );
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
-
 
 export async function daemonBench(parts: string[] = []): Promise<void> {
   const all = ['rss', 'paused', 'latency'];
