@@ -59,7 +59,7 @@ import { putObject } from '../src/core/objects';
 import type { DaemonStatus } from '../src/daemon/protocol';
 import { control, cpuSeconds, procStatus, startDaemon } from './daemon-probe';
 import { holdPhrase } from '../src/daemon/status';
-import { countWithin, FIO_LOAD, Latencies, quantileWithin, runLoggedLoad } from './fio-load';
+import { FIO_LOAD, Latencies, latenciesWithin, quantile, runLoggedLoad } from './fio-load';
 
 const MiB = 1024 * 1024;
 const CLI = path.resolve(__dirname, '..', 'src', 'cli');
@@ -188,24 +188,10 @@ async function pausedPart(fastDir: string): Promise<void> {
   }
 }
 
-interface FioResult {
-  p50: number;
-  p99: number;
-  p999: number;
-  iops: number;
-}
-
-/** One fio run of its own (the warm-up that lays the file out). */
-function fio(file: string, seconds: number): FioResult {
-  const r = spawnSync('fio', [...FIO_LOAD, `--filename=${file}`, `--runtime=${seconds}`, '--output-format=json'], {
-    encoding: 'utf8',
-    maxBuffer: 64 * MiB,
-  });
+/** fio's file laid out (fio writes it before its first read) and the device warmed up: a short run, its figures unread. */
+function layOutLoad(file: string): void {
+  const r = spawnSync('fio', [...FIO_LOAD, `--filename=${file}`, '--runtime=2', '--output-format=terse'], { encoding: 'utf8', maxBuffer: 64 * MiB });
   if (r.status !== 0) throw new Error(`fio: ${r.stderr}`);
-  const j = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
-  const rd = j.jobs[0].read;
-  const pc = rd.clat_ns.percentile;
-  return { p50: pc['50.000000'] / 1000, p99: pc['99.000000'] / 1000, p999: pc['99.900000'] / 1000, iops: rd.iops };
 }
 
 const signedPercent = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(0)}%`;
@@ -248,8 +234,9 @@ interface Slice {
 }
 
 /** The load's latencies within one slice. */
-function sliceLatency(l: Latencies, s: Slice): { p50: number; p99: number; p999: number; count: number } {
-  return { p50: quantileWithin(l, s.from, s.to, 0.5), p99: quantileWithin(l, s.from, s.to, 0.99), p999: quantileWithin(l, s.from, s.to, 0.999), count: countWithin(l, s.from, s.to) };
+function sliceLatency(l: Latencies, s: Slice): { p50: number; p99: number; p999: number } {
+  const sorted = latenciesWithin(l, s.from, s.to);
+  return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), p999: quantile(sorted, 0.999) };
 }
 
 /**
@@ -314,7 +301,7 @@ async function latencyPart(): Promise<void> {
     const target = path.join(dir, 'fio.dat');
     const root = path.join(dir, 'pool');
     buildPool(root, 256, 4 * MiB); // 1 GiB of data, 1.5 GB of shards
-    fio(target, 2); // lays the file out, warms up
+    layOutLoad(target);
     const dropped = dropCaches();
     const cases = LATENCY_CASES.filter(([key]) => latencyCaseChosen(key));
     console.log(

@@ -65,18 +65,14 @@ export function readLatencyLog(file: string): Latencies {
   return { atMs: atMs.subarray(0, n), us: us.subarray(0, n) };
 }
 
-/** The q-quantile (0.99 for p99) of the latencies completed within [fromMs, toMs); NaN when none did. */
-export function quantileWithin(l: Latencies, fromMs: number, toMs: number, q: number): number {
+/** The latencies completed within [fromMs, toMs), sorted: one scan of the log and one sort per stretch. */
+export function latenciesWithin(l: Latencies, fromMs: number, toMs: number): Float64Array {
   const within: number[] = [];
   for (let i = 0; i < l.atMs.length; i++) if (l.atMs[i] >= fromMs && l.atMs[i] < toMs) within.push(l.us[i]);
-  if (within.length === 0) return NaN;
-  const sorted = Float64Array.from(within).sort();
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  return Float64Array.from(within).sort();
 }
 
-/** Requests completed within [fromMs, toMs). */
-export function countWithin(l: Latencies, fromMs: number, toMs: number): number {
-  let n = 0;
-  for (let i = 0; i < l.atMs.length; i++) if (l.atMs[i] >= fromMs && l.atMs[i] < toMs) n++;
-  return n;
+/** The q-quantile (0.99 for p99) of sorted latencies; NaN when there are none. */
+export function quantile(sorted: Float64Array, q: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] : NaN;
 }
